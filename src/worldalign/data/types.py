@@ -1,0 +1,132 @@
+"""The typed objects that flow between the rooms of worldalign: ``Episode`` and ``ClipBatch``.
+
+An ``Episode`` is one recorded robot trajectory, in memory, in storage layout (uint8 pixels,
+numpy arrays). A ``ClipBatch`` is a batch of training windows cut from episodes, in model
+layout (float tensors in [-1, 1], views before time before channels).
+
+Time convention (the LeRobot one): row ``t`` holds the observation at time ``t`` and the action
+``a_t`` taken from it, so an episode has as many actions as frames and ``a_t`` moves frame ``t``
+to frame ``t + 1``. The last action has no recorded outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from worldalign.errors import DatasetError
+
+# Per-step privileged simulator state recorded with every episode (name -> per-step shape).
+# Meta-World v3 names: hand = end-effector position, object = first object's position,
+# goal = target position; the flags and distance come from the step's ``info``.
+PRIVILEGED_FIELDS: dict[str, tuple[int, ...]] = {
+    "hand_pos": (3,),
+    "object_pos": (3,),
+    "goal_pos": (3,),
+    "success": (1,),
+    "grasp_success": (1,),
+    "near_object": (1,),
+    "obj_to_target": (1,),
+}
+
+
+@dataclass
+class Episode:
+    """One recorded trajectory with all its views.
+
+    Attributes:
+        task: task name, e.g. ``"reach-v3"``.
+        instruction: the natural-language instruction the episode was recorded under.
+        views: camera names, in the order of ``frames``' first axis.
+        frames: ``(V, T, H, W, 3)`` uint8 RGB.
+        actions: ``(T, A)`` float32; ``actions[t]`` is taken at frame ``t``.
+        state: ``(T, S)`` float32 proprioception (what a real robot would log as
+            ``observation.state``).
+        privileged: per-step simulator truth, ``name -> (T, *shape)`` float32 arrays
+            (see ``PRIVILEGED_FIELDS``); empty for real-robot data.
+        success: whether the task was solved at any step of the episode; ``None`` when the
+            source does not record it (most real-robot datasets).
+        fps: frames per second of the recording.
+        snapshots: ``(T, D)`` float64 exact simulator states, one per frame, from which
+            ``execute`` can replay; ``None`` for data that has none (real robots).
+        layout: ``(L,)`` float64 random layout vector of the scene (object and goal
+            placement), needed with ``snapshots`` to restore a state; ``None`` if unknown.
+        metadata: free-form JSON-serialisable facts (seed, noise, generator version).
+    """
+
+    task: str
+    instruction: str
+    views: tuple[str, ...]
+    frames: np.ndarray
+    actions: np.ndarray
+    state: np.ndarray
+    privileged: dict[str, np.ndarray] = field(default_factory=dict)
+    success: bool | None = None
+    fps: int = 10
+    snapshots: np.ndarray | None = None
+    layout: np.ndarray | None = None
+    metadata: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def length(self) -> int:
+        """Number of frames (== number of actions)."""
+        return int(self.frames.shape[1])
+
+    def validate(self) -> None:
+        """Raise ``DatasetError`` naming the field if shapes or dtypes disagree."""
+        where = f"episode of task {self.task!r}"
+        if self.frames.ndim != 5 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
+            raise DatasetError(
+                f"{where}: frames must be (V, T, H, W, 3) uint8, got {self.frames.shape} {self.frames.dtype}"
+            )
+        if self.frames.shape[0] != len(self.views):
+            raise DatasetError(f"{where}: {len(self.views)} view names {self.views} for {self.frames.shape[0]} views of frames")
+        n = self.length
+        for name, array in (("actions", self.actions), ("state", self.state)):
+            if array.ndim != 2 or array.shape[0] != n:
+                raise DatasetError(f"{where}: {name} must be ({n}, D) to match {n} frames, got {array.shape}")
+        for name, array in self.privileged.items():
+            if array.shape[0] != n:
+                raise DatasetError(f"{where}: privileged[{name!r}] has {array.shape[0]} steps, expected {n}")
+        if self.snapshots is not None and self.snapshots.shape[0] != n:
+            raise DatasetError(f"{where}: snapshots has {self.snapshots.shape[0]} rows, expected {n}")
+
+
+@dataclass
+class ClipBatch:
+    """A batch of training windows: C context frames, F future frames, and the actions between.
+
+    Attributes:
+        frames: ``(B, V, C + F, 3, H, W)`` float32 in [-1, 1].
+        actions: ``(B, C + F - 1, A)`` float32, normalised; ``actions[:, t]`` moves frame ``t``
+            to frame ``t + 1``, so the future frames ``C .. C+F-1`` follow from actions
+            ``C-1 .. C+F-2``.
+        context_frames: C, the number of leading frames that are context.
+        instructions: the B instructions.
+        tasks: the B task names.
+        episode_index: ``(B,)`` int64 dataset episode index of each clip.
+        start_frame: ``(B,)`` int64 frame index (within its episode) of each clip's first frame.
+    """
+
+    frames: torch.Tensor
+    actions: torch.Tensor
+    context_frames: int
+    instructions: list[str]
+    tasks: list[str]
+    episode_index: torch.Tensor
+    start_frame: torch.Tensor
+
+    @property
+    def context(self) -> torch.Tensor:
+        """``(B, V, C, 3, H, W)``: the context frames."""
+        return self.frames[:, :, : self.context_frames]
+
+    @property
+    def future(self) -> torch.Tensor:
+        """``(B, V, F, 3, H, W)``: the frames to predict."""
+        return self.frames[:, :, self.context_frames :]

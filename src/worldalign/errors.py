@@ -1,0 +1,17 @@
+"""The exceptions worldalign raises for bad input.
+
+Every message names the file, field or value at fault and what was expected, so a user can fix
+the input without reading our source.
+"""
+
+
+class WorldAlignError(Exception):
+    """Base class of every error worldalign raises on purpose."""
+
+
+class DatasetError(WorldAlignError):
+    """A dataset on disk is missing, truncated, or disagrees with its own metadata."""
+
+
+class ConfigError(WorldAlignError):
+    """A configuration value, task name, camera name or checkpoint does not fit."""
