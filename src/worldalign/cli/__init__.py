@@ -1,0 +1,1 @@
+"""The ``worldalign`` command line: one module per verb group."""

@@ -1,0 +1,58 @@
+"""The ``worldalign`` command: one sub-parser per verb group, each defined in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from worldalign import __version__
+from worldalign.cli import data as data_commands
+from worldalign.cli import demo as demo_command
+from worldalign.errors import WorldAlignError
+
+DESCRIPTION = """\
+worldalign: reward-aligned post-training of robot world models and VLA policies.
+
+The embedded default is a Meta-World (MuJoCo) benchmark rendered offscreen on the CPU:
+10 training tasks (MT10) and held-out tasks, scripted experts with action noise, several
+camera views, and episodes stored in the LeRobot v3 layout (parquet + mp4 + meta json).
+
+A first session:
+  worldalign demo --out outputs/demo                 # the whole chain so far, on the default
+  worldalign data generate --tasks mt10 --episodes-per-task 10 --out data/mt10
+  worldalign data info data/mt10                     # what is in a dataset
+  worldalign data preview data/mt10 --episode 0      # look at an episode (mp4 grid of views)
+
+Every verb has its own --help with examples.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (exposed for tests and documentation)."""
+    parser = argparse.ArgumentParser(
+        prog="worldalign", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"worldalign {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    data_commands.register(verbs)
+    demo_command.register(verbs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except WorldAlignError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to continue where it stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
