@@ -12,8 +12,6 @@ it is absent.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -23,22 +21,7 @@ from skimage.metrics import structural_similarity
 
 from worldalign.metrics import ssim
 
-
-def interleaved_medians(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median wall time in seconds of each run, after a warm-up call of each.
-
-    The runs take turns within every round, so load from other processes on a shared machine
-    falls on all of them alike and the ratios stay meaningful.
-    """
-    for run in runs.values():
-        run()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(samples) for name, samples in times.items()}
+from _timing import interleaved_medians
 
 
 def frame_pairs(frames: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:

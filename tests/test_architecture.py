@@ -23,7 +23,9 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "models": BASE | {"configs", "data", "metrics"},
     "sampling": BASE | {"configs", "models", "data"},
     "rewards": BASE | {"data", "metrics", "models", "sampling", "envs"},
+    "bench": BASE | {"data", "envs", "metrics", "viz"},
     "algos": BASE | {"configs", "data", "metrics", "models", "sampling", "rewards", "viz"},
+    "eval": BASE | {"configs", "data", "envs", "metrics", "models", "sampling", "rewards", "algos", "viz", "bench"},
     "cli": None,  # the top: may import anything
 }
 

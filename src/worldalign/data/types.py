@@ -140,3 +140,70 @@ class ClipBatch:
             episode_index=self.episode_index.to(device, non_blocking=non_blocking),
             start_frame=self.start_frame.to(device, non_blocking=non_blocking),
         )
+
+
+@dataclass(frozen=True)
+class SimulatorStart:
+    """Where a rollout starts in the simulator, so its plan can be executed there.
+
+    Attributes:
+        task: simulator task name, e.g. ``"reach-v3"``.
+        snapshot: ``(D,)`` float64 exact state (an ``Episode.snapshots`` row; NaN padding allowed).
+        layout: ``(L,)`` float64 scene layout vector (``Episode.layout``).
+    """
+
+    task: str
+    snapshot: np.ndarray
+    layout: np.ndarray
+
+
+@dataclass
+class Rollout:
+    """Generated videos and everything that produced them: what rewards and evaluations score.
+
+    Attributes:
+        frames: ``(B, V, T, 3, H, W)`` float32 in [-1, 1], the generated future frames.
+        views: the V camera names.
+        fps: frames per second of the video.
+        instructions: the B instructions the videos were conditioned on (``None`` if none).
+        tasks: the B task names, when known.
+        actions: ``(B, T, A)`` commanded actions in the embodiment's units (not normalised),
+            for action-conditioned rollouts: ``actions[:, t]`` leads from frame ``t - 1`` (the
+            last context frame for ``t = 0``) to generated frame ``t``. ``None`` otherwise.
+        context: ``(B, V, C, 3, H, W)`` the frames the generation started from, if kept.
+        reference: ``(B, V, T, 3, H, W)`` the ground-truth future, when it exists.
+        starts: B simulator start states (the state of the last context frame), when known.
+        log_probs: ``(B, S)`` per-denoising-step log-probabilities of an SDE sample, if any.
+    """
+
+    frames: torch.Tensor
+    views: tuple[str, ...]
+    fps: int
+    instructions: list[str] | None = None
+    tasks: list[str] | None = None
+    actions: torch.Tensor | None = None
+    context: torch.Tensor | None = None
+    reference: torch.Tensor | None = None
+    starts: list[SimulatorStart] | None = None
+    log_probs: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.frames.ndim != 6 or self.frames.shape[3] != 3:
+            raise DatasetError(f"Rollout.frames must be (B, V, T, 3, H, W), got {tuple(self.frames.shape)}")
+        batch, views, steps = self.frames.shape[:3]
+        if views != len(self.views):
+            raise DatasetError(f"Rollout has {views} views of frames but {len(self.views)} view names {self.views}")
+        if self.reference is not None and self.reference.shape != self.frames.shape:
+            raise DatasetError(
+                f"Rollout.reference {tuple(self.reference.shape)} must match frames {tuple(self.frames.shape)}"
+            )
+        if self.actions is not None and tuple(self.actions.shape[:2]) != (batch, steps):
+            raise DatasetError(f"Rollout.actions must be ({batch}, {steps}, A), got {tuple(self.actions.shape)}")
+        for name in ("instructions", "tasks", "starts"):
+            values = getattr(self, name)
+            if values is not None and len(values) != batch:
+                raise DatasetError(f"Rollout.{name} has {len(values)} entries for a batch of {batch}")
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.frames.shape[0])
