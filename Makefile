@@ -25,7 +25,7 @@ help:
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/ensure_system_libs.sh
-	bash scripts/ensure_system_libs.sh
+	PYTHON=$(PYTHON) bash scripts/ensure_system_libs.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)

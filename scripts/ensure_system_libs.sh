@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure the shared libraries that headless MuJoCo rendering needs are present.
+# Make sure the system parts worldalign needs are present: Python's venv module, and the shared
+# libraries that headless MuJoCo rendering needs.
 #
 # worldalign renders Meta-World offscreen through EGL on Mesa (software rasteriser on a CPU
 # machine, the vendor driver on a GPU machine). Missing libraries otherwise surface much later
@@ -28,18 +29,24 @@ if ! ls /usr/lib/*/dri/swrast_dri.so /usr/lib/*/dri/kms_swrast_dri.so >/dev/null
   missing+=(libgl1-mesa-dri)
 fi
 
+# Debian splits `python3 -m venv` (ensurepip) into its own package.
+python=${PYTHON:-python3}
+if ! "$python" -c "import ensurepip, venv" >/dev/null 2>&1; then
+  missing+=("python3-venv")
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "system libraries for headless rendering: present"
+  echo "system packages for worldalign: present"
   exit 0
 fi
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing system libraries for headless rendering: ${missing[*]}"
+  echo "installing system packages for worldalign: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-  echo "error: headless rendering needs these Debian packages, which are missing: ${missing[*]}" >&2
+  echo "error: worldalign needs these Debian packages, which are missing: ${missing[*]}" >&2
   echo "       install them as root:  apt-get install -y ${missing[*]}" >&2
   exit 1
 fi
