@@ -9,6 +9,9 @@ from collections.abc import Sequence
 from worldalign import __version__
 from worldalign.cli import data as data_commands
 from worldalign.cli import demo as demo_command
+from worldalign.cli import judge as judge_commands
+from worldalign.cli import rewards as reward_commands
+from worldalign.cli import train as train_commands
 from worldalign.errors import WorldAlignError
 
 DESCRIPTION = """\
@@ -23,6 +26,11 @@ A first session:
   worldalign data generate --tasks mt10 --episodes-per-task 10 --out data/mt10
   worldalign data info data/mt10                     # what is in a dataset
   worldalign data preview data/mt10 --episode 0      # look at an episode (mp4 grid of views)
+  worldalign train idm --dataset data/mt10 --out runs/idm        # inverse dynamics: frames -> actions
+  worldalign reward score data/mt10 --rewards executability      # score episodes with any rewards
+  worldalign execute data/mt10 --idm checkpoints/idm-cpu         # run IDM-decoded plans in the simulator
+  worldalign bench build --out bench/default                     # the six-dimension judge benchmark
+  worldalign train judge --bench bench/default --out runs/teacher
 
 Every verb has its own --help with examples.
 """
@@ -36,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"worldalign {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     data_commands.register(verbs)
+    train_commands.register(verbs)
+    reward_commands.register(verbs)
+    judge_commands.register(verbs)
     demo_command.register(verbs)
     return parser
 

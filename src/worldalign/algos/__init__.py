@@ -1,0 +1,1 @@
+"""Training algorithms, one readable file each: pretraining, GRPO, DiffusionNFT, distillation, VLA."""

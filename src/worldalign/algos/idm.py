@@ -1,0 +1,381 @@
+"""Train and evaluate the inverse dynamics model (EVA's IDM) on a recorded episode dataset.
+
+Reads top to bottom: the config, the loss, the evaluation against the mean-action baseline,
+the training loop (AdamW, progress bar, TensorBoard scalars, checkpoint folders, exact resume).
+
+EVA ("Executable Video Alignment"; see ``rewards/executability.py``) trains its IDM on real
+robot trajectories; here: a ``worldalign data generate`` dataset, split by episode (the last
+``held_out_fraction`` of each task's episodes are held out) so the evaluation sees scenes the
+model never saw. Run folder::
+
+    OUT/config.json                the resolved training config
+    OUT/checkpoints/step_NNNNNNN   model + config + training state (resumable)
+    OUT/model                      the final model (weights + config)
+    OUT/eval.json                  held-out MAE per dimension and gripper accuracy vs the baseline
+    OUT/tensorboard/               training scalars
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm import tqdm
+
+from worldalign.configs.serialization import config_to_dict
+from worldalign.data import lerobot_format as fmt
+from worldalign.data.clips import ClipSampler, split_episodes
+from worldalign.data.lerobot_reader import LeRobotDataset
+from worldalign.data.stats import Normalizer
+from worldalign.data.types import ClipBatch
+from worldalign.errors import ConfigError
+from worldalign.models.checkpoint import (
+    load_optimizer_state,
+    load_weights,
+    optimizer_state,
+    read_training_state,
+    write_checkpoint,
+)
+from worldalign.models.idm import IDMConfig, InverseDynamicsModel
+from worldalign.utils.atomic import atomic_write_json
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINTS_DIR = "checkpoints"
+FINAL_MODEL_DIR = "model"
+EVAL_FILE = "eval.json"
+CONFIG_FILE = "config.json"
+TENSORBOARD_DIR = "tensorboard"
+
+
+@dataclass(frozen=True)
+class IDMTrainingConfig:
+    """Everything a ``train_idm`` run depends on; saved as ``OUT/config.json``."""
+
+    model: IDMConfig = field(default_factory=IDMConfig)
+    """The model's shape (views, frame window, widths)."""
+    steps: int = 1500
+    """Optimizer steps."""
+    batch_size: int = 32
+    """Windows per step."""
+    learning_rate: float = 1e-3
+    """AdamW peak learning rate (cosine decay to 10% of it)."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay."""
+    held_out_fraction: float = 0.2
+    """Fraction of each task's episodes kept for evaluation."""
+    max_frame_stride: int = 3
+    """Windows are also drawn with their frames 2 .. max_frame_stride steps apart, the target
+    being the summed displacement of the skipped actions, so that the IDM maps a k-times larger
+    motion to a k-times larger action. A teleport in a generated video then decodes to an
+    out-of-bounds action rather than a plausible one (EVA: artifacts become infeasible actions)."""
+    strided_fraction: float = 0.3
+    """Fraction of the windows drawn with a stride above 1."""
+    seed: int = 0
+    """Seeds the weights and the window draws."""
+    log_every: int = 25
+    """Steps between TensorBoard writes."""
+    checkpoint_every: int = 500
+    """Steps between resumable checkpoints."""
+    keep_checkpoints: int = 2
+    """Resumable checkpoints kept (oldest deleted first)."""
+
+
+def strided_windows(
+    clip: ClipBatch, strides: Tensor, config: IDMConfig, normalizer: Normalizer, max_stride: int
+) -> tuple[Tensor, Tensor]:
+    """IDM windows and their targets cut from clips of ``(window - 1) * max_stride + 1`` frames.
+
+    Sample ``b`` takes the frames ``stride_b`` apart around the clip's centre frame
+    ``c = past_frames * max_stride``; its target is the action leaving frame ``c`` with, for
+    every dimension but the gripper, the sum of the ``stride_b`` actions from ``c`` (the
+    displacement those frames show).
+
+    Returns:
+        windows ``(B, V, K, 3, H, W)`` and targets ``(B, A)`` in action units.
+    """
+    centre = config.past_frames * max_stride
+    offsets = torch.arange(-config.past_frames, config.future_frames + 1)  # (K,)
+    frame_index = centre + strides[:, None] * offsets[None, :]  # (B, K)
+    rows = torch.arange(len(strides))
+    windows = clip.frames[rows[:, None], :, frame_index].permute(0, 2, 1, 3, 4, 5)  # (B, V, K, 3, H, W)
+    actions = normalizer.unnormalize(fmt.ACTION, clip.actions)  # (B, clip length - 1, A)
+    steps = torch.arange(max_stride)
+    covered = (steps[None, :] < strides[:, None]).to(actions.dtype)  # (B, max_stride)
+    target = torch.einsum("bs,bsa->ba", covered, actions[:, centre : centre + max_stride])
+    if config.gripper_index is not None:
+        target[:, config.gripper_index] = actions[:, centre, config.gripper_index]
+    return windows, target
+
+
+def idm_loss(model: InverseDynamicsModel, windows: Tensor, target: Tensor) -> Tensor:
+    """Smooth-L1 between predicted and target actions, in the model's normalised units."""
+    return F.smooth_l1_loss(model(windows), model.to_normalized(target), beta=0.1)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation
+
+
+@dataclass
+class IDMEvaluation:
+    """Held-out accuracy of the IDM and of the mean-action baseline.
+
+    Attributes:
+        mae: per action dimension, mean absolute error of the IDM (action units).
+        baseline_mae: the same for always predicting the training set's mean action.
+        gripper_accuracy: fraction of windows with a non-zero gripper effort whose sign is right
+            (None when the model has no gripper dimension or no window commands one).
+        baseline_gripper_accuracy: the same for the baseline's constant sign.
+        windows: number of held-out windows evaluated.
+        episodes: the held-out episode indices.
+    """
+
+    mae: list[float]
+    baseline_mae: list[float]
+    gripper_accuracy: float | None
+    baseline_gripper_accuracy: float | None
+    windows: int
+    episodes: list[int]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "mae": self.mae,
+            "baseline_mae": self.baseline_mae,
+            "mae_ratio": [m / b if b > 0 else None for m, b in zip(self.mae, self.baseline_mae, strict=True)],
+            "gripper_accuracy": self.gripper_accuracy,
+            "baseline_gripper_accuracy": self.baseline_gripper_accuracy,
+            "windows": self.windows,
+            "episodes": self.episodes,
+        }
+
+
+@torch.no_grad()
+def evaluate_idm(
+    model: InverseDynamicsModel,
+    dataset: LeRobotDataset,
+    episodes: list[int],
+    baseline_action: Tensor,
+    *,
+    batch_size: int = 128,
+    progress: bool = True,
+) -> IDMEvaluation:
+    """MAE per dimension and gripper sign accuracy on every window of ``episodes``, for the
+    model and for the constant ``baseline_action (A,)``."""
+    model.eval()
+    config = model.config
+    normalizer = _action_normalizer(dataset)
+    sampler = _window_sampler(dataset, config, normalizer, batch_size, episodes, seed=0, max_stride=1)
+    device = model.action_mean.device
+    errors, baseline_errors, signs_right, count = 0.0, 0.0, 0.0, 0
+    baseline_signs_right, gripper_count = 0.0, 0
+    total = -(-sampler.num_windows // batch_size)
+    for clip in tqdm(sampler.all_windows(), total=total, desc="evaluating IDM", disable=not progress, leave=False):
+        windows, target = strided_windows(clip, torch.ones(len(clip.tasks), dtype=torch.long), config, normalizer, 1)
+        target = target.to(device)
+        predicted = model.predict(windows.to(device))
+        errors = errors + (predicted - target).abs().sum(0)
+        baseline_errors = baseline_errors + (baseline_action.to(device) - target).abs().sum(0)
+        if config.gripper_index is not None:
+            g = config.gripper_index
+            # A zero effort (an expert that leaves the gripper alone) has no sign to get right.
+            commanded = target[:, g] != 0
+            truth = torch.sign(target[commanded, g])
+            signs_right += float((torch.sign(predicted[commanded, g]) == truth).sum())
+            baseline_signs_right += float((torch.sign(baseline_action[g].to(device)) == truth).sum())
+            gripper_count += int(commanded.sum())
+        count += len(target)
+    with_gripper = config.gripper_index is not None
+    return IDMEvaluation(
+        mae=(errors / count).tolist(),
+        baseline_mae=(baseline_errors / count).tolist(),
+        gripper_accuracy=signs_right / gripper_count if with_gripper and gripper_count else None,
+        baseline_gripper_accuracy=baseline_signs_right / gripper_count if with_gripper and gripper_count else None,
+        windows=count,
+        episodes=list(episodes),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+
+
+def _action_normalizer(dataset: LeRobotDataset) -> Normalizer:
+    return Normalizer(dataset.stats, mode="mean_std", features=(fmt.ACTION,), source=str(dataset.root / fmt.STATS_PATH))
+
+
+def _window_sampler(
+    dataset: LeRobotDataset,
+    config: IDMConfig,
+    normalizer: Normalizer,
+    batch_size: int,
+    episodes: list[int],
+    seed: int,
+    max_stride: int,
+) -> ClipSampler:
+    """Clips long enough for windows of frames up to ``max_stride`` steps apart."""
+    missing = [view for view in config.views if view not in dataset.views]
+    if missing:
+        raise ConfigError(
+            f"{dataset.root}: the IDM needs views {list(config.views)}; the dataset has {list(dataset.views)}"
+        )
+    size = dataset.image_size(config.views[0])
+    if size != (config.image_size, config.image_size):
+        raise ConfigError(
+            f"{dataset.root}: frames are {size[0]}x{size[1]}, the IDM expects {config.image_size}x{config.image_size}"
+        )
+    return ClipSampler(
+        dataset,
+        context_frames=config.past_frames * max_stride + 1,
+        future_frames=config.future_frames * max_stride,
+        batch_size=batch_size,
+        normalizer=normalizer,
+        seed=seed,
+        views=config.views,
+        episodes=episodes,
+    )
+
+
+def split_dataset(dataset: LeRobotDataset, held_out_fraction: float) -> tuple[list[int], list[int]]:
+    """(train, held-out) episode indices, by task (``data.clips.split_episodes``)."""
+    return split_episodes(dataset.task_names, held_out_fraction=held_out_fraction)
+
+
+def _latest_checkpoint(out: Path) -> Path | None:
+    found = [
+        (int(m.group(1)), p)
+        for p in (out / CHECKPOINTS_DIR).glob("step_*")
+        if (m := re.fullmatch(r"step_(\d+)", p.name))
+    ]
+    return max(found)[1] if found else None
+
+
+def _learning_rate(step: int, config: IDMTrainingConfig) -> float:
+    progress = min(1.0, step / max(1, config.steps))
+    return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress)))
+
+
+def train_idm(
+    dataset_root: str | Path,
+    out: str | Path,
+    config: IDMTrainingConfig | None = None,
+    *,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    resume: bool = True,
+) -> tuple[InverseDynamicsModel, IDMEvaluation]:
+    """Train an IDM on ``dataset_root``'s training episodes, evaluate it on the held-out ones.
+
+    With ``resume``, a run continues bit-exactly from the newest checkpoint in ``out``. Writes
+    the run folder described in the module docstring; returns the model and its evaluation.
+    """
+    config = config or IDMTrainingConfig()
+    out = Path(out)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dataset = LeRobotDataset(dataset_root)
+    # The data fixes the action size and the frame size; the config fixes everything else.
+    known_view = next((view for view in config.model.views if view in dataset.views), None)
+    image_size = dataset.image_size(known_view)[0] if known_view is not None else config.model.image_size
+    config = replace(config, model=replace(config.model, action_dim=dataset.action_dim, image_size=image_size))
+    train_episodes, held_out = split_dataset(dataset, config.held_out_fraction)
+    if not held_out:
+        raise ConfigError(
+            f"{dataset.root}: no held-out episode with held_out_fraction={config.held_out_fraction}; "
+            "record at least 2 episodes per task or raise the fraction"
+        )
+    normalizer = _action_normalizer(dataset)
+    if config.max_frame_stride < 1 or not 0 <= config.strided_fraction <= 1:
+        raise ConfigError(
+            f"max_frame_stride={config.max_frame_stride}, strided_fraction={config.strided_fraction}; "
+            "expected >= 1 and within [0, 1]"
+        )
+    max_stride = config.max_frame_stride
+    sampler = _window_sampler(
+        dataset, config.model, normalizer, config.batch_size, train_episodes, config.seed, max_stride
+    )
+    # Mean and std of the training actions: the model's output units and the baseline.
+    train_actions = torch.from_numpy(normalizer.unnormalize(fmt.ACTION, sampler.cache.actions)).float()
+    mean, std = train_actions.mean(0), train_actions.std(0)
+
+    torch.manual_seed(config.seed)
+    model = InverseDynamicsModel(config.model).to(device)
+    model.set_action_statistics(mean, std)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    rng = np.random.default_rng(config.seed)
+    step = 0
+    checkpoint = _latest_checkpoint(out) if resume else None
+    if checkpoint is not None:
+        load_weights(model, checkpoint)  # type: ignore[arg-type]
+        tensors, info = read_training_state(checkpoint)
+        load_optimizer_state(optimizer, tensors, info["optimizer"])
+        torch.set_rng_state(tensors["rng.torch"])
+        rng.bit_generator.state = info["sampler_rng"]
+        step = int(info["step"])
+        logger.info("resumed from %s (step %d)", checkpoint, step)
+    atomic_write_json(out / CONFIG_FILE, config_to_dict(config))
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(out / TENSORBOARD_DIR), purge_step=step + 1 if step else None)
+    bar = tqdm(total=config.steps, initial=step, desc="training IDM", disable=not progress, dynamic_ncols=True)
+    model.train()
+    while step < config.steps:
+        clip = sampler.sample(rng)
+        strides = np.ones(config.batch_size, dtype=np.int64)
+        if max_stride > 1:
+            strided = rng.random(config.batch_size) < config.strided_fraction
+            strides[strided] = rng.integers(2, max_stride + 1, int(strided.sum()))
+        windows, target = strided_windows(clip, torch.from_numpy(strides), config.model, normalizer, max_stride)
+        for group in optimizer.param_groups:
+            group["lr"] = _learning_rate(step, config)
+        loss = idm_loss(model, windows.to(device), target.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
+        optimizer.step()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        if step % config.log_every == 0 or step == config.steps:
+            writer.add_scalar("train/loss", loss.item(), step)
+            writer.add_scalar("train/grad_norm", grad_norm, step)
+            writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            _save_training_checkpoint(out, model, optimizer, rng, step, config.keep_checkpoints)
+    bar.close()
+    write_checkpoint(out / FINAL_MODEL_DIR, model)  # type: ignore[arg-type]
+
+    evaluation = evaluate_idm(model, dataset, held_out, mean, progress=progress)
+    for index, (mae, base) in enumerate(zip(evaluation.mae, evaluation.baseline_mae, strict=True)):
+        writer.add_scalar(f"eval/mae_dim{index}", mae, step)
+        writer.add_scalar(f"eval/baseline_mae_dim{index}", base, step)
+    if evaluation.gripper_accuracy is not None:
+        writer.add_scalar("eval/gripper_accuracy", evaluation.gripper_accuracy, step)
+    writer.close()
+    atomic_write_json(out / EVAL_FILE, {"dataset": str(dataset.root), **evaluation.as_json()})
+    return model, evaluation
+
+
+def _save_training_checkpoint(
+    out: Path,
+    model: InverseDynamicsModel,
+    optimizer: torch.optim.Optimizer,
+    rng: np.random.Generator,
+    step: int,
+    keep: int,
+) -> None:
+    tensors, optimizer_info = optimizer_state(optimizer)
+    tensors["rng.torch"] = torch.get_rng_state()
+    info = {"step": step, "optimizer": optimizer_info, "sampler_rng": rng.bit_generator.state}
+    write_checkpoint(out / CHECKPOINTS_DIR / f"step_{step:07d}", model, tensors, info)  # type: ignore[arg-type]
+    kept = sorted(p for p in (out / CHECKPOINTS_DIR).glob("step_*") if p.is_dir())
+    for old in kept[: max(0, len(kept) - keep)]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,306 @@
+"""Train the teacher judge, distil it into the student reward model, relabel during RL.
+
+RoboAlign-R1 (arXiv:2605.03821): a teacher judge scores videos on six dimensions; a lightweight
+student is distilled from it with a dimension-weighted Huber loss on normalised teacher scores,
+on benchmark videos and on unlabelled world-model rollouts (the teacher labels them); every K
+RL updates the teacher re-scores fresh rollouts, which join the distillation set, and the
+student is refreshed (``relabel``), which counters reward hacking of a frozen student.
+
+Reads top to bottom: config, loss, data pool, teacher training, distillation, relabel, evaluation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from worldalign.data.types import Rollout
+from worldalign.errors import ConfigError
+from worldalign.models.checkpoint import write_checkpoint
+from worldalign.models.judge.bench_data import JudgeData, load_split, read_meta
+from worldalign.models.judge.networks import JudgeStudent, JudgeTeacher, student_config, teacher_config
+from worldalign.models.judge.ranking import pairwise_accuracy, spearman
+from worldalign.models.judge.video_input import frame_positions, frames_from_storage, pool_actions
+from worldalign.models.text import InstructionEncoder
+from worldalign.rewards.judge import episode_actions
+
+Judge = JudgeTeacher | JudgeStudent
+
+
+@dataclass(frozen=True)
+class JudgeTrainConfig:
+    """Optimisation of a teacher or a student; saved beside the checkpoint."""
+
+    steps: int = 400
+    """Optimiser updates."""
+    batch_size: int = 16
+    """Videos per update."""
+    lr: float = 1e-3
+    """AdamW learning rate (cosine decay to 10%)."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    huber_delta: float = 0.2
+    """Huber transition on normalised scores (a fifth of a dimension's range)."""
+    dimension_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+    """Per-dimension loss weights (the paper's dimension-weighted Huber loss)."""
+    seed: int = 0
+    """Seeds initialisation and batch order."""
+    nuisance_augment: bool = True
+    """Random brightness on training videos, so the judge ignores what must not change scores."""
+
+
+def weighted_huber(prediction: Tensor, target: Tensor, weights: Tensor, delta: float) -> Tensor:
+    """Dimension-weighted Huber loss on ``(B, D)`` normalised scores: ``sum_d w_d mean_b huber``."""
+    per_element = nn.functional.huber_loss(prediction, target, reduction="none", delta=delta)
+    return (per_element.mean(dim=0) * weights).sum() / weights.sum()
+
+
+@dataclass
+class DistillPool:
+    """Videos with (teacher or rule) targets; rollouts join it on relabel.
+
+    Attributes:
+        frames: ``(N, V, T, H, W, 3)`` uint8.
+        embeddings: ``(N, 384)`` instruction embeddings.
+        actions: ``(N, T, A)`` float32 (zeros where ``has_actions`` is False).
+        has_actions: ``(N,)`` bool.
+        targets: ``(N, D)`` normalised scores in [0, 1].
+    """
+
+    frames: Tensor
+    embeddings: Tensor
+    actions: Tensor
+    has_actions: Tensor
+    targets: Tensor
+    origin: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    def batch(self, index: Tensor) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
+        """``(video (B, V, T, 3, H, W) float, embeddings, actions or None, targets)`` for ``index``."""
+        video = frames_from_storage(self.frames[index])
+        actions = self.actions[index] if bool(self.has_actions[index].all()) else None
+        return video, self.embeddings[index], actions, self.targets[index]
+
+    def extend(self, other: DistillPool) -> None:
+        """Append ``other``'s items (its videos must have this pool's shape)."""
+        if other.frames.shape[1:] != self.frames.shape[1:]:
+            raise ConfigError(f"videos of shape {tuple(other.frames.shape[1:])} cannot join a pool of {tuple(self.frames.shape[1:])}")
+        for name in ("frames", "embeddings", "actions", "has_actions", "targets"):
+            setattr(self, name, torch.cat([getattr(self, name), getattr(other, name)]))
+        self.origin.extend(other.origin)
+
+
+def video_to_storage(video: Tensor) -> Tensor:
+    """``(B, V, T, 3, H, W)`` float in [-1, 1] -> ``(B, V, T, H, W, 3)`` uint8."""
+    return ((video.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 1, 2, 4, 5, 3).contiguous()
+
+
+def pool_from_data(data: JudgeData, encoder: InstructionEncoder, max_scores: tuple[int, ...], origin: str) -> DistillPool:
+    """A pool whose targets are ``data``'s rule labels, normalised."""
+    actions = data.actions if data.actions is not None else torch.zeros(len(data), data.frames.shape[2], 4)
+    return DistillPool(
+        frames=data.frames,
+        embeddings=encoder.encode(data.instructions),
+        actions=actions,
+        has_actions=torch.full((len(data),), data.actions is not None),
+        targets=data.scores / torch.tensor(max_scores, dtype=torch.float32),
+        origin=[origin] * len(data),
+    )
+
+
+def resample_data(data: JudgeData, frames: int) -> JudgeData:
+    """``data`` with every clip cut to ``frames`` frames spread uniformly (actions: window means)."""
+    length = data.frames.shape[2]
+    picked = data.frames[:, :, frame_positions(length, frames)]
+    actions = None
+    if data.actions is not None:
+        actions, _ = pool_actions(data.actions, len(data), frames, data.actions.shape[-1])
+    return JudgeData(picked, actions, data.scores, data.instructions, data.items)
+
+
+def pool_from_rollout(rollout: Rollout, encoder: InstructionEncoder, frames: int) -> DistillPool:
+    """Unlabelled world-model rollouts as a pool for ``relabel`` (targets NaN until the teacher scores them)."""
+    if rollout.instructions is None:
+        raise ConfigError("rollouts need instructions to be judged")
+    stored = video_to_storage(rollout.frames)
+    actions = None if rollout.actions is None else episode_actions(rollout.actions.float())
+    data = JudgeData(stored, actions, torch.full((rollout.batch_size, 6), float("nan")), list(rollout.instructions), pd.DataFrame())
+    data = resample_data(data, frames)
+    return pool_from_data(data, encoder, (1,) * 6, "rollouts")
+
+
+def _brightness(video: Tensor, generator: torch.Generator) -> Tensor:
+    factor = 1.0 + (torch.rand(video.shape[0], 1, 1, 1, 1, 1, generator=generator) - 0.5) * 0.3
+    return ((video + 1) * factor - 1).clamp(-1, 1)
+
+
+def fit(model: Judge, pool: DistillPool, config: JudgeTrainConfig, *, steps: int | None = None, desc: str = "train", progress: bool = True) -> list[float]:
+    """Minimise the weighted Huber loss of ``model`` on ``pool``; returns the loss of every step."""
+    if len(pool) == 0:
+        raise ConfigError("cannot train a judge on an empty set of videos")
+    if len(config.dimension_weights) != pool.targets.shape[1]:
+        raise ConfigError(f"dimension_weights has {len(config.dimension_weights)} entries for {pool.targets.shape[1]} dimensions")
+    steps = config.steps if steps is None else steps
+    generator = torch.Generator().manual_seed(config.seed)
+    weights = torch.tensor(config.dimension_weights, dtype=torch.float32)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * s / max(steps, 1))))
+    model.train()
+    losses = []
+    bar = tqdm(range(steps), desc=desc, disable=not progress)
+    for _ in bar:
+        index = torch.randint(len(pool), (min(config.batch_size, len(pool)),), generator=generator)
+        video, embeddings, actions, targets = pool.batch(index)
+        if config.nuisance_augment:
+            video = _brightness(video, generator)
+        loss = weighted_huber(model(video, embeddings, actions), targets, weights, config.huber_delta)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+    return losses
+
+
+@torch.no_grad()
+def predict_pool(model: Judge, pool: DistillPool, batch_size: int = 32) -> Tensor:
+    """``(N, D)`` normalised predictions (the teacher averages its MC-dropout samples)."""
+    outputs = []
+    for begin in range(0, len(pool), batch_size):
+        video, embeddings, actions, _ = pool.batch(torch.arange(begin, min(begin + batch_size, len(pool))))
+        outputs.append(model.predict(video, embeddings, actions))
+    return torch.cat(outputs) if outputs else torch.empty(0, pool.targets.shape[1])
+
+
+def train_teacher(bench: str | Path, out: str | Path, config: JudgeTrainConfig, *, progress: bool = True) -> JudgeTeacher:
+    """Train the teacher on the benchmark's train split and write its checkpoint folder ``out``."""
+    meta = read_meta(bench)
+    torch.manual_seed(config.seed)
+    encoder = InstructionEncoder()
+    pool = pool_from_data(load_split(bench, "train"), encoder, meta.max_scores, "bench:train")
+    teacher = JudgeTeacher(teacher_config(meta.keys, meta.max_scores, meta.views))
+    losses = fit(teacher, pool, config, desc="teacher", progress=progress)
+    write_checkpoint(out, teacher, state_info={"train": _config_json(config), "losses": losses[-50:], "bench": str(bench)})
+    return teacher
+
+
+def distill(
+    teacher: JudgeTeacher,
+    bench: str | Path,
+    out: str | Path,
+    config: JudgeTrainConfig,
+    *,
+    rollouts: JudgeData | None = None,
+    progress: bool = True,
+) -> tuple[JudgeStudent, DistillPool]:
+    """Distil ``teacher`` into a new student on the train split (+ ``rollouts``), teacher-labelled."""
+    meta = read_meta(bench)
+    torch.manual_seed(config.seed)
+    encoder = InstructionEncoder()
+    pool = pool_from_data(load_split(bench, "train"), encoder, meta.max_scores, "bench:train")
+    if rollouts is not None:
+        clip_frames = pool.frames.shape[2]
+        pool.extend(pool_from_data(resample_data(rollouts, clip_frames), encoder, meta.max_scores, "rollouts"))
+    pool.targets = predict_pool(teacher, pool)
+    student = JudgeStudent(student_config(meta.keys, meta.max_scores, meta.views))
+    losses = fit(student, pool, config, desc="distill", progress=progress)
+    write_checkpoint(out, student, state_info={"train": _config_json(config), "losses": losses[-50:], "pool": len(pool)})
+    return student, pool
+
+
+def relabel(teacher: JudgeTeacher, student: JudgeStudent, fresh: DistillPool, pool: DistillPool, config: JudgeTrainConfig, steps: int = 20) -> dict[str, float]:
+    """The RL hook: the teacher scores ``fresh`` rollouts, they join ``pool``, the student is refreshed.
+
+    Returns the student's error against the teacher on the fresh videos before and after the
+    refresh, the pool size and the refresh's mean loss.
+    """
+    fresh.targets = predict_pool(teacher, fresh)
+    before = float((predict_pool(student, fresh) - fresh.targets).abs().mean())
+    pool.extend(fresh)
+    losses = fit(student, pool, config, steps=steps, desc="relabel", progress=False)
+    after = float((predict_pool(student, fresh) - fresh.targets).abs().mean())
+    return {"fresh": float(len(fresh)), "pool": float(len(pool)), "student_error_before": before, "student_error_after": after, "loss": float(np.mean(losses))}
+
+
+def evaluate(model: Judge, pool: DistillPool, labels: Tensor, keys: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Per dimension: Spearman and pairwise accuracy of ``model``'s scores against ``labels``."""
+    predictions = predict_pool(model, pool).numpy()
+    truth = labels.numpy()
+    return {
+        key: {"spearman": spearman(predictions[:, d], truth[:, d]), "pairwise_accuracy": pairwise_accuracy(predictions[:, d], truth[:, d])}
+        for d, key in enumerate(keys)
+    }
+
+
+def videos_per_second(model: Judge, pool: DistillPool, batch_size: int = 16, repeats: int = 2) -> float:
+    """Throughput of ``model.predict`` on the first ``batch_size`` videos of ``pool`` (best of ``repeats``)."""
+    video, embeddings, actions, _ = pool.batch(torch.arange(min(batch_size, len(pool))))
+    model.predict(video, embeddings, actions)  # warm-up: first calls allocate
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(video, embeddings, actions)
+        best = min(best, time.perf_counter() - start)
+    return video.shape[0] / best
+
+
+def _config_json(config: JudgeTrainConfig) -> dict[str, object]:
+    return asdict(config)
+
+
+def judge_report(bench: str | Path, judges: dict[str, Judge], out: str | Path, *, progress: bool = True) -> dict[str, object]:
+    """Every number of the judge benchmark, written to ``out/judge_report.json`` with calibration PNGs.
+
+    Per split (``test``, ``heldout_test``) and dimension: Spearman and pairwise accuracy of each
+    judge against the rule labels; with a ``teacher`` and a ``student``, their agreement
+    (Spearman between their predictions, mean absolute difference in score points); and each
+    judge's throughput in videos/s, with the student/teacher ratio.
+    """
+    from worldalign.models.judge.calibration_plot import draw_calibration
+    from worldalign.utils.atomic import atomic_write_json
+
+    meta = read_meta(bench)
+    out = Path(out)
+    encoder = InstructionEncoder()
+    scale = torch.tensor(meta.max_scores, dtype=torch.float32)
+    report: dict[str, object] = {"bench": str(bench), "splits": {}}
+    for split in (s for s in ("test", "heldout_test") if s in meta.splits):
+        data = load_split(bench, split)
+        pool = pool_from_data(data, encoder, meta.max_scores, split)
+        raw = {name: (predict_pool(model, pool) * scale).numpy() for name, model in tqdm(judges.items(), desc=split, disable=not progress)}
+        labels = data.scores.numpy()
+        entry: dict[str, object] = {
+            name: {
+                key: {"spearman": spearman(raw[name][:, d], labels[:, d]), "pairwise_accuracy": pairwise_accuracy(raw[name][:, d], labels[:, d])}
+                for d, key in enumerate(meta.keys)
+            }
+            for name in judges
+        }
+        if {"teacher", "student"} <= set(raw):
+            entry["student_teacher_agreement"] = {
+                key: {
+                    "spearman": spearman(raw["student"][:, d], raw["teacher"][:, d]),
+                    "mean_abs_difference": float(np.abs(raw["student"][:, d] - raw["teacher"][:, d]).mean()),
+                }
+                for d, key in enumerate(meta.keys)
+            }
+        entry["videos"] = len(data)
+        draw_calibration(out / f"calibration_{split}.png", raw, labels, meta.titles, meta.max_scores, f"{split}: {len(data)} videos")
+        report["splits"][split] = entry  # type: ignore[index]
+        if split == "test":
+            report["videos_per_second"] = {name: videos_per_second(model, pool) for name, model in judges.items()}
+    speeds = report.get("videos_per_second", {})
+    if isinstance(speeds, dict) and {"teacher", "student"} <= set(speeds):
+        report["student_speedup"] = speeds["student"] / speeds["teacher"]
+    atomic_write_json(out / "judge_report.json", report)
+    return report

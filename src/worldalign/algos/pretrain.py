@@ -1,0 +1,528 @@
+"""Pretraining of the frame autoencoder and of the latent flow-matching world model.
+
+Reads top to bottom: the data protocol, the two losses, the shared training-run machinery
+(AdamW + warmup/cosine, clipping, checkpoints, exact resume, TensorBoard, progress bar), then
+``train_autoencoder`` and ``train_world_model``.
+
+World-model objective: rectified flow / flow matching (Liu et al. 2022, arXiv:2209.03003;
+Lipman et al. 2022, arXiv:2210.02747) on the latents of the future frames, with the convention
+of ``worldalign.sampling.flow_math``: ``x_t = (1 - t) x0 + t eps``, target ``v = eps - x0``.
+Every step draws a context length (so one model serves full-history, short-window and SWR
+rollouts), flow times from a logit-normal (SD3, Esser et al. 2024, arXiv:2403.03206), and drops
+actions/instructions with some probability (classifier-free guidance, arXiv:2207.12598).
+
+Data protocol: the trainers take any iterable of batches (``(N, 3, H, W)`` frame tensors for the
+autoencoder, ``ClipBatch`` for the world model), iterated again when exhausted. For an exact
+resume, the iterable may also have ``state_dict() -> dict`` (JSON-serialisable) and
+``load_state_dict(dict)``: the trainer saves ``state_dict()`` in every checkpoint, taken after
+the checkpoint's last batch was drawn, and calls ``load_state_dict`` before iterating again, so
+the next batch drawn after a resume is the one the uninterrupted run would have drawn.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from worldalign.configs.pretrain import (
+    AutoencoderTrainingConfig,
+    OptimizerConfig,
+    RunConfig,
+    WorldModelTrainingConfig,
+)
+from worldalign.configs.serialization import config_to_dict
+from worldalign.data.types import ClipBatch
+from worldalign.errors import ConfigError
+from worldalign.models.autoencoder import Autoencoder
+from worldalign.models.autoencoder.latent_cache import ClipLatentEncoder
+from worldalign.models.checkpoint import (
+    load_optimizer_state,
+    load_weights,
+    optimizer_state,
+    read_training_state,
+    write_checkpoint,
+)
+from worldalign.models.world_model import WorldModel
+from worldalign.sampling.flow_math import interpolate, velocity_target
+from worldalign.sampling.guidance import WorldModelVelocity, autocast_context
+from worldalign.sampling.samplers import EulerODESampler
+from worldalign.utils.atomic import atomic_write_json
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINTS_DIR = "checkpoints"
+FINAL_MODEL_DIR = "model"
+TENSORBOARD_DIR = "tensorboard"
+CONFIG_FILE = "train_config.json"
+
+# (prediction (N, 3, H, W), target (N, 3, H, W)) in [-1, 1] -> scalar loss, e.g. LPIPS.
+PerceptualLoss = Callable[[Tensor, Tensor], Tensor]
+# (step, real (N, 3, H, W), reconstruction (N, 3, H, W)): e.g. write an image grid.
+AutoencoderPreview = Callable[[int, Tensor, Tensor], None]
+# (step, real (B, V, T, 3, H, W), generated (B, V, T, 3, H, W)), the generated clip being the real
+# context followed by the predicted future: e.g. write a side-by-side video.
+WorldModelPreview = Callable[[int, Tensor, Tensor], None]
+# (B instructions) -> (B, E) embeddings, e.g. ``models.text.InstructionEncoder``.
+InstructionEmbedder = Callable[[list[str]], Tensor]
+
+
+@runtime_checkable
+class ResumableData(Protocol):
+    """A data source whose position can be saved and restored (see the module docstring)."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class TrainingResult:
+    """What a training call did.
+
+    Attributes:
+        step: the last completed step.
+        losses: the loss of every step run by this call (not those before a resume).
+        model_dir: the final model folder (``out_dir/model``).
+        resumed_from: the step this call resumed from (0 for a fresh run).
+    """
+
+    step: int
+    losses: list[float] = field(default_factory=list)
+    model_dir: Path = Path()
+    resumed_from: int = 0
+
+
+# --------------------------------------------------------------------------------------------
+# Losses
+
+
+def image_gradient_l1(prediction: Tensor, target: Tensor) -> Tensor:
+    """Mean L1 difference of horizontal and vertical finite differences of ``(N, 3, H, W)`` images."""
+    dx = lambda x: x[..., :, 1:] - x[..., :, :-1]  # noqa: E731
+    dy = lambda x: x[..., 1:, :] - x[..., :-1, :]  # noqa: E731
+    return (dx(prediction) - dx(target)).abs().mean() + (dy(prediction) - dy(target)).abs().mean()
+
+
+def autoencoder_loss(
+    reconstruction: Tensor,
+    target: Tensor,
+    config: AutoencoderTrainingConfig,
+    perceptual: PerceptualLoss | None = None,
+) -> tuple[Tensor, dict[str, float]]:
+    """Weighted L1 + MSE + image-gradient (+ perceptual) loss and its terms for logging."""
+    terms = {
+        "l1": F.l1_loss(reconstruction, target),
+        "mse": F.mse_loss(reconstruction, target),
+        "gradient": image_gradient_l1(reconstruction, target),
+    }
+    total = (
+        config.l1_weight * terms["l1"] + config.mse_weight * terms["mse"] + config.gradient_weight * terms["gradient"]
+    )
+    if perceptual is not None and config.perceptual_weight > 0:
+        terms["perceptual"] = perceptual(reconstruction, target)
+        total = total + config.perceptual_weight * terms["perceptual"]
+    scalars = {name: float(value.detach()) for name, value in terms.items()}
+    scalars["psnr"] = 10 * math.log10(4.0 / max(scalars["mse"], 1e-12))  # data range 2 for [-1, 1]
+    return total, scalars
+
+
+def flow_matching_loss(
+    model: WorldModel,
+    future: Tensor,
+    context: Tensor,
+    t: Tensor,
+    noise: Tensor,
+    actions: Tensor | None = None,
+    instruction: Tensor | None = None,
+    keep_actions: Tensor | None = None,
+    keep_instruction: Tensor | None = None,
+) -> Tensor:
+    """Rectified-flow MSE between the predicted and the true velocity of the future latents.
+
+    ``future (B, V, Tf, C, h, w)`` clean latents, ``context (B, V, Tc, C, h, w)``, ``t (B,)``,
+    ``noise`` like ``future``.
+    """
+    noisy = interpolate(future, noise, t)
+    velocity = model(noisy, t, context, actions, instruction, keep_actions, keep_instruction)
+    return F.mse_loss(velocity.float(), velocity_target(future, noise))
+
+
+# --------------------------------------------------------------------------------------------
+# The training run: optimizer, schedule, checkpoints, resume, logging
+
+
+def learning_rate(step: int, total_steps: int, config: OptimizerConfig) -> float:
+    """Learning rate of (0-based) ``step``: linear warmup, then cosine decay to the minimum."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return config.learning_rate * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
+
+
+def default_device() -> torch.device:
+    """The first CUDA device when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def latest_checkpoint(out_dir: str | Path) -> Path | None:
+    """The highest-step checkpoint folder under ``out_dir/checkpoints``, if any."""
+    folder = Path(out_dir) / CHECKPOINTS_DIR
+    steps = [(int(m.group(1)), p) for p in folder.glob("step_*") if (m := re.fullmatch(r"step_(\d+)", p.name))]
+    return max(steps)[1] if steps else None
+
+
+class _TrainingRun:
+    """The machinery both trainers share, so it exists once.
+
+    Randomness of the loop (context lengths, flow times, noise, dropout) comes from one CPU
+    ``torch.Generator`` seeded from the config and saved in every checkpoint; with the data
+    source's state, the model and the optimizer, that is all a bit-exact resume needs.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer_config: OptimizerConfig,
+        run: RunConfig,
+        total_steps: int,
+        out_dir: Path,
+        data: Iterable[Any],
+        training_config: Any,
+        progress: bool,
+        resume: bool,
+    ) -> None:
+        self.model = model
+        self.optimizer_config = optimizer_config
+        self.run = run
+        self.total_steps = total_steps
+        self.out_dir = out_dir
+        self.data = data
+        self.generator = torch.Generator().manual_seed(run.seed)
+        self.optimizer = torch.optim.AdamW(
+            model.parameters(),
+            lr=optimizer_config.learning_rate,
+            betas=optimizer_config.betas,
+            weight_decay=optimizer_config.weight_decay,
+        )
+        self.step = 0
+        checkpoint = latest_checkpoint(out_dir) if resume else None
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        self.resumed_from = self.step
+        atomic_write_json(out_dir / CONFIG_FILE, config_to_dict(training_config))
+        from torch.utils.tensorboard import SummaryWriter
+
+        # purge_step drops events a killed run logged after its last checkpoint.
+        self.writer = SummaryWriter(str(out_dir / TENSORBOARD_DIR), purge_step=self.step + 1 if self.step else None)
+        self.bar = tqdm(total=total_steps, initial=self.step, disable=not progress, dynamic_ncols=True)
+        self._iterator: Iterator[Any] | None = None
+        self._last_time = time.perf_counter()
+
+    def __enter__(self) -> _TrainingRun:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the progress bar and flush TensorBoard, also when the run dies."""
+        self.bar.close()
+        self.writer.close()
+
+    def batches(self) -> Iterator[Any]:
+        """Batches until the last step, re-iterating the data source when it is exhausted."""
+        while self.step < self.total_steps:
+            if self._iterator is None:
+                self._iterator = iter(self.data)
+            try:
+                batch = next(self._iterator)
+            except StopIteration:
+                self._iterator = None
+                continue
+            yield batch
+
+    def update(self, loss: Tensor) -> float:
+        """One optimizer step on ``loss``; returns the gradient norm before clipping."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.step, self.total_steps, self.optimizer_config)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clip = self.optimizer_config.grad_clip if self.optimizer_config.grad_clip > 0 else float("inf")
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
+        self.optimizer.step()
+        self.step += 1
+        return grad_norm
+
+    def log(self, scalars: dict[str, float]) -> None:
+        """Progress bar every step, TensorBoard every ``log_every`` steps."""
+        self.bar.update(1)
+        self.bar.set_postfix({name: f"{value:.4g}" for name, value in scalars.items() if name in ("loss", "psnr")})
+        if self.step % self.run.log_every == 0 or self.step == self.total_steps:
+            now = time.perf_counter()
+            scalars = {**scalars, "steps_per_second": self.run.log_every / max(now - self._last_time, 1e-9)}
+            self._last_time = now
+            scalars["lr"] = self.optimizer.param_groups[0]["lr"]
+            for name, value in scalars.items():
+                self.writer.add_scalar(f"train/{name}", value, self.step)
+
+    def due(self, every: int) -> bool:
+        """Whether a periodic action of period ``every`` falls on the step just completed."""
+        return every > 0 and self.step % every == 0
+
+    def checkpoint(self) -> Path:
+        """Write ``checkpoints/step_NNNNNNN`` with the full training state; prune old ones."""
+        tensors, optimizer_info = optimizer_state(self.optimizer)
+        tensors["rng.loop"] = self.generator.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            for index, state in enumerate(torch.cuda.get_rng_state_all()):
+                tensors[f"rng.cuda.{index}"] = state
+        info = {"step": self.step, "optimizer": optimizer_info, "data": None}
+        if isinstance(self.data, ResumableData):
+            info["data"] = self.data.state_dict()
+        folder = self.out_dir / CHECKPOINTS_DIR / f"step_{self.step:07d}"
+        write_checkpoint(folder, self.model, tensors, info)  # type: ignore[arg-type]
+        kept = sorted(p for p in folder.parent.glob("step_*") if p.is_dir())
+        for old in kept[: max(0, len(kept) - self.run.keep_checkpoints)]:
+            shutil.rmtree(old, ignore_errors=True)
+        return folder
+
+    def _restore(self, folder: Path) -> None:
+        load_weights(self.model, folder)  # type: ignore[arg-type]
+        tensors, info = read_training_state(folder)
+        load_optimizer_state(self.optimizer, tensors, info["optimizer"])
+        self.generator.set_state(tensors["rng.loop"])
+        torch.set_rng_state(tensors["rng.torch"])
+        if torch.cuda.is_available():
+            states = [tensors[f"rng.cuda.{i}"] for i in range(torch.cuda.device_count()) if f"rng.cuda.{i}" in tensors]
+            if states:
+                torch.cuda.set_rng_state_all(states)
+        if isinstance(self.data, ResumableData) and info.get("data") is not None:
+            self.data.load_state_dict(info["data"])
+        else:
+            logger.warning("the data source has no state_dict(): the resumed run sees a different data order")
+        self.step = int(info["step"])
+        logger.info("resumed from %s (step %d)", folder, self.step)
+
+    def finish(self) -> Path:
+        """Final resumable checkpoint, then ``out_dir/model`` (weights + config only)."""
+        if not (self.out_dir / CHECKPOINTS_DIR / f"step_{self.step:07d}").exists():
+            self.checkpoint()
+        return write_checkpoint(self.out_dir / FINAL_MODEL_DIR, self.model)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# Frame autoencoder
+
+
+def train_autoencoder(
+    config: AutoencoderTrainingConfig,
+    frames: Iterable[Tensor],
+    out_dir: str | Path,
+    *,
+    perceptual: PerceptualLoss | None = None,
+    preview: AutoencoderPreview | None = None,
+    calibration_frames: Tensor | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    resume: bool = True,
+) -> TrainingResult:
+    """Train the frame autoencoder on batches of frames ``(N, 3, H, W)`` in [-1, 1].
+
+    Every checkpoint's latent statistics (``Autoencoder.calibrate``) are measured on
+    ``calibration_frames`` ``(M, 3, H, W)`` when given, else on the current training batch.
+    With ``resume``, a run finding checkpoints in ``out_dir`` continues from the latest one.
+    """
+    out_dir = Path(out_dir)
+    device = torch.device(device) if device is not None else default_device()
+    torch.manual_seed(config.run.seed)
+    model = Autoencoder(config.model).to(device)
+    run = _TrainingRun(model, config.optimizer, config.run, config.steps, out_dir, frames, config, progress, resume)
+    result = TrainingResult(step=run.step, resumed_from=run.resumed_from)
+    batch = calibration_frames
+    with run:
+        for batch in run.batches():
+            batch = batch.to(device)
+            model.train()
+            with autocast_context(device, config.run.bf16):
+                _, raw = model(batch)
+                scale = raw.detach().std() * config.latent_noise
+                noise = torch.randn(raw.shape, generator=run.generator).to(device)
+                reconstruction = model.decoder(raw + scale * noise).float()
+            loss, scalars = autoencoder_loss(reconstruction, batch, config, perceptual)
+            scalars["grad_norm"] = run.update(loss)
+            scalars["loss"] = float(loss.detach())
+            result.losses.append(scalars["loss"])
+            run.log(scalars)
+            if run.due(config.run.checkpoint_every):
+                model.calibrate([calibration_frames if calibration_frames is not None else batch])
+                run.checkpoint()
+            if preview is not None and run.due(config.run.preview_every):
+                with torch.no_grad():
+                    preview(run.step, batch.cpu(), model.decoder(model.encoder(batch)).clamp(-1, 1).cpu())
+        if batch is not None:
+            model.calibrate([calibration_frames if calibration_frames is not None else batch])
+        result.step = run.step
+        result.model_dir = run.finish()
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# World model
+
+
+def sample_context_length(config: WorldModelTrainingConfig, available: int, generator: torch.Generator) -> int:
+    """A step's context length in ``[min_context_frames, min(available, max_context_frames)]``."""
+    low, high = config.min_context_frames, min(available, config.model.max_context_frames)
+    if high < low:
+        raise ConfigError(
+            f"clips carry {available} context frames, fewer than min_context_frames={config.min_context_frames}: "
+            f"build the clip sampler with {config.model.max_context_frames} context frames"
+        )
+    if config.context_sampling == "max":
+        return high
+    lengths = torch.arange(low, high + 1, dtype=torch.float64)
+    weights = torch.ones_like(lengths) if config.context_sampling == "uniform" else 1.0 / (lengths + 1.0)
+    return low + int(torch.multinomial(weights, 1, generator=generator))
+
+
+def sample_flow_times(config: WorldModelTrainingConfig, batch: int, generator: torch.Generator) -> Tensor:
+    """``(B,)`` flow times in (0, 1)."""
+    if config.time_sampling == "uniform":
+        return torch.rand(batch, generator=generator)
+    return torch.sigmoid(torch.randn(batch, generator=generator))
+
+
+def _check_clip(clip: ClipBatch, config: WorldModelTrainingConfig) -> None:
+    model = config.model
+    views, frames = clip.frames.shape[1], clip.frames.shape[2]
+    future = frames - clip.context_frames
+    if views != model.num_views:
+        raise ConfigError(
+            f"the dataset's clips have {views} views, the world model was configured for num_views={model.num_views}"
+        )
+    if future != model.future_frames:
+        raise ConfigError(
+            f"clips carry {future} future frames, the world model predicts future_frames={model.future_frames}: "
+            "build the clip sampler with the model's future_frames"
+        )
+    if model.action_dim > 0 and clip.actions.shape[-1] != model.action_dim:
+        raise ConfigError(
+            f"the dataset's actions have dimension {clip.actions.shape[-1]}, the world model expects "
+            f"action_dim={model.action_dim}"
+        )
+
+
+def train_world_model(
+    config: WorldModelTrainingConfig,
+    clips: Iterable[ClipBatch],
+    autoencoder: Autoencoder,
+    out_dir: str | Path,
+    *,
+    instruction_encoder: InstructionEmbedder | None = None,
+    preview: WorldModelPreview | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    resume: bool = True,
+) -> TrainingResult:
+    """Train the world model on ``ClipBatch`` es, in the latent space of a frozen ``autoencoder``.
+
+    Clips should carry ``model.max_context_frames`` context frames (each step uses the last
+    ``c`` of them, ``c`` drawn by ``sample_context_length``) and ``model.future_frames`` future
+    frames. ``instruction_encoder`` is required when the model is instruction-conditioned.
+    """
+    out_dir = Path(out_dir)
+    device = torch.device(device) if device is not None else default_device()
+    model_config = config.model
+    if tuple(autoencoder.latent_shape) != (
+        model_config.latent_channels,
+        model_config.latent_size,
+        model_config.latent_size,
+    ):
+        raise ConfigError(
+            f"the autoencoder's latents are {autoencoder.latent_shape} (C, h, w), the world model expects "
+            f"({model_config.latent_channels}, {model_config.latent_size}, {model_config.latent_size}) "
+            "(WorldModelConfig latent_channels, latent_size)"
+        )
+    if model_config.instruction_dim > 0 and instruction_encoder is None:
+        raise ConfigError(
+            "the world model is instruction-conditioned (instruction_dim > 0): pass an instruction_encoder"
+        )
+    torch.manual_seed(config.run.seed)
+    model = WorldModel(model_config).to(device)
+    encoder = ClipLatentEncoder(autoencoder.to(device), cache=config.cache_latents)
+    run = _TrainingRun(model, config.optimizer, config.run, config.steps, out_dir, clips, config, progress, resume)
+    result = TrainingResult(step=run.step, resumed_from=run.resumed_from)
+    with run:
+        for clip in run.batches():
+            _check_clip(clip, config)
+            latents = encoder.encode(clip)  # (B, V, C0 + F, C, h, w)
+            batch, available = latents.shape[0], clip.context_frames
+            length = sample_context_length(config, available, run.generator)
+            context = latents[:, :, available - length : available]
+            future = latents[:, :, available:]
+            actions = clip.actions[:, available - length :].to(device) if model_config.action_dim > 0 else None
+            instruction = None
+            if model_config.instruction_dim > 0 and instruction_encoder is not None:
+                instruction = instruction_encoder(clip.instructions).to(device)
+            t = sample_flow_times(config, batch, run.generator).to(device)
+            noise = torch.randn(future.shape, generator=run.generator).to(device)
+            keep_actions = (torch.rand(batch, generator=run.generator) >= config.action_dropout).to(device)
+            keep_instruction = (torch.rand(batch, generator=run.generator) >= config.instruction_dropout).to(device)
+            model.train()
+            with autocast_context(device, config.run.bf16):
+                loss = flow_matching_loss(
+                    model, future, context, t, noise, actions, instruction, keep_actions, keep_instruction
+                )
+            scalars = {"loss": float(loss.detach()), "context_frames": float(length)}
+            scalars["grad_norm"] = run.update(loss)
+            result.losses.append(scalars["loss"])
+            run.log(scalars)
+            if run.due(config.run.checkpoint_every):
+                run.checkpoint()
+            if preview is not None and run.due(config.run.preview_every):
+                _preview_world_model(run.step, config, model, autoencoder, clip, latents, instruction, preview)
+        result.step = run.step
+        result.model_dir = run.finish()
+    return result
+
+
+def _preview_world_model(
+    step: int,
+    config: WorldModelTrainingConfig,
+    model: WorldModel,
+    autoencoder: Autoencoder,
+    clip: ClipBatch,
+    latents: Tensor,
+    instruction: Tensor | None,
+    preview: WorldModelPreview,
+) -> None:
+    """Predict the future of (up to 4 of) the step's clips from their full context; hand both over."""
+    count = min(4, latents.shape[0])
+    available = clip.context_frames
+    context = latents[:count, :, :available][:, :, -config.model.max_context_frames :]
+    first = available - context.shape[2]
+    actions = clip.actions[:count, first:].to(context.device) if config.model.action_dim > 0 else None
+    velocity_fn = WorldModelVelocity(
+        model, context, actions, None if instruction is None else instruction[:count], bf16=config.run.bf16
+    )
+    # A generator of its own, so previews never shift the training run's random stream.
+    generator = torch.Generator().manual_seed(config.run.seed * 1_000_003 + step)
+    noise = torch.randn(latents[:count, :, available:].shape, generator=generator).to(context.device)
+    model.eval()
+    with torch.no_grad():
+        future = EulerODESampler(steps=config.preview_sampling_steps).sample(velocity_fn, noise).sample
+        predicted = autoencoder.decode(future)
+    real = clip.frames[:count].cpu()
+    generated = torch.cat([real[:, :, :available], predicted.cpu()], dim=2)
+    preview(step, real, generated)

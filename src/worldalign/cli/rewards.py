@@ -1,0 +1,307 @@
+"""``worldalign train idm``, ``worldalign idm evaluate``, ``worldalign reward score``, ``worldalign execute``.
+
+The inverse dynamics model (EVA) and the rewards from the command line. ``register`` adds the
+top-level verbs; ``add_train_idm_parser`` adds ``idm`` to the ``train`` group.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+TRAIN_IDM_EPILOG = """\
+examples:
+  worldalign data generate --tasks reach-v3,button-press-topdown-v3,drawer-close-v3,window-close-v3 \\
+      --episodes-per-task 16 --noise 0.2 --out data/idm-easy
+  worldalign train idm --dataset data/idm-easy --out runs/idm
+  worldalign train idm --dataset data/idm-easy --out runs/idm-wrist --views wrist --steps 300
+
+Held-out episodes (the last --held-out of each task) are never trained on; the run ends with
+their MAE per action dimension and gripper sign accuracy vs the mean-action baseline, printed
+and written to OUT/eval.json. The model is OUT/model; running the same command again resumes
+from the newest checkpoint in OUT/checkpoints.
+"""
+
+SCORE_EPILOG = """\
+examples:
+  worldalign reward score data/expert --rewards executability=1.0 --idm checkpoints/idm-cpu
+  worldalign reward score data/noisy --rewards executability=1.0,execution=0.5 --clip-frames 16 --json noisy.json
+
+Every --clip-frames window (one every --stride frames) of every episode is scored as if it
+were a generated rollout: the earlier frames are its context, the recorded actions its commands,
+the real frames its reference (so fidelity is 1 here: use it on generated videos).
+"""
+
+EXECUTE_EPILOG = """\
+examples:
+  worldalign execute data/expert-eval --idm checkpoints/idm-cpu
+  worldalign execute data/expert-eval --idm runs/idm/model --episodes 0,1,2 --json execution.json
+
+Each episode's recorded video is decoded into actions with the IDM; the actions are executed
+open-loop in Meta-World from the episode's first state. Reported per task: the success rate
+of the decoded plan and of replaying the recorded actions.
+"""
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    """Add ``idm evaluate``, ``reward score`` and ``execute`` to the top-level parser."""
+    idm = verbs.add_parser("idm", help="evaluate an inverse dynamics model")
+    idm_sub = idm.add_subparsers(dest="idm_verb", metavar="COMMAND", required=True)
+    evaluate = idm_sub.add_parser(
+        "evaluate",
+        help="MAE per action dimension and gripper accuracy on held-out episodes vs the mean-action baseline",
+        epilog="example:\n  worldalign idm evaluate checkpoints/idm-cpu --dataset data/idm-easy",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate.add_argument("checkpoint", type=Path, help="IDM checkpoint folder (model.safetensors + config.json)")
+    evaluate.add_argument("--dataset", required=True, type=Path, help="dataset folder")
+    evaluate.add_argument(
+        "--held-out", type=float, default=0.2, help="fraction of each task's episodes evaluated (default: 0.2)"
+    )
+    evaluate.add_argument(
+        "--all-episodes", action="store_true", help="evaluate every episode (a dataset not trained on)"
+    )
+    evaluate.add_argument("--json", type=Path, help="also write the results here")
+    evaluate.set_defaults(handler=run_idm_evaluate)
+
+    reward = verbs.add_parser("reward", help="score recorded episodes with the rewards")
+    reward_sub = reward.add_subparsers(dest="reward_verb", metavar="COMMAND", required=True)
+    score = reward_sub.add_parser(
+        "score",
+        help="score clips of recorded episodes with rewards chosen by name and weight",
+        epilog=SCORE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    score.add_argument("dataset", type=Path, help="dataset folder")
+    score.add_argument("--rewards", default="executability=1.0", help="name=weight pairs (default: executability=1.0)")
+    score.add_argument("--idm", type=Path, help="IDM checkpoint folder (default: the shipped checkpoints/idm-cpu)")
+    score.add_argument("--clip-frames", type=int, default=16, help="frames per scored clip (default: 16)")
+    score.add_argument("--context-frames", type=int, default=3, help="context frames before each clip (default: 3)")
+    score.add_argument("--stride", type=int, default=16, help="frames between clip starts (default: 16)")
+    score.add_argument("--episodes", help="comma-separated episode indices (default: all)")
+    score.add_argument("--json", type=Path, help="also write per-task means here")
+    score.set_defaults(handler=run_reward_score)
+
+    execute = verbs.add_parser(
+        "execute",
+        help="decode recorded videos with the IDM and execute the actions in the simulator",
+        epilog=EXECUTE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    execute.add_argument("dataset", type=Path, help="dataset folder with sim.snapshot rows (from `data generate`)")
+    execute.add_argument("--idm", type=Path, help="IDM checkpoint folder (default: the shipped checkpoints/idm-cpu)")
+    execute.add_argument("--episodes", help="comma-separated episode indices (default: all)")
+    execute.add_argument("--json", type=Path, help="also write per-task and per-episode results here")
+    execute.set_defaults(handler=run_execute)
+
+
+def add_train_idm_parser(train_subparsers: argparse._SubParsersAction) -> None:
+    """Add ``idm`` to the ``worldalign train`` group."""
+    from worldalign.algos.idm import IDMTrainingConfig
+
+    defaults = IDMTrainingConfig()
+    parser = train_subparsers.add_parser(
+        "idm",
+        help="train the inverse dynamics model (frames -> actions) on a dataset",
+        description="Train the inverse dynamics model (EVA) on a dataset from `worldalign data generate`.",
+        epilog=TRAIN_IDM_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--dataset", required=True, type=Path, help="dataset folder")
+    parser.add_argument("--out", required=True, type=Path, help="run folder")
+    parser.add_argument(
+        "--views",
+        default=",".join(defaults.model.views),
+        help=f"comma-separated views (default: {','.join(defaults.model.views)})",
+    )
+    parser.add_argument(
+        "--steps", type=int, default=defaults.steps, help=f"optimizer steps (default: {defaults.steps})"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=defaults.batch_size, help=f"windows per step (default: {defaults.batch_size})"
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=defaults.learning_rate,
+        help=f"peak learning rate (default: {defaults.learning_rate})",
+    )
+    parser.add_argument(
+        "--past-frames",
+        type=int,
+        default=defaults.model.past_frames,
+        help=f"frames before t in the window (default: {defaults.model.past_frames})",
+    )
+    parser.add_argument(
+        "--future-frames",
+        type=int,
+        default=defaults.model.future_frames,
+        help=f"frames after t in the window (default: {defaults.model.future_frames})",
+    )
+    parser.add_argument(
+        "--held-out",
+        type=float,
+        default=defaults.held_out_fraction,
+        help=f"fraction of each task's episodes held out (default: {defaults.held_out_fraction})",
+    )
+    parser.add_argument("--seed", type=int, default=defaults.seed, help=f"seed (default: {defaults.seed})")
+    parser.add_argument("--no-resume", action="store_true", help="start from scratch even if OUT has checkpoints")
+    parser.set_defaults(handler=run_train_idm)
+
+
+def _indices(text: str | None) -> list[int] | None:
+    from worldalign.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--episodes {text!r}: expected comma-separated integers, e.g. 0,1,2") from None
+
+
+def _print_idm_evaluation(evaluation: object, title: str) -> None:
+    from worldalign.algos.idm import IDMEvaluation
+
+    assert isinstance(evaluation, IDMEvaluation)
+    table = Table(title=title)
+    for column in ("action dim", "IDM MAE", "mean-action MAE", "ratio"):
+        table.add_column(column, justify="right")
+    for index, (mae, base) in enumerate(zip(evaluation.mae, evaluation.baseline_mae, strict=True)):
+        table.add_row(str(index), f"{mae:.4f}", f"{base:.4f}", f"{mae / base:.2f}" if base > 0 else "-")
+    if evaluation.gripper_accuracy is not None and evaluation.baseline_gripper_accuracy is not None:
+        table.add_row(
+            "gripper sign acc.", f"{evaluation.gripper_accuracy:.1%}", f"{evaluation.baseline_gripper_accuracy:.1%}", ""
+        )
+    Console().print(table)
+    print(f"{evaluation.windows} held-out windows from episodes {evaluation.episodes}")
+
+
+def run_train_idm(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from worldalign.algos.idm import EVAL_FILE, FINAL_MODEL_DIR, IDMTrainingConfig, train_idm
+    from worldalign.models.idm import IDMConfig
+
+    defaults = IDMTrainingConfig()
+    config = replace(
+        defaults,
+        model=IDMConfig(
+            views=tuple(v.strip() for v in args.views.split(",") if v.strip()),
+            past_frames=args.past_frames,
+            future_frames=args.future_frames,
+        ),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        held_out_fraction=args.held_out,
+        seed=args.seed,
+    )
+    _, evaluation = train_idm(args.dataset, args.out, config, resume=not args.no_resume)
+    _print_idm_evaluation(evaluation, f"IDM on held-out episodes of {args.dataset}")
+    print(f"model: {args.out / FINAL_MODEL_DIR}   results: {args.out / EVAL_FILE}")
+    return 0
+
+
+def run_idm_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from worldalign.algos.idm import evaluate_idm, split_dataset
+    from worldalign.data.lerobot_reader import LeRobotDataset
+    from worldalign.rewards.decode import load_idm
+    from worldalign.utils.atomic import atomic_write_json
+
+    model = load_idm(args.checkpoint)
+    dataset = LeRobotDataset(args.dataset)
+    episodes = list(range(dataset.num_episodes)) if args.all_episodes else split_dataset(dataset, args.held_out)[1]
+    # The baseline is the mean action the model was trained around (stored with its weights).
+    evaluation = evaluate_idm(model, dataset, episodes, model.action_mean.detach().clone().cpu().to(torch.float32))
+    _print_idm_evaluation(evaluation, f"{args.checkpoint} on {args.dataset}")
+    if args.json:
+        atomic_write_json(
+            args.json, {"checkpoint": str(args.checkpoint), "dataset": str(args.dataset), **evaluation.as_json()}
+        )
+    return 0
+
+
+def run_reward_score(args: argparse.Namespace) -> int:
+    from collections import defaultdict
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from worldalign.data.lerobot_reader import LeRobotDataset
+    from worldalign.errors import ConfigError
+    from worldalign.rewards.decode import load_idm
+    from worldalign.rewards.episode_rollouts import episode_rollout, stack_rollouts
+    from worldalign.rewards.registry import build_rewards
+    from worldalign.utils.atomic import atomic_write_json
+
+    dataset = LeRobotDataset(args.dataset)
+    idm = load_idm(args.idm)
+    composer = build_rewards(args.rewards, idm=idm)
+    if args.clip_frames < 2 or args.context_frames < 1 or args.stride < 1:
+        raise ConfigError(
+            f"--clip-frames {args.clip_frames}, --context-frames {args.context_frames}, --stride {args.stride}: "
+            "expected >= 2, >= 1 and >= 1"
+        )
+    per_task: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    episodes = _indices(args.episodes) or list(range(dataset.num_episodes))
+    for index in tqdm(episodes, desc="scoring episodes"):
+        episode = dataset.episode(index, views=idm.config.views)
+        starts = range(args.context_frames, episode.length - args.clip_frames + 1, args.stride)
+        rollouts = [
+            episode_rollout(episode, start=s, length=args.clip_frames, context_frames=args.context_frames)
+            for s in starts
+        ]
+        if not rollouts:
+            continue
+        output = composer(stack_rollouts(rollouts))
+        for key, values in {"total": output.total, **output.terms}.items():
+            per_task[episode.task][key].extend(values.tolist())
+    summary = {
+        task: {key: float(np.nanmean(values)) for key, values in terms.items()} for task, terms in per_task.items()
+    }
+    # One row per term, one column per task: terms outnumber tasks and their names are long.
+    table = Table(title=f"mean rewards on {args.dataset} ({args.clip_frames}-frame clips)")
+    table.add_column("term", no_wrap=True)
+    for task in summary:
+        table.add_column(task, justify="right")
+    for key in next(iter(summary.values())):
+        table.add_row(key, *(f"{values[key]:.4f}" for values in summary.values()))
+    Console().print(table)
+    if args.json:
+        atomic_write_json(args.json, {"dataset": str(args.dataset), "rewards": args.rewards, "per_task": summary})
+    return 0
+
+
+def run_execute(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from worldalign.data.lerobot_reader import LeRobotDataset
+    from worldalign.rewards.decode import load_idm
+    from worldalign.rewards.execution import evaluate_decoded_execution, success_by_task
+    from worldalign.utils.atomic import atomic_write_json
+
+    results = evaluate_decoded_execution(load_idm(args.idm), LeRobotDataset(args.dataset), _indices(args.episodes))
+    summary = success_by_task(results)
+    table = Table(title=f"IDM-decoded plans executed in Meta-World ({args.dataset})")
+    for column in ("task", "episodes", "decoded success", "replayed success", "decoded progress"):
+        table.add_column(column, justify="left" if column == "task" else "right")
+    for task, row in summary.items():
+        table.add_row(
+            task,
+            str(int(row["episodes"])),
+            f"{row['decoded_success']:.0%}",
+            f"{row['replayed_success']:.0%}",
+            f"{row['decoded_progress']:.2f}",
+        )
+    Console().print(table)
+    if args.json:
+        atomic_write_json(
+            args.json, {"dataset": str(args.dataset), "per_task": summary, "episodes": [asdict(r) for r in results]}
+        )
+    return 0

@@ -1,0 +1,122 @@
+"""Training configs of the frame autoencoder and the world model (``algos.pretrain`` runs them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from worldalign.configs.autoencoder import AutoencoderConfig
+from worldalign.configs.world_model import WorldModelConfig
+from worldalign.errors import ConfigError
+
+CONTEXT_SAMPLINGS = ("log_uniform", "uniform", "max")
+TIME_SAMPLINGS = ("logit_normal", "uniform")
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """AdamW with linear warmup then cosine decay, and gradient-norm clipping."""
+
+    learning_rate: float = 3e-4
+    """Peak learning rate, reached after ``warmup_steps``."""
+    betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW's moment decay rates."""
+    weight_decay: float = 0.01
+    """AdamW's decoupled weight decay."""
+    warmup_steps: int = 200
+    """Steps of linear warmup from 0 to ``learning_rate``."""
+    min_lr_ratio: float = 0.1
+    """The cosine decay ends at ``learning_rate * min_lr_ratio`` on the last step."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this value (0 disables clipping)."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How a training run is kept, logged and checkpointed (shared by both trainers)."""
+
+    checkpoint_every: int = 500
+    """Write a resumable checkpoint every this many steps (and at the end)."""
+    keep_checkpoints: int = 2
+    """Most recent checkpoints kept; older ones are deleted."""
+    log_every: int = 10
+    """Write TensorBoard scalars every this many steps."""
+    preview_every: int = 0
+    """Call the preview callback (e.g. a sample video) every this many steps; 0 = never."""
+    seed: int = 0
+    """Seeds the initialisation and every random draw of the loop."""
+    bf16: bool = False
+    """Run forward passes under bf16 autocast (GPUs; on CPUs only larger models gain)."""
+
+
+@dataclass(frozen=True)
+class AutoencoderTrainingConfig:
+    """Training of the frame autoencoder on single frames of every view."""
+
+    model: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    """The architecture."""
+    steps: int = 3000
+    """Optimizer steps in total."""
+    batch_size: int = 32
+    """Frames per step (the data sampler is built with it)."""
+    optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(learning_rate=4e-4, warmup_steps=100))
+    """Optimizer and schedule."""
+    l1_weight: float = 1.0
+    """Weight of the mean absolute pixel error."""
+    mse_weight: float = 1.0
+    """Weight of the mean squared pixel error."""
+    gradient_weight: float = 0.5
+    """Weight of the L1 error of horizontal and vertical image gradients (keeps edges: fingers,
+    small objects)."""
+    perceptual_weight: float = 0.0
+    """Weight of an optional perceptual loss callable passed to the trainer (e.g. LPIPS)."""
+    latent_noise: float = 0.05
+    """Gaussian noise, relative to the batch's latent std, added to the latents before decoding,
+    so the decoder tolerates the small latent errors of world-model predictions."""
+    run: RunConfig = field(default_factory=RunConfig)
+    """Checkpointing, logging and seeding."""
+
+
+@dataclass(frozen=True)
+class WorldModelTrainingConfig:
+    """Rectified-flow training of the world model on latent clips."""
+
+    model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    """The architecture."""
+    steps: int = 5000
+    """Optimizer steps in total."""
+    batch_size: int = 16
+    """Clips per step (the data sampler is built with it, with ``model.max_context_frames``
+    context frames and ``model.future_frames`` future frames per clip)."""
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    """Optimizer and schedule."""
+    min_context_frames: int = 1
+    """Fewest context frames a training step uses."""
+    context_sampling: str = "log_uniform"
+    """How each step's context length is drawn in [min_context_frames, max_context_frames]:
+    "log_uniform" (P(c) ∝ 1/c: every scale of history is trained, short ones often, which keeps
+    the average step cheap), "uniform", or "max" (always the longest)."""
+    time_sampling: str = "logit_normal"
+    """Flow-time distribution: "logit_normal" (SD3's, mean 0, std 1: favours mid times) or
+    "uniform"."""
+    action_dropout: float = 0.1
+    """Probability of replacing a clip's actions by the null action (enables CFG)."""
+    instruction_dropout: float = 0.1
+    """Probability of replacing a clip's instruction by the null instruction (enables CFG)."""
+    cache_latents: bool = True
+    """Keep the latents of every frame encoded so far in memory (keyed by episode and frame),
+    so the frozen autoencoder encodes each frame once per run."""
+    preview_sampling_steps: int = 10
+    """Euler steps of the previews' ODE sampling."""
+    run: RunConfig = field(default_factory=RunConfig)
+    """Checkpointing, logging and seeding."""
+
+    def __post_init__(self) -> None:
+        if self.context_sampling not in CONTEXT_SAMPLINGS:
+            raise ConfigError(f"context_sampling={self.context_sampling!r}; choose one of {CONTEXT_SAMPLINGS}")
+        if self.time_sampling not in TIME_SAMPLINGS:
+            raise ConfigError(f"time_sampling={self.time_sampling!r}; choose one of {TIME_SAMPLINGS}")
+        if not 0 <= self.min_context_frames <= self.model.max_context_frames:
+            raise ConfigError(
+                f"min_context_frames={self.min_context_frames} must be in 0..model.max_context_frames="
+                f"{self.model.max_context_frames}"
+            )

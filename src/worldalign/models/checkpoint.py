@@ -1,0 +1,196 @@
+"""Checkpoints as folders: ``model.safetensors`` + ``config.json`` (+ training state). Never pickle.
+
+A folder holds one model:
+
+- ``model.safetensors``: the ``state_dict`` (weights and buffers);
+- ``config.json``: ``{"model_type": ..., "config": {...}}``, the model's frozen dataclass config;
+- for a training checkpoint, ``training_state.safetensors`` (optimizer moments, RNG states:
+  every tensor) and ``training_state.json`` (step, optimizer hyper-parameters, data-sampler
+  state: everything else), enough to resume bit-exactly on the CPU.
+
+Folders are written beside their final name and renamed into place, so a killed run leaves
+either the previous checkpoint or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import typing
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from worldalign.configs.serialization import config_differences, config_from_dict, config_to_dict
+from worldalign.errors import ConfigError
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+STATE_TENSORS_FILE = "training_state.safetensors"
+STATE_JSON_FILE = "training_state.json"
+
+
+class ConfiguredModel(Protocol):
+    """What a checkpointable model has: a frozen dataclass ``config`` and a ``model_type`` name."""
+
+    config: Any
+    model_type: str
+
+    def state_dict(self) -> dict[str, Tensor]: ...
+
+    def load_state_dict(self, state_dict: dict[str, Tensor], strict: bool = True) -> Any: ...
+
+
+ModelT = TypeVar("ModelT", bound=nn.Module)
+
+
+def _tensors_for_file(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Detached, contiguous CPU copies (safetensors refuses shared or strided storage)."""
+    return {name: tensor.detach().to("cpu").contiguous().clone() for name, tensor in tensors.items()}
+
+
+def write_checkpoint(
+    folder: str | os.PathLike[str],
+    model: ConfiguredModel,
+    state_tensors: dict[str, Tensor] | None = None,
+    state_info: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` (and optionally a training state) as the checkpoint folder ``folder``.
+
+    An existing folder of that name is replaced only once the new one is complete.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for stale in folder.parent.glob(f".{folder.name}.*.tmp"):  # left by a run killed mid-write
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        save_file(_tensors_for_file(model.state_dict()), staging / MODEL_FILE)
+        config = {"model_type": model.model_type, "config": config_to_dict(model.config)}
+        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        if state_tensors is not None:
+            save_file(_tensors_for_file(state_tensors), staging / STATE_TENSORS_FILE)
+        if state_info is not None:
+            (staging / STATE_JSON_FILE).write_text(json.dumps(state_info, indent=2) + "\n")
+        if folder.exists():
+            retired = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(retired, ignore_errors=True)
+            os.replace(folder, retired)
+            os.replace(staging, folder)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def read_config(folder: str | os.PathLike[str], config_cls: type, model_type: str) -> Any:
+    """The config stored in ``folder/config.json``, checked to be a ``model_type`` checkpoint."""
+    path = Path(folder) / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path} not found: {folder} is not a checkpoint folder (model.safetensors + config.json)")
+    stored = json.loads(path.read_text())
+    found_type = stored.get("model_type")
+    if found_type != model_type:
+        raise ConfigError(f"{path} holds a {found_type!r} checkpoint, expected a {model_type!r} one")
+    return config_from_dict(config_cls, stored.get("config", {}), where=str(path))
+
+
+def load_weights(model: ConfiguredModel, folder: str | os.PathLike[str]) -> None:
+    """Load ``folder``'s weights into ``model`` after checking the configs agree field by field."""
+    stored = read_config(folder, type(model.config), model.model_type)
+    differences = config_differences(model.config, stored, labels=("model has", "checkpoint has"))
+    if differences:
+        raise ConfigError(f"checkpoint {folder} does not match the model: " + "; ".join(differences))
+    device = next(iter(model.state_dict().values())).device
+    weights = load_file(Path(folder) / MODEL_FILE, device=str(device))
+    missing, unexpected = _key_mismatch(model.state_dict(), weights)
+    if missing or unexpected:
+        raise ConfigError(f"{folder}/{MODEL_FILE}: missing tensors {missing}, unexpected tensors {unexpected}")
+    model.load_state_dict(weights)
+
+
+def _key_mismatch(expected: dict[str, Tensor], found: dict[str, Tensor]) -> tuple[list[str], list[str]]:
+    return sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+
+
+def load_model(
+    model_cls: type[ModelT],
+    folder: str | os.PathLike[str],
+    expected_config: Any = None,
+    device: str | torch.device = "cpu",
+) -> ModelT:
+    """Build ``model_cls`` from ``folder``'s config and load its weights.
+
+    With ``expected_config``, a checkpoint whose config differs is a ``ConfigError`` listing
+    every differing field with both values.
+    """
+    config_cls = type(expected_config) if expected_config is not None else _config_class(model_cls)
+    stored = read_config(folder, config_cls, model_cls.model_type)  # type: ignore[attr-defined]
+    if expected_config is not None:
+        differences = config_differences(expected_config, stored, labels=("expected", "checkpoint has"))
+        if differences:
+            raise ConfigError(
+                f"checkpoint {folder}/{CONFIG_FILE} does not match the expected {config_cls.__name__}: "
+                + "; ".join(differences)
+            )
+    model = model_cls(stored).to(device)  # type: ignore[call-arg]
+    load_weights(model, folder)  # type: ignore[arg-type]
+    return model
+
+
+def _config_class(model_cls: type) -> type:
+    """The config dataclass a model class is built from (its ``__init__``'s ``config`` annotation)."""
+    hints = typing.get_type_hints(model_cls.__init__)
+    if "config" not in hints:
+        raise TypeError(f"{model_cls.__name__}.__init__ has no annotated 'config' parameter")
+    return hints["config"]
+
+
+def read_training_state(folder: str | os.PathLike[str]) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """``(tensors, info)`` of a training checkpoint; a ``ConfigError`` if it has none."""
+    folder = Path(folder)
+    tensors_path, info_path = folder / STATE_TENSORS_FILE, folder / STATE_JSON_FILE
+    if not tensors_path.is_file() or not info_path.is_file():
+        raise ConfigError(f"{folder} has no training state ({STATE_TENSORS_FILE} + {STATE_JSON_FILE}): cannot resume")
+    return load_file(tensors_path), json.loads(info_path.read_text())
+
+
+def optimizer_state(
+    optimizer: torch.optim.Optimizer, prefix: str = "optimizer"
+) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Split an optimizer's ``state_dict`` into tensors (moments) and JSON (hyper-parameters)."""
+    state = optimizer.state_dict()
+    tensors: dict[str, Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for param_id, param_state in state["state"].items():
+        for key, value in param_state.items():
+            if isinstance(value, Tensor):
+                tensors[f"{prefix}.{param_id}.{key}"] = value
+            else:
+                scalars.setdefault(str(param_id), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def load_optimizer_state(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, Tensor], info: dict[str, Any], prefix: str = "optimizer"
+) -> None:
+    """Inverse of ``optimizer_state``."""
+    state: dict[int, dict[str, Any]] = {}
+    for name, tensor in tensors.items():
+        if not name.startswith(prefix + "."):
+            continue
+        param_id, key = name[len(prefix) + 1 :].split(".", 1)
+        state.setdefault(int(param_id), {})[key] = tensor
+    for param_id, values in info["scalars"].items():
+        state.setdefault(int(param_id), {}).update(values)
+    groups = [
+        {**group, "betas": tuple(group["betas"])} if "betas" in group else group for group in info["param_groups"]
+    ]
+    optimizer.load_state_dict({"state": state, "param_groups": groups})

@@ -1,0 +1,132 @@
+"""Inverse dynamics model: a short window of frames from several views -> the action between them.
+
+EVA ("Executable Video Alignment", the executability reward of worldalign; see
+``rewards/executability.py``) trains an IDM on real robot trajectories and uses it to read the
+actions a generated video implies. Here the IDM predicts action ``a_t`` (which moves frame ``t``
+to frame ``t + 1``) from frames ``t - past_frames .. t + future_frames`` of each configured view:
+
+- each view's window is stacked along channels with its frame-to-frame differences (motion is
+  what carries the action; the differences make it explicit to the first convolution);
+- one small convolutional encoder, shared by all views, turns each view into a feature vector
+  (flattened, not pooled: where the hand is in the image matters);
+- the view features are concatenated in the configured view order and an MLP predicts the
+  action, in normalised units; ``predict`` maps it back to the embodiment's units with the
+  action statistics stored in the model's buffers (so a checkpoint carries its normalisation).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from worldalign.errors import ConfigError
+from worldalign.models.idm.configuration_idm import IDMConfig
+
+
+class _ViewEncoder(nn.Module):
+    """``(N, C_in, H, W) -> (N, view_features)``: strided convolutions, then a linear map."""
+
+    def __init__(self, config: IDMConfig, in_channels: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for out_channels in config.channels:
+            layers += [
+                nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=2, padding=1),
+                nn.GroupNorm(min(8, out_channels), out_channels),
+                nn.GELU(),
+            ]
+            in_channels = out_channels
+        self.convs = nn.Sequential(*layers)
+        side = config.image_size // 2 ** len(config.channels)
+        self.project = nn.Linear(in_channels * side * side, config.view_features)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.project(self.convs(x).flatten(1))
+
+
+class InverseDynamicsModel(nn.Module):
+    """Frames ``(B, V, K, 3, H, W)`` in [-1, 1] -> action ``(B, A)`` (see the module docstring)."""
+
+    model_type = "idm"
+    action_mean: Tensor
+    action_std: Tensor
+
+    def __init__(self, config: IDMConfig) -> None:
+        super().__init__()
+        self.config = config
+        window = config.window
+        self.encoder = _ViewEncoder(config, in_channels=3 * window + 3 * (window - 1))
+        self.head = nn.Sequential(
+            nn.Linear(len(config.views) * config.view_features, config.hidden),
+            nn.GELU(),
+            nn.Linear(config.hidden, config.hidden),
+            nn.GELU(),
+            nn.Linear(config.hidden, config.action_dim),
+        )
+        # Saved with the weights: a checkpoint maps its outputs to action units on its own.
+        self.register_buffer("action_mean", torch.zeros(config.action_dim))
+        self.register_buffer("action_std", torch.ones(config.action_dim))
+
+    def set_action_statistics(self, mean: Tensor, std: Tensor) -> None:
+        """Use the training data's per-dimension action mean and std ``(A,)`` for ``predict``."""
+        self.action_mean.copy_(torch.as_tensor(mean, dtype=self.action_mean.dtype))
+        self.action_std.copy_(torch.as_tensor(std, dtype=self.action_std.dtype).clamp_min(1e-6))
+
+    def forward(self, windows: Tensor) -> Tensor:
+        """Normalised action ``(B, A)`` from ``windows (B, V, K, 3, H, W)``."""
+        config = self.config
+        batch, views, steps = windows.shape[:3]
+        expected = (len(config.views), config.window, 3, config.image_size, config.image_size)
+        if tuple(windows.shape[1:]) != expected:
+            raise ConfigError(
+                f"InverseDynamicsModel: windows must be (B, {', '.join(map(str, expected))}) "
+                f"(views {config.views}, {config.window} frames), got {tuple(windows.shape)}"
+            )
+        motion = windows[:, :, 1:] - windows[:, :, :-1]  # (B, V, K-1, 3, H, W)
+        stacked = torch.cat([windows.flatten(2, 3), motion.flatten(2, 3)], dim=2)  # (B, V, C_in, H, W)
+        features = self.encoder(stacked.flatten(0, 1)).view(batch, views * config.view_features)
+        return self.head(features)
+
+    def to_action_units(self, normalized: Tensor) -> Tensor:
+        """Normalised actions ``(..., A)`` -> the embodiment's units."""
+        return normalized * self.action_std + self.action_mean
+
+    def to_normalized(self, actions: Tensor) -> Tensor:
+        """Actions ``(..., A)`` in the embodiment's units -> the model's normalised units."""
+        return (actions - self.action_mean) / self.action_std
+
+    def predict(self, windows: Tensor) -> Tensor:
+        """Action ``(B, A)`` in the embodiment's units from ``windows (B, V, K, 3, H, W)``."""
+        return self.to_action_units(self(windows))
+
+    def select_views(self, frames: Tensor, views: tuple[str, ...]) -> Tensor:
+        """The model's views, in its order, from ``frames (B, V, T, 3, H, W)`` named ``views``."""
+        missing = [view for view in self.config.views if view not in views]
+        if missing:
+            raise ConfigError(
+                f"the IDM reads views {list(self.config.views)}; the video has {list(views)} (missing {missing})"
+            )
+        return frames[:, [views.index(view) for view in self.config.views]]
+
+    @torch.no_grad()
+    def decode_video(self, frames: Tensor, views: tuple[str, ...], *, first: int = 0, chunk: int = 256) -> Tensor:
+        """The actions ``(B, T - 1 - first, A)`` (embodiment units) a video ``(B, V, T, 3, H, W)``
+        implies: ``[:, i]`` moves frame ``first + i`` to ``first + i + 1`` (``first`` skips the
+        transitions a caller does not need, e.g. those inside a rollout's context).
+
+        Windows that reach past either end of the video repeat its first or last frame (as if
+        the scene stood still there). Windows are evaluated ``chunk`` at a time.
+        """
+        video = self.select_views(frames, views).to(self.action_mean.device, self.action_mean.dtype)
+        batch, _, steps = video.shape[:3]
+        if not 0 <= first < steps - 1:
+            raise ConfigError(
+                f"decode_video: a video of {steps} frames has transitions 0..{steps - 2}; asked to start at {first}"
+            )
+        config = self.config
+        offsets = torch.arange(-config.past_frames, config.future_frames + 1)  # (K,)
+        index = (torch.arange(first, steps - 1)[:, None] + offsets[None, :]).clamp(0, steps - 1)  # (N, K)
+        windows = video[:, :, index]  # (B, V, N, K, 3, H, W)
+        windows = windows.permute(0, 2, 1, 3, 4, 5, 6).flatten(0, 1)  # (B * N, V, K, 3, H, W)
+        actions = torch.cat([self.predict(part) for part in windows.split(chunk)])
+        return actions.view(batch, len(index), -1)

@@ -1,0 +1,320 @@
+"""The latent flow-matching world model: a DiT-style spatiotemporal transformer.
+
+Given clean latents of ``0..max_context_frames`` context frames and noisy latents of the future
+frames (all views), the flow time ``t`` and the conditions (per-step actions and/or an
+instruction embedding), it predicts the rectified-flow velocity of the future latents
+(convention in ``worldalign.sampling.flow_math``; Liu et al. 2022, arXiv:2209.03003).
+
+Architecture (DiT, Peebles & Xie 2022, arXiv:2212.09748): latents are patchified into tokens with
+learned spatial, view and frame-offset embeddings; adaLN-Zero blocks attend over every token of
+every view and frame at once. The adaLN condition is computed **per frame**: the flow time of the
+frame (0 for the clean context, ``t`` for the future), the action that led to the frame, and the
+instruction. Conditioning the modulation per frame rather than adding action tokens puts each
+action right at the frame it explains, which is where the prototype's model used its actions too
+little. Learned null embeddings replace dropped actions/instructions, so one network gives both
+the conditional and the unconditional velocity of classifier-free guidance (Ho & Salimans 2022,
+arXiv:2207.12598).
+
+Frame offsets are counted from the first future frame (context frames are -1, -2, ...), so the
+frame just before the prediction has the same embedding whatever the context length.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor, nn
+
+from worldalign.configs.world_model import WorldModelConfig
+from worldalign.errors import ConfigError
+
+# DiT feeds t in [0, 1000] to the sinusoidal embedding; our t is in [0, 1].
+TIME_EMBEDDING_SCALE = 1000.0
+FREQUENCY_EMBEDDING_DIM = 256
+
+
+def sinusoidal_embedding(t: Tensor, dim: int = FREQUENCY_EMBEDDING_DIM, max_period: float = 10000.0) -> Tensor:
+    """``(...,)`` times → ``(..., dim)`` sinusoidal features (the DiT/ADM timestep embedding)."""
+    half = dim // 2
+    frequencies = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    angles = (t.float() * TIME_EMBEDDING_SCALE)[..., None] * frequencies
+    return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
+
+
+class TimeEmbedding(nn.Module):
+    """Flow time ``(...,)`` → ``(..., width)``: sinusoidal features then a 2-layer MLP."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(FREQUENCY_EMBEDDING_DIM, width), nn.SiLU(), nn.Linear(width, width))
+
+    def forward(self, t: Tensor) -> Tensor:
+        return self.mlp(sinusoidal_embedding(t))
+
+
+def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
+    """adaLN on tokens ``(B, V, T, S, D)`` with per-frame ``shift``/``scale`` ``(B, T, D)``."""
+    return x * (1 + scale[:, None, :, None]) + shift[:, None, :, None]
+
+
+def gate(x: Tensor, gate_values: Tensor) -> Tensor:
+    """Scale a residual branch ``(B, V, T, S, D)`` by per-frame gates ``(B, T, D)``."""
+    return x * gate_values[:, None, :, None]
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over all tokens, with RMS-normalised queries and keys.
+
+    QK normalisation keeps attention logits bounded, which lets bf16 training on GPUs run at a
+    higher learning rate without the logit growth that destabilises larger DiTs.
+    """
+
+    def __init__(self, width: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(width, 3 * width)
+        self.q_norm = nn.RMSNorm(width // num_heads, eps=1e-6)
+        self.k_norm = nn.RMSNorm(width // num_heads, eps=1e-6)
+        self.proj = nn.Linear(width, width)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """``(B, N, D)`` → ``(B, N, D)``."""
+        q, k, v = rearrange(self.qkv(tokens), "b n (three h d) -> three b h n d", three=3, h=self.num_heads)
+        # Normalise in float32 (under bf16 autocast too): the fused RMSNorm wants matching dtypes.
+        q = self.q_norm(q.float()).to(v.dtype)
+        k = self.k_norm(k.float()).to(v.dtype)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(rearrange(out, "b h n d -> b n (h d)"))
+
+
+class DiTBlock(nn.Module):
+    """adaLN-Zero transformer block (DiT, arXiv:2212.09748) with per-frame modulation."""
+
+    def __init__(self, width: int, num_heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(width, num_heads)
+        self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        hidden = int(width * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width))
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(width, 6 * width))
+
+    def forward(self, x: Tensor, condition: Tensor) -> Tensor:
+        """Tokens ``(B, V, T, S, D)``, per-frame condition ``(B, T, D)`` → tokens."""
+        shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = self.modulation(condition).chunk(6, dim=-1)
+        shape = x.shape
+        h = modulate(self.norm1(x), shift_a, scale_a)
+        h = self.attn(h.reshape(shape[0], -1, shape[-1])).reshape(shape)
+        x = x + gate(h, gate_a)
+        h = self.mlp(modulate(self.norm2(x), shift_m, scale_m))
+        return x + gate(h, gate_m)
+
+
+class FinalLayer(nn.Module):
+    """adaLN → linear projection of each token to its patch of velocities."""
+
+    def __init__(self, width: int, patch_dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(width, 2 * width))
+        self.linear = nn.Linear(width, patch_dim)
+
+    def forward(self, x: Tensor, condition: Tensor) -> Tensor:
+        shift, scale = self.modulation(condition).chunk(2, dim=-1)
+        return self.linear(modulate(self.norm(x), shift, scale))
+
+
+class WorldModel(nn.Module):
+    """Predicts the velocity of future latents from context latents and conditions.
+
+    Shapes: ``V`` views, ``Tc`` context frames (0..max_context_frames), ``Tf`` future frames
+    (1..future_frames), latents ``(C, h, w)`` as in the config, ``A`` action dim, ``E``
+    instruction dim.
+    """
+
+    model_type = "latent_flow_world_model"
+
+    def __init__(self, config: WorldModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        width, patch = config.width, config.patch_size
+        patch_dim = config.latent_channels * patch * patch
+        self.patch_embed = nn.Linear(patch_dim, width)
+        self.spatial_embed = nn.Parameter(torch.randn(config.tokens_per_frame, width) * 0.02)
+        self.view_embed = nn.Parameter(torch.randn(config.num_views, width) * 0.02)
+        self.frame_embed = nn.Parameter(torch.randn(config.max_context_frames + config.future_frames, width) * 0.02)
+        self.time_embed = TimeEmbedding(width)
+        # One null action stands for "no action known": the one leading into the first frame of
+        # the window, and every action of a sample whose actions were dropped (CFG).
+        self.null_action = nn.Parameter(torch.randn(width) * 0.02)
+        if config.action_dim > 0:
+            self.action_embed = nn.Sequential(nn.Linear(config.action_dim, width), nn.SiLU(), nn.Linear(width, width))
+        if config.instruction_dim > 0:
+            self.instruction_embed = nn.Linear(config.instruction_dim, width)
+            self.null_instruction = nn.Parameter(torch.randn(width) * 0.02)
+        self.blocks = nn.ModuleList(DiTBlock(width, config.num_heads, config.mlp_ratio) for _ in range(config.depth))
+        self.final = FinalLayer(width, patch_dim)
+        self._initialise()
+
+    def _initialise(self) -> None:
+        """DiT's initialisation: Xavier linears, zeroed adaLN modulations and output projection."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        for block in self.blocks:
+            nn.init.zeros_(block.modulation[-1].weight)
+            nn.init.zeros_(block.modulation[-1].bias)
+        nn.init.zeros_(self.final.modulation[-1].weight)
+        nn.init.zeros_(self.final.modulation[-1].bias)
+        nn.init.zeros_(self.final.linear.weight)
+        nn.init.zeros_(self.final.linear.bias)
+
+    def forward(
+        self,
+        noisy_future: Tensor,
+        t: Tensor,
+        context: Tensor,
+        actions: Tensor | None = None,
+        instruction: Tensor | None = None,
+        keep_actions: Tensor | None = None,
+        keep_instruction: Tensor | None = None,
+    ) -> Tensor:
+        """Velocity of the future latents.
+
+        Args:
+            noisy_future: ``(B, V, Tf, C, h, w)`` future latents at flow time ``t``.
+            t: ``(B,)`` flow time in [0, 1] (1 = pure noise).
+            context: ``(B, V, Tc, C, h, w)`` clean context latents, oldest first.
+            actions: ``(B, Tc + Tf - 1, A)``; ``actions[:, i]`` moves window frame ``i`` to
+                ``i + 1`` (the ``ClipBatch`` convention). ``None`` = null actions for all.
+            instruction: ``(B, E)`` instruction embeddings; ``None`` = null instruction for all.
+            keep_actions: ``(B,)`` bool, False replaces a sample's actions by the null action
+                (condition dropout in training); ``None`` keeps all.
+            keep_instruction: ``(B,)`` bool, the same for the instruction.
+
+        Returns:
+            ``(B, V, Tf, C, h, w)`` predicted velocity ``eps - x0``.
+        """
+        batch, _, context_frames = self._check_inputs(noisy_future, context)
+        future_frames = noisy_future.shape[2]
+        tokens = self._tokens(torch.cat([context, noisy_future], dim=2), context_frames)
+        condition = self._frame_conditions(
+            batch, context_frames, future_frames, t, actions, instruction, keep_actions, keep_instruction
+        )
+        for block in self.blocks:
+            tokens = block(tokens, condition)
+        patches = self.final(tokens[:, :, context_frames:], condition[:, context_frames:])
+        side = self.config.latent_size // self.config.patch_size
+        p = self.config.patch_size
+        return rearrange(patches, "b v t (y x) (c p q) -> b v t c (y p) (x q)", y=side, x=side, p=p, q=p)
+
+    def _tokens(self, latents: Tensor, context_frames: int) -> Tensor:
+        """Latents ``(B, V, T, C, h, w)`` → embedded tokens ``(B, V, T, S, D)``."""
+        p = self.config.patch_size
+        patches = rearrange(latents, "b v t c (y p) (x q) -> b v t (y x) (c p q)", p=p, q=p)
+        frames = latents.shape[2]
+        first = self.config.max_context_frames - context_frames
+        tokens = self.patch_embed(patches) + self.spatial_embed
+        tokens = tokens + self.view_embed[None, :, None, None]
+        return tokens + self.frame_embed[first : first + frames][None, None, :, None]
+
+    def _frame_conditions(
+        self,
+        batch: int,
+        context_frames: int,
+        future_frames: int,
+        t: Tensor,
+        actions: Tensor | None,
+        instruction: Tensor | None,
+        keep_actions: Tensor | None,
+        keep_instruction: Tensor | None,
+    ) -> Tensor:
+        """The adaLN condition of every frame, ``(B, Tc + Tf, D)``."""
+        width = self.config.width
+        frames = context_frames + future_frames
+        device = self.null_action.device
+        t = t.to(device=device).reshape(batch).float()
+        frame_times = torch.cat(
+            [torch.zeros(batch, context_frames, device=device), t[:, None].expand(batch, future_frames)], dim=1
+        )
+        condition = self.time_embed(frame_times)
+        null_actions = self.null_action.expand(batch, frames, width)
+        if actions is None:
+            action_embedding = null_actions
+        else:
+            self._check_actions(actions, batch, frames)
+            incoming = self.action_embed(actions)
+            action_embedding = torch.cat([null_actions[:, :1], incoming], dim=1)
+            if keep_actions is not None:
+                action_embedding = torch.where(keep_actions[:, None, None], action_embedding, null_actions)
+        condition = condition + action_embedding
+        if instruction is not None and self.config.instruction_dim == 0:
+            raise ConfigError(
+                "an instruction embedding was given to a world model that is not instruction-conditioned "
+                "(WorldModelConfig.instruction_dim=0)"
+            )
+        if self.config.instruction_dim > 0:
+            null_instruction = self.null_instruction.expand(batch, width)
+            if instruction is None:
+                instruction_embedding = null_instruction
+            else:
+                self._check_instruction(instruction, batch)
+                instruction_embedding = self.instruction_embed(instruction)
+                if keep_instruction is not None:
+                    instruction_embedding = torch.where(
+                        keep_instruction[:, None], instruction_embedding, null_instruction
+                    )
+            condition = condition + instruction_embedding[:, None]
+        return condition
+
+    def _check_inputs(self, noisy_future: Tensor, context: Tensor) -> tuple[int, int, int]:
+        config = self.config
+        expected = (config.latent_channels, config.latent_size, config.latent_size)
+        for name, latents in (("noisy_future", noisy_future), ("context", context)):
+            if latents.ndim != 6 or tuple(latents.shape[-3:]) != expected:
+                raise ConfigError(
+                    f"world model input {name} has shape {tuple(latents.shape)}, expected (B, V, T, {expected[0]}, "
+                    f"{expected[1]}, {expected[2]}) from WorldModelConfig (latent_channels={config.latent_channels}, "
+                    f"latent_size={config.latent_size}): is the autoencoder the one this world model was trained on?"
+                )
+            if latents.shape[1] != config.num_views:
+                raise ConfigError(
+                    f"world model input {name} has {latents.shape[1]} views, the world model was built for "
+                    f"num_views={config.num_views}"
+                )
+        if context.shape[0] != noisy_future.shape[0]:
+            raise ConfigError(f"context batch {context.shape[0]} != noisy_future batch {noisy_future.shape[0]}")
+        if context.shape[2] > config.max_context_frames:
+            raise ConfigError(
+                f"{context.shape[2]} context frames given, the world model accepts at most "
+                f"max_context_frames={config.max_context_frames}"
+            )
+        if not 1 <= noisy_future.shape[2] <= config.future_frames:
+            raise ConfigError(
+                f"{noisy_future.shape[2]} future frames asked for, the world model predicts 1..{config.future_frames}"
+            )
+        return context.shape[0], context.shape[1], context.shape[2]
+
+    def _check_actions(self, actions: Tensor, batch: int, frames: int) -> None:
+        if self.config.action_dim == 0:
+            raise ConfigError(
+                "actions were given to a world model that is not action-conditioned (WorldModelConfig.action_dim=0)"
+            )
+        expected = (batch, frames - 1, self.config.action_dim)
+        if tuple(actions.shape) != expected:
+            raise ConfigError(
+                f"actions of shape {tuple(actions.shape)} given, expected {expected}: one action between each pair "
+                f"of the {frames} window frames, action_dim={self.config.action_dim} (WorldModelConfig.action_dim)"
+            )
+
+    def _check_instruction(self, instruction: Tensor, batch: int) -> None:
+        expected = (batch, self.config.instruction_dim)
+        if tuple(instruction.shape) != expected:
+            raise ConfigError(
+                f"instruction embedding of shape {tuple(instruction.shape)} given, expected {expected} "
+                f"(WorldModelConfig.instruction_dim={self.config.instruction_dim})"
+            )

@@ -1,0 +1,39 @@
+"""What a reward is: a named callable scoring a batch of rollouts, one value per sample.
+
+The contract every reward of worldalign follows (shared by the fidelity, executability,
+execution and judge rewards, and relied on by ``RewardComposer`` and the RL algorithms):
+
+- ``name``: a short identifier, the name the command line selects it by
+  (``--rewards fidelity=1.0,executability=0.5``);
+- ``reward(rollout) -> {name: (B,), f"{name}/{component}": (B,), ...}``: float tensors, one
+  value per sample. The key ``name`` is the reward (higher is better); every other key is a
+  component that explains it and is logged under its key. A sample the reward cannot score is
+  NaN, never a made-up number: the composer reports it and drops that sample.
+
+The composition into one scalar lives in ``compose``, so no reward knows about the others
+(TRL's reward functions are plain callables for the same reason).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from torch import Tensor
+
+from worldalign.data.types import Rollout
+
+
+@runtime_checkable
+class Reward(Protocol):
+    """A reward function on rollouts (see the module docstring for the contract)."""
+
+    name: str
+
+    def __call__(self, rollout: Rollout) -> dict[str, Tensor]:
+        """``{name: (B,) value, f"{name}/{component}": (B,), ...}``, float, higher is better."""
+        ...
+
+
+def component_key(reward_name: str, component: str) -> str:
+    """The key a component of ``reward_name`` is returned and logged under."""
+    return f"{reward_name}/{component}"

@@ -1,0 +1,125 @@
+"""The latent world model: variable context, conditioning with null embeddings, clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from worldalign.configs.presets import get_preset
+from worldalign.configs.world_model import WorldModelConfig
+from worldalign.errors import ConfigError
+from worldalign.models.world_model import WorldModel
+
+CONFIG = dataclasses.replace(get_preset("tiny").world_model.model, num_views=2)
+
+
+def make_model(config: WorldModelConfig = CONFIG) -> WorldModel:
+    """A tiny model whose zero-initialised output layers are randomised, so outputs depend on inputs."""
+    torch.manual_seed(0)
+    model = WorldModel(config)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear) and module.weight.abs().sum() == 0:
+                module.weight.normal_(0, 0.05)
+    return model
+
+
+def inputs(context: int, future: int = 2, batch: int = 3) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(1)
+    latent = (CONFIG.latent_channels, CONFIG.latent_size, CONFIG.latent_size)
+    return {
+        "noisy_future": torch.randn(batch, 2, future, *latent, generator=generator),
+        "t": torch.rand(batch, generator=generator),
+        "context": torch.randn(batch, 2, context, *latent, generator=generator),
+        "actions": torch.randn(batch, context + future - 1, CONFIG.action_dim, generator=generator),
+        "instruction": torch.randn(batch, CONFIG.instruction_dim, generator=generator),
+    }
+
+
+@pytest.mark.parametrize("context", [0, 1, 3, 4])
+def test_any_context_length_up_to_the_maximum(context: int) -> None:
+    model = make_model()
+    batch = inputs(context)
+    velocity = model(**batch)
+    assert velocity.shape == batch["noisy_future"].shape
+
+
+def test_fewer_future_frames_than_a_chunk() -> None:
+    velocity = make_model()(**inputs(context=2, future=1))
+    assert velocity.shape[2] == 1
+
+
+def test_output_starts_at_zero_as_in_dit() -> None:
+    torch.manual_seed(0)
+    velocity = WorldModel(CONFIG)(**inputs(context=2))
+    assert torch.count_nonzero(velocity) == 0
+
+
+def test_dropping_conditions_equals_null_conditions() -> None:
+    model = make_model()
+    batch = inputs(context=2)
+    keep = torch.tensor([True, False, True])
+    dropped = model(**batch, keep_actions=keep, keep_instruction=keep)
+    null = model(batch["noisy_future"], batch["t"], batch["context"])
+    conditioned = model(**batch)
+    torch.testing.assert_close(dropped[1], null[1])
+    torch.testing.assert_close(dropped[0], conditioned[0])
+    assert not torch.allclose(conditioned[1], null[1])
+
+
+def test_actions_and_time_change_the_prediction() -> None:
+    model = make_model()
+    batch = inputs(context=2)
+    base = model(**batch)
+    other_actions = model(**{**batch, "actions": batch["actions"] + 1})
+    other_time = model(**{**batch, "t": batch["t"] * 0.5})
+    assert not torch.allclose(base, other_actions)
+    assert not torch.allclose(base, other_time)
+
+
+def test_samples_are_independent() -> None:
+    model = make_model()
+    batch = inputs(context=2)
+    full = model(**batch)
+    first = model(**{name: value[:1] for name, value in batch.items()})
+    torch.testing.assert_close(full[:1], first, atol=1e-5, rtol=1e-5)
+
+
+def test_bad_inputs_name_both_sides() -> None:
+    model = make_model()
+    batch = inputs(context=2)
+    with pytest.raises(ConfigError, match=r"3 views.*num_views=2"):
+        model(**{**batch, "context": torch.cat([batch["context"], batch["context"][:, :1]], dim=1)})
+    with pytest.raises(ConfigError, match=r"\(3, 2, 2, 8, 2, 2\).*latent_channels=4"):
+        model(**{**batch, "context": torch.zeros(3, 2, 2, 8, 2, 2)})
+    with pytest.raises(ConfigError, match=r"5 context frames.*max_context_frames=4"):
+        model(**inputs(context=5))
+    with pytest.raises(ConfigError, match=r"\(3, 2, 4\).*\(3, 3, 4\)"):
+        model(**{**batch, "actions": batch["actions"][:, :2]})
+    with pytest.raises(ConfigError, match=r"instruction_dim=16"):
+        model(**{**batch, "instruction": torch.zeros(3, 384)})
+
+
+def test_unconditioned_model_rejects_conditions() -> None:
+    model = make_model(dataclasses.replace(CONFIG, action_dim=0, instruction_dim=0))
+    batch = inputs(context=2)
+    with pytest.raises(ConfigError, match="action_dim=0"):
+        model(batch["noisy_future"], batch["t"], batch["context"], actions=batch["actions"])
+    with pytest.raises(ConfigError, match="instruction_dim=0"):
+        model(batch["noisy_future"], batch["t"], batch["context"], instruction=batch["instruction"])
+
+
+def test_presets_have_the_documented_sizes() -> None:
+    counts = {
+        name: sum(p.numel() for p in WorldModel(get_preset(name).world_model.model).parameters())
+        for name in ("tiny", "cpu")
+    }
+    assert 50_000 < counts["tiny"] < 200_000
+    assert 1_000_000 < counts["cpu"] < 3_000_000
+    gpu = get_preset("gpu").world_model.model
+    # Counted from the config (instantiating 60M parameters is slow): 12 (attention + MLP + adaLN) blocks.
+    per_block = 4 * gpu.width**2 + 2 * gpu.mlp_ratio * gpu.width**2 + 6 * gpu.width**2
+    assert gpu.depth * per_block > 10_000_000

@@ -1,0 +1,32 @@
+"""Tiny random models for the rollout tests (output layers randomised so predictions vary)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from worldalign.configs.presets import get_preset
+from worldalign.models.autoencoder import Autoencoder
+from worldalign.models.world_model import WorldModel
+
+
+@pytest.fixture(scope="module")
+def autoencoder() -> Autoencoder:
+    torch.manual_seed(0)
+    return Autoencoder(get_preset("tiny").autoencoder.model).eval()
+
+
+@pytest.fixture(scope="module")
+def world_model() -> WorldModel:
+    """The tiny preset with 2 views, context up to 4 frames, chunks of 2 frames."""
+    torch.manual_seed(0)
+    config = dataclasses.replace(get_preset("tiny").world_model.model, num_views=2, instruction_dim=0)
+    model = WorldModel(config)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear) and module.weight.abs().sum() == 0:
+                module.weight.normal_(0, 0.05)
+    return model.eval()
