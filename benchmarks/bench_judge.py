@@ -18,17 +18,11 @@ from pathlib import Path
 import torch
 from _timing import interleaved_medians
 
+from worldalign.bench.labels import DIMENSION_KEYS, MAX_SCORES
 from worldalign.models.checkpoint import load_model
 from worldalign.models.judge.networks import JudgeStudent, JudgeTeacher, student_config, teacher_config
 
-KEYS = (
-    "instruction_following",
-    "manipulation_success",
-    "action_outcome_consistency",
-    "temporal_consistency",
-    "contact_realism",
-    "physics_adherence",
-)
+KEYS = DIMENSION_KEYS
 VIEWS = ("oblique", "front", "wrist")
 
 
@@ -41,8 +35,8 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.manual_seed(0)
-    teacher = load_model(JudgeTeacher, args.teacher) if args.teacher else JudgeTeacher(teacher_config(KEYS, (3, 2, 1, 1, 1, 2), VIEWS))
-    student = load_model(JudgeStudent, args.student) if args.student else JudgeStudent(student_config(KEYS, (3, 2, 1, 1, 1, 2), VIEWS))
+    teacher = load_model(JudgeTeacher, args.teacher) if args.teacher else JudgeTeacher(teacher_config(KEYS, MAX_SCORES, VIEWS))
+    student = load_model(JudgeStudent, args.student) if args.student else JudgeStudent(student_config(KEYS, MAX_SCORES, VIEWS))
     views = len(teacher.config.views)
     video = torch.rand(args.batch, views, 16, 3, 64, 64) * 2 - 1  # (B, V, T, 3, H, W) in [-1, 1]
     text = torch.randn(args.batch, 384)

@@ -5,6 +5,7 @@ Episodes are kept tiny (32 px, a few steps) so the whole file runs in seconds.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -40,12 +41,22 @@ def _dataset_arrays(root: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(ep.frames, ep.actions) for ep in dataset.iter_episodes()]
 
 
-def test_every_verb_has_a_teaching_help(capsys: pytest.CaptureFixture[str]) -> None:
-    for argv in (["--help"], ["data", "--help"], ["data", "generate", "--help"], ["demo", "--help"]):
+def _leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every runnable command path, e.g. ("data", "generate")."""
+    groups = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    if not groups:
+        return [prefix]
+    return [leaf for name, sub in groups[0].choices.items() for leaf in _leaf_commands(sub, (*prefix, name))]
+
+
+def test_every_command_has_a_help_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    leaves = _leaf_commands(build_parser())
+    assert ("data", "generate") in leaves and ("train", "idm") in leaves
+    for leaf in leaves:
         with pytest.raises(SystemExit) as stop:
-            build_parser().parse_args(argv)
+            build_parser().parse_args([*leaf, "--help"])
         assert stop.value.code == 0
-        assert "example" in capsys.readouterr().out.lower() or argv == ["data", "--help"]
+        assert "example" in capsys.readouterr().out.lower(), f"`worldalign {' '.join(leaf)} --help` shows no example"
 
 
 def test_generate_info_preview_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,15 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import torch
 
-KEYS = (
-    "instruction_following",
-    "manipulation_success",
-    "action_outcome_consistency",
-    "temporal_consistency",
-    "contact_realism",
-    "physics_adherence",
-)
-MAX_SCORES = (3, 2, 1, 1, 1, 2)
+from worldalign.bench.labels import DIMENSION_KEYS, MAX_SCORES
+
+KEYS = DIMENSION_KEYS
 VIEWS = ("oblique", "front")
 
 

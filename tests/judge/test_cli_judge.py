@@ -41,7 +41,7 @@ def tiled_mp4(path: Path, views: int, size: int = 16, frames: int = 6) -> Path:
 def test_judge_score_writes_json_for_a_video_of_the_right_shape(
     tmp_path: Path, student_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from judge_fakes import FakeEncoder
+    from judge_fakes import KEYS, FakeEncoder
 
     monkeypatch.setattr("worldalign.models.text.InstructionEncoder", lambda *a, **k: FakeEncoder())
     video = tiled_mp4(tmp_path / "clip.mp4", views=2)
@@ -100,19 +100,12 @@ def test_training_options_are_checked(tmp_path: Path) -> None:
 
 
 def test_vlm_failures_are_recorded_items_and_the_exit_code_says_so(tmp_path: Path) -> None:
-    from judge_fakes import Server, chat_reply
+    from judge_fakes import KEYS, Server, chat_reply
 
     good = chat_reply(
         json.dumps(
             dict.fromkeys(
-                [
-                    "instruction_following",
-                    "manipulation_success",
-                    "action_outcome_consistency",
-                    "temporal_consistency",
-                    "contact_realism",
-                    "physics_adherence",
-                ],
+                KEYS,
                 1,
             )
         )

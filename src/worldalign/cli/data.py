@@ -66,7 +66,13 @@ def register(verbs: argparse._SubParsersAction) -> None:
     gen.add_argument("--out", required=True, type=Path, help="output dataset folder")
     gen.set_defaults(handler=run_generate)
 
-    info = sub.add_parser("info", help="summarise a LeRobot v3 dataset (ours or any other)")
+    info = sub.add_parser(
+        "info",
+        help="summarise a LeRobot v3 dataset (ours or any other)",
+        description="Summarise a LeRobot v3 dataset: size, views, features, and episodes and success per task.",
+        epilog="example:\n  worldalign data info data/mt10",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     info.add_argument("dataset", type=Path, help="dataset folder (the one holding meta/info.json)")
     info.set_defaults(handler=run_info)
 
