@@ -1,13 +1,22 @@
 """``worldalign demo``: the main job on the embedded default, end to end, as far as it exists.
 
-Today the chain is: generate a small multi-view Meta-World dataset of the 10 training tasks
-(LeRobot v3 layout), summarise it, and write preview videos a person can watch. Each later
-capability (world model, rewards, alignment) extends this command.
+The demo is a sequence of ordinary ``worldalign`` commands, each printed before it runs, so
+that a person can rerun any step by hand. Today's chain:
+
+1. generate a small multi-view Meta-World dataset of the 10 training tasks (LeRobot v3 layout);
+2. write a preview video per task;
+3. score every episode with the executability reward (EVA), through the shipped inverse
+   dynamics model;
+4. decode the videos of a few tasks into actions with that model and execute the plans in the
+   simulator.
+
+Each later capability (world model, alignment) extends this command.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from rich.console import Console
@@ -15,8 +24,11 @@ from rich.console import Console
 DEMO_EPILOG = """\
 example:
   worldalign demo --out outputs/demo
-Runs in about a minute on 2 CPU cores. Running it again reuses what is already done.
+Runs in about two minutes on 2 CPU cores. Running it again reuses the dataset already made.
 """
+
+# Tasks whose decoded plans the demo executes: the shipped IDM was trained on these.
+EXECUTED_TASKS = ("drawer-close-v3", "window-close-v3")
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -34,37 +46,48 @@ def register(verbs: argparse._SubParsersAction) -> None:
     demo.set_defaults(handler=run_demo)
 
 
+def _run(console: Console, argv: list[str]) -> None:
+    """Print ``worldalign ARGV``, then run it like the console script."""
+    from worldalign.cli.main import build_parser
+
+    console.print(f"[dim]$ worldalign {shlex.join(argv)}[/dim]")
+    args = build_parser().parse_args(argv)
+    args.handler(args)
+
+
 def run_demo(args: argparse.Namespace) -> int:
-    from worldalign.cli.data import print_success_summary
     from worldalign.data.lerobot_reader import LeRobotDataset
-    from worldalign.envs.cameras import DEFAULT_VIEWS
-    from worldalign.envs.generate import GenerationConfig, generate_dataset
-    from worldalign.envs.recorder import DEFAULT_MAX_STEPS
-    from worldalign.envs.tasks import resolve_tasks
-    from worldalign.viz.video_grid import write_episode_preview
 
     console = Console()
-    dataset_dir = args.out / "dataset"
+    dataset = args.out / "dataset"
     console.rule("1. generate episodes of the 10 training tasks")
-    config = GenerationConfig(
-        tasks=tuple(resolve_tasks("mt10")),
-        episodes_per_task=args.episodes_per_task,
-        noise=0.1,
-        views=tuple(DEFAULT_VIEWS),
-        image_size=64,
-        action_repeat=2,
-        max_steps=DEFAULT_MAX_STEPS,
-        seed=args.seed,
-    )
-    outcomes = generate_dataset(config, dataset_dir, workers=args.workers)
-    print_success_summary(outcomes)
+    if not (dataset / "meta" / "info.json").exists():
+        _run(console, [
+            "data", "generate", "--tasks", "mt10", "--episodes-per-task", str(args.episodes_per_task),
+            "--noise", "0.1", "--seed", str(args.seed), "--workers", str(args.workers), "--out", str(dataset),
+        ])
+    else:
+        console.print(f"reusing {dataset}")
 
     console.rule("2. preview videos (one episode per task)")
-    dataset = LeRobotDataset(dataset_dir)
-    previews = args.out / "previews"
-    for task, indices in dataset.episodes_by_task().items():
-        path = write_episode_preview(dataset.episode(indices[0]), previews / f"{task}.mp4")
-        console.print(f"  {path}")
+    by_task = LeRobotDataset(dataset).episodes_by_task()
+    for task, indices in by_task.items():
+        preview = args.out / "previews" / f"{task}.mp4"
+        _run(console, [
+            "data", "preview", str(dataset), "--episode", str(indices[0]), "--out", str(preview),
+        ])
+
+    console.rule("3. executability reward of every episode (shipped IDM)")
+    _run(console, [
+        "reward", "score", str(dataset), "--rewards", "executability", "--json", str(args.out / "executability.json"),
+    ])
+
+    executed = [index for task in EXECUTED_TASKS for index in by_task.get(task, [])]
+    console.rule("4. execute IDM-decoded plans in the simulator")
+    _run(console, [
+        "execute", str(dataset), "--episodes", ",".join(map(str, executed)),
+        "--json", str(args.out / "execution.json"),
+    ])
     console.rule("done")
-    console.print(f"dataset: {dataset_dir}  (inspect with: worldalign data info {dataset_dir})")
+    console.print(f"outputs in {args.out}: dataset/, previews/, executability.json, execution.json")
     return 0

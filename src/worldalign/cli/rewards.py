@@ -265,14 +265,19 @@ def run_reward_score(args: argparse.Namespace) -> int:
     summary = {
         task: {key: float(np.nanmean(values)) for key, values in terms.items()} for task, terms in per_task.items()
     }
-    # One row per term, one column per task: terms outnumber tasks and their names are long.
+    # One row per task; columns named by the part after "reward/" so the table fits a terminal.
+    terms = list(next(iter(summary.values())))
+    if sum("/" not in key for key in terms) == 2:  # "total" and a single reward: show it once
+        terms.remove("total")
     table = Table(title=f"mean rewards on {args.dataset} ({args.clip_frames}-frame clips)")
-    table.add_column("term", no_wrap=True)
-    for task in summary:
-        table.add_column(task, justify="right")
-    for key in next(iter(summary.values())):
-        table.add_row(key, *(f"{values[key]:.4f}" for values in summary.values()))
-    Console().print(table)
+    table.add_column("task", no_wrap=True)
+    for key in terms:
+        table.add_column(key.rsplit("/", 1)[-1], justify="right", no_wrap=True)
+    for task, values in summary.items():
+        table.add_row(task.removesuffix("-v3"), *(f"{values[key]:.2f}" for key in terms))
+    console = Console()
+    console.width = max(console.width, 120)  # whole term names beat an 80-column default in logs
+    console.print(table)
     if args.json:
         atomic_write_json(args.json, {"dataset": str(args.dataset), "rewards": args.rewards, "per_task": summary})
     return 0
