@@ -76,8 +76,12 @@ def test_world_model_training_with_previews(tmp_path: Path, autoencoder: Autoenc
     assert kept == ["step_0000004", "step_0000008"]
 
 
-def test_world_model_training_resumes_exactly_after_a_kill(tmp_path: Path, autoencoder: Autoencoder) -> None:
+@pytest.mark.parametrize("bf16", [False, True])
+def test_world_model_training_resumes_exactly_after_a_kill(
+    tmp_path: Path, autoencoder: Autoencoder, bf16: bool
+) -> None:
     config = PRESET.world_model  # 8 steps, a checkpoint every 4
+    config = dataclasses.replace(config, run=dataclasses.replace(config.run, bf16=bf16))
     kwargs = {"instruction_encoder": hashed_instruction_embeddings, "progress": False}
     reference = train_world_model(config, SyntheticClips(), autoencoder, tmp_path / "reference", **kwargs)
 

@@ -2,10 +2,10 @@
 
 - ``tiny``: for tests, 16 px frames, 2x2x4 latents, a ~100k-parameter world model; seconds.
 - ``cpu``: the default. 64 px frames → 8x8x16 latents; a 1.3M-parameter world model (the
-  prototype's size: width 128, depth 4, patch 2) whose training step takes ~80 ms at batch 16
-  with 2 context frames and one view on 2 cores, ~150 ms on average over the log-uniform
-  context lengths up to 16; a from-scratch autoencoder + world model in ~10 minutes already
-  predicts the scene.
+  prototype's size: width 128, depth 4, patch 2) whose training step at batch 16 with one view
+  takes 74 ms with 2 context frames, 287 ms with 16, 125 ms on average over the log-uniform
+  context lengths (fp32, 2 cores; ``benchmarks/bench_train_step.py``; views multiply the
+  tokens); the autoencoder's step at batch 32 takes ~0.5 s.
 - ``gpu``: the same design at scale: 128 px frames → 8x8x16 latents with patch 1, a ~60M-parameter
   world model, bf16, larger batches.
 
@@ -97,7 +97,7 @@ def _cpu() -> Preset:
     autoencoder = AutoencoderConfig(image_size=64, latent_channels=16, channels=(32, 64, 128))
     return Preset(
         name="cpu",
-        description="the default: 64 px frames, 8x8x16 latents, 1.3M-parameter world model, ~150 ms/step on 2 cores",
+        description="the default: 64 px frames, 8x8x16 latents, 1.3M-parameter world model, ~125 ms/step on 2 cores",
         autoencoder=AutoencoderTrainingConfig(model=autoencoder, steps=3000, batch_size=32),
         world_model=WorldModelTrainingConfig(
             model=_world_model_for(
