@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,25 @@ def test_same_seed_same_batches(dataset: LeRobotDataset) -> None:
         assert torch.equal(a.frames, b.frames) and torch.equal(a.episode_index, b.episode_index)
         assert torch.equal(a.start_frame, b.start_frame)
     assert not torch.equal(a.start_frame, c.start_frame) or not torch.equal(a.episode_index, c.episode_index)
+
+
+def test_a_saved_stream_position_resumes_exactly(dataset: LeRobotDataset) -> None:
+    """What training resume relies on: after load_state_dict, the next batches are the ones the
+    uninterrupted stream would have drawn (and the state survives a JSON round trip)."""
+    uninterrupted = iter(original := sampler(dataset, seed=3))
+    for _ in range(3):
+        next(uninterrupted)
+    saved = json.loads(json.dumps(original.state_dict()))
+    expected = [next(uninterrupted) for _ in range(2)]
+
+    resumed = sampler(dataset, seed=3)
+    resumed.load_state_dict(saved)
+    stream = iter(resumed)
+    for want in expected:
+        got = next(stream)
+        assert torch.equal(got.episode_index, want.episode_index) and torch.equal(got.start_frame, want.start_frame)
+    with pytest.raises(ConfigError, match="seeded 3"):
+        sampler(dataset, seed=4).load_state_dict(saved)
 
 
 def test_subset_restriction(dataset: LeRobotDataset) -> None:

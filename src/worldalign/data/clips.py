@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,7 +25,8 @@ class ClipSampler:
     """Batches of ``ClipBatch`` windows from a set of episodes, deterministic by seed.
 
     ``iter(sampler)`` is an endless stream of uniformly drawn windows (every window equally
-    likely), the same stream for the same seed; ``sample(rng)`` draws one batch with your own
+    likely), the same stream for the same seed, resumable with ``state_dict()`` /
+    ``load_state_dict()``; ``sample(rng)`` draws one batch with your own
     generator; ``all_windows()`` walks every window once in (episode, start) order, for
     evaluation; ``gather()`` builds the batch of given (episode, start) pairs.
     """
@@ -66,6 +68,7 @@ class ClipSampler:
         self._window_start = np.arange(len(self._window_episode)) - self._first_window[self._window_episode]
         self._cached_position = {int(index): position for position, index in enumerate(self.cache.episode_index)}
         self._frame_buffers = _RecycledBuffers()
+        self._rng = np.random.default_rng(seed)
 
     @property
     def clip_length(self) -> int:
@@ -83,9 +86,19 @@ class ClipSampler:
         return self.cache.episode_index
 
     def __iter__(self) -> Iterator[ClipBatch]:
-        rng = np.random.default_rng(self.seed)
+        """The endless stream, continuing from where the sampler's own generator stands."""
         while True:
-            yield self.sample(rng)
+            yield self.sample(self._rng)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The stream's position (JSON-serialisable), for an exact resume of training."""
+        return {"seed": self.seed, "rng": self._rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue the stream from a position saved by ``state_dict``."""
+        if state.get("seed") != self.seed:
+            raise ConfigError(f"ClipSampler: the saved stream was seeded {state.get('seed')}, this sampler {self.seed}")
+        self._rng.bit_generator.state = state["rng"]
 
     def sample(self, rng: np.random.Generator) -> ClipBatch:
         """``batch_size`` windows drawn uniformly with replacement using ``rng``."""
