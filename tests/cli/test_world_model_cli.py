@@ -1,0 +1,142 @@
+"""``worldalign train autoencoder`` and ``train world-model`` end to end on the tiny preset.
+
+The dataset is synthetic (a square moving over a gradient, 16 px, no simulator): 3 episodes of
+12 frames, one view, so both commands run in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from worldalign.cli.world_model import add_train_autoencoder_parser, add_train_world_model_parser
+from worldalign.data.lerobot_writer import LeRobotWriter
+from worldalign.data.types import Episode
+from worldalign.errors import ConfigError
+
+SIZE, LENGTH, EPISODES = 16, 12, 3
+
+
+def moving_square_episode(seed: int, size: int = SIZE) -> Episode:
+    """A 4x4 square moving diagonally over a gradient, with random actions."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    frames = np.empty((1, LENGTH, size, size, 3), np.uint8)
+    for t in range(LENGTH):
+        image = np.stack([xx * (255 // size), yy * (255 // size), np.full_like(xx, 40)], axis=-1)
+        y = x = (seed + t) % (size - 4)
+        image[y : y + 4, x : x + 4] = (250, 200, 60)
+        frames[0, t] = image
+    return Episode(
+        task="reach-v3",
+        instruction="reach the goal",
+        views=("front",),
+        frames=frames,
+        actions=rng.normal(size=(LENGTH, 4)).astype(np.float32),
+        state=rng.normal(size=(LENGTH, 5)).astype(np.float32),
+    )
+
+
+def write_dataset(root: Path, size: int = SIZE) -> Path:
+    with LeRobotWriter(root, fps=10, views=("front",), image_size=(size, size), action_dim=4, state_dim=5) as writer:
+        for seed in range(EPISODES):
+            writer.add_episode(moving_square_episode(seed, size))
+    return root
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    add_train_autoencoder_parser(sub)
+    add_train_world_model_parser(sub)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+def final_step(out: Path) -> int:
+    steps = sorted((out / "checkpoints").glob("step_*"))
+    return json.loads((steps[-1] / "training_state.json").read_text())["step"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(dataset, autoencoder run folder) after 4 tiny steps."""
+    root = tmp_path_factory.mktemp("wm_cli")
+    dataset = write_dataset(root / "data")
+    ae = root / "ae"
+    assert run(["autoencoder", "--dataset", str(dataset), "--out", str(ae), "--preset", "tiny", "--steps", "4"]) == 0
+    return dataset, ae
+
+
+def test_autoencoder_trains_previews_and_resumes(trained: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
+    dataset, ae = trained
+    assert (ae / "model" / "model.safetensors").is_file() and (ae / "model" / "config.json").is_file()
+    assert (ae / "previews" / "step_4.png").is_file()
+    assert final_step(ae) == 4
+    argv = ["autoencoder", "--dataset", str(dataset), "--out", str(ae), "--preset", "tiny", "--steps", "4"]
+    assert run(argv) == 0
+    output = capsys.readouterr().out
+    assert "resumed from step 4" in output and "PSNR" in output and "SSIM" in output
+    assert final_step(ae) == 4
+
+
+def test_autoencoder_resume_after_a_kill_is_exact(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    dataset, _ = trained
+    argv = ["autoencoder", "--dataset", str(dataset), "--preset", "tiny", "--steps", "8", "--preview-every", "0"]
+    assert run([*argv, "--out", str(tmp_path / "whole")]) == 0
+    # A run killed after its step-4 checkpoint: the frame stream must continue where it stood.
+    shutil.copytree(tmp_path / "whole", tmp_path / "killed")
+    shutil.rmtree(tmp_path / "killed" / "checkpoints" / "step_0000008")
+    shutil.rmtree(tmp_path / "killed" / "model")
+    assert run([*argv, "--out", str(tmp_path / "killed")]) == 0
+    whole, resumed = (load_file(tmp_path / name / "model" / "model.safetensors") for name in ("whole", "killed"))
+    assert all(torch.equal(whole[key], resumed[key]) for key in whole)
+
+
+def test_world_model_trains_previews_and_resumes(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    dataset, ae = trained
+    out = tmp_path / "wm"
+    argv = ["world-model", "--dataset", str(dataset), "--autoencoder", str(ae), "--out", str(out)]
+    argv += ["--preset", "tiny", "--steps", "4", "--batch-size", "2"]
+    assert run(argv) == 0
+    assert (out / "model" / "model.safetensors").is_file() and (out / "model" / "config.json").is_file()
+    assert (out / "previews" / "step_4.mp4").stat().st_size > 0
+    assert (out / "action_normalizer.json").is_file()
+    # Continues from step 4 to 6, this time naming the autoencoder's model/ folder.
+    argv[argv.index(str(ae))] = str(ae / "model")
+    argv[argv.index("--steps") + 1] = "6"
+    assert run(argv) == 0
+    assert final_step(out) == 6
+
+
+def test_instruction_conditioned_world_model(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    dataset, ae = trained
+    out = tmp_path / "wm"
+    argv = ["world-model", "--dataset", str(dataset), "--autoencoder", str(ae), "--out", str(out), "--preset", "tiny"]
+    assert run([*argv, "--condition", "instruction", "--steps", "2", "--batch-size", "2", "--preview-every", "0"]) == 0
+    config = json.loads((out / "model" / "config.json").read_text())["config"]
+    assert (config["action_dim"], config["instruction_dim"]) == (0, 384)
+    assert (out / "instruction_embeddings.safetensors").is_file() and not (out / "previews").exists()
+
+
+def test_image_size_mismatch_names_both_sizes(tmp_path: Path, trained: tuple[Path, Path]) -> None:
+    dataset = write_dataset(tmp_path / "data32", size=32)
+    with pytest.raises(ConfigError, match=r"32x32.*16x16"):
+        run(["autoencoder", "--dataset", str(dataset), "--out", str(tmp_path / "ae"), "--preset", "tiny"])
+    _, ae = trained
+    with pytest.raises(ConfigError, match=r"32x32.*16x16"):
+        run(["world-model", "--dataset", str(dataset), "--autoencoder", str(ae), "--out", str(tmp_path / "wm")])
+
+
+def test_short_episodes_are_a_clear_error(tmp_path: Path, trained: tuple[Path, Path]) -> None:
+    _, ae = trained
+    argv = ["world-model", "--dataset", str(trained[0]), "--autoencoder", str(ae), "--out", str(tmp_path / "wm")]
+    with pytest.raises(ConfigError, match="longest training episode"):
+        run([*argv, "--preset", "cpu"])  # clips of 16 + 4 frames, episodes of 12
