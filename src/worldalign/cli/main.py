@@ -26,7 +26,7 @@ A first session:
   worldalign data generate --tasks mt10 --episodes-per-task 10 --out data/mt10
   worldalign data info data/mt10                     # what is in a dataset
   worldalign data preview data/mt10 --episode 0      # look at an episode (mp4 grid of views)
-  worldalign train idm --dataset data/mt10 --out runs/idm        # inverse dynamics: frames -> actions
+  worldalign train autoencoder --dataset data/mt10 --out runs/ae   # then: train world-model, train idm
   worldalign reward score data/mt10 --rewards executability      # score episodes with any rewards
   worldalign execute data/mt10 --idm checkpoints/idm-cpu         # run IDM-decoded plans in the simulator
   worldalign bench build --out bench/default                     # the six-dimension judge benchmark
