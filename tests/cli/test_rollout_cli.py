@@ -1,0 +1,104 @@
+"""``worldalign rollout`` end to end on the tiny preset.
+
+A synthetic 16 px dataset (a square moving over a gradient, 3 episodes of 12 frames, one view),
+an autoencoder and a world model trained for 2 steps each, then rollouts under every policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from worldalign.cli.rollout import register
+from worldalign.cli.world_model import add_train_autoencoder_parser, add_train_world_model_parser
+from worldalign.data.lerobot_writer import LeRobotWriter
+from worldalign.data.types import Episode
+from worldalign.errors import DatasetError
+
+SIZE, LENGTH, EPISODES = 16, 12, 3
+CONTEXT, HORIZON, WINDOW = 2, 8, 4
+
+
+def moving_square_episode(seed: int) -> Episode:
+    """A 4x4 square moving diagonally over a gradient, with random actions."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    frames = np.empty((1, LENGTH, SIZE, SIZE, 3), np.uint8)
+    for t in range(LENGTH):
+        image = np.stack([xx * (255 // SIZE), yy * (255 // SIZE), np.full_like(xx, 40)], axis=-1)
+        y = x = (seed + t) % (SIZE - 4)
+        image[y : y + 4, x : x + 4] = (250, 200, 60)
+        frames[0, t] = image
+    return Episode(
+        task="reach-v3",
+        instruction="reach the goal",
+        views=("front",),
+        frames=frames,
+        actions=rng.normal(size=(LENGTH, 4)).astype(np.float32),
+        state=rng.normal(size=(LENGTH, 5)).astype(np.float32),
+    )
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    verbs = parser.add_subparsers()
+    train = verbs.add_parser("train").add_subparsers()
+    add_train_autoencoder_parser(train)
+    add_train_world_model_parser(train)
+    register(verbs)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The dataset and the autoencoder and world model runs, each trained for 2 tiny steps."""
+    root = tmp_path_factory.mktemp("rollout_cli")
+    dataset = root / "data"
+    with LeRobotWriter(dataset, fps=10, views=("front",), image_size=(SIZE, SIZE), action_dim=4, state_dim=5) as w:
+        for seed in range(EPISODES):
+            w.add_episode(moving_square_episode(seed))
+    common = ["--dataset", str(dataset), "--preset", "tiny", "--steps", "2", "--batch-size", "2"]
+    assert run(["train", "autoencoder", *common, "--out", str(root / "ae"), "--held-out", "0"]) == 0
+    argv = ["train", "world-model", *common, "--autoencoder", str(root / "ae"), "--out", str(root / "wm")]
+    assert run([*argv, "--preview-every", "0"]) == 0
+    return {"dataset": dataset, "ae": root / "ae", "wm": root / "wm"}
+
+
+def rollout_argv(runs: dict[str, Path], out: Path) -> list[str]:
+    return ["rollout", "--world-model", str(runs["wm"]), "--autoencoder", str(runs["ae"]), "--dataset"] + [
+        str(runs["dataset"]), "--out", str(out), "--context", str(CONTEXT), "--steps", "2",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("policy", ["full-history", "fixed-window", "swr"])
+def test_rollout_writes_videos_and_per_horizon_metrics(
+    runs: dict[str, Path], tmp_path: Path, policy: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [*rollout_argv(runs, tmp_path), "--horizon", str(HORIZON), "--policy", policy, "--window", str(WINDOW)]
+    assert run(argv) == 0
+    assert (tmp_path / "episode_2.mp4").stat().st_size > 0  # the held-out episode of 3
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["episodes"] == [2] and metrics["horizon"] == HORIZON
+    for key in ("psnr", "ssim", "frame_latency_s"):
+        assert len(metrics[key]) == HORIZON and all(np.isfinite(metrics[key]))
+    assert metrics["peak_context_frames"] <= WINDOW
+    output = capsys.readouterr().out
+    assert "PSNR" in output and "peak context" in output
+
+
+def test_swr_context_stays_within_its_window(runs: dict[str, Path], tmp_path: Path) -> None:
+    argv = [*rollout_argv(runs, tmp_path), "--horizon", str(HORIZON), "--policy", "swr", "--window", "3"]
+    assert run([*argv, "--episodes", "0,1"]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["episodes"] == [0, 1] and metrics["peak_context_frames"] <= 3
+    assert (tmp_path / "episode_0.mp4").is_file() and (tmp_path / "episode_1.mp4").is_file()
+
+
+def test_too_short_episode_names_it_and_both_lengths(runs: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=r"episode 2 .* 12 frames.* needs 13"):
+        run([*rollout_argv(runs, tmp_path), "--horizon", "11"])
