@@ -11,6 +11,7 @@ from worldalign.cli import data as data_commands
 from worldalign.cli import demo as demo_command
 from worldalign.cli import judge as judge_commands
 from worldalign.cli import rewards as reward_commands
+from worldalign.cli import rollout as rollout_command
 from worldalign.cli import train as train_commands
 from worldalign.errors import WorldAlignError
 
@@ -27,6 +28,7 @@ A first session:
   worldalign data info data/mt10                     # what is in a dataset
   worldalign data preview data/mt10 --episode 0      # look at an episode (mp4 grid of views)
   worldalign train autoencoder --dataset data/mt10 --out runs/ae   # then: train world-model, train idm
+  worldalign rollout --world-model runs/wm --autoencoder runs/ae --dataset data/mt10 --out runs/rollouts --policy swr
   worldalign reward score data/mt10 --rewards executability      # score episodes with any rewards
   worldalign execute data/mt10 --idm checkpoints/idm-cpu         # run IDM-decoded plans in the simulator
   worldalign bench build --out bench/default                     # the six-dimension judge benchmark
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     data_commands.register(verbs)
     train_commands.register(verbs)
+    rollout_command.register(verbs)
     reward_commands.register(verbs)
     judge_commands.register(verbs)
     demo_command.register(verbs)

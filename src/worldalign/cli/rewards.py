@@ -152,7 +152,7 @@ def add_train_idm_parser(train_subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_train_idm)
 
 
-def _indices(text: str | None) -> list[int] | None:
+def parse_indices(text: str | None) -> list[int] | None:
     from worldalign.errors import ConfigError
 
     if text is None:
@@ -249,7 +249,7 @@ def run_reward_score(args: argparse.Namespace) -> int:
             "expected >= 2, >= 1 and >= 1"
         )
     per_task: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    episodes = _indices(args.episodes) or list(range(dataset.num_episodes))
+    episodes = parse_indices(args.episodes) or list(range(dataset.num_episodes))
     for index in tqdm(episodes, desc="scoring episodes"):
         episode = dataset.episode(index, views=idm.config.views)
         starts = range(args.context_frames, episode.length - args.clip_frames + 1, args.stride)
@@ -291,7 +291,7 @@ def run_execute(args: argparse.Namespace) -> int:
     from worldalign.rewards.execution import evaluate_decoded_execution, success_by_task
     from worldalign.utils.atomic import atomic_write_json
 
-    results = evaluate_decoded_execution(load_idm(args.idm), LeRobotDataset(args.dataset), _indices(args.episodes))
+    results = evaluate_decoded_execution(load_idm(args.idm), LeRobotDataset(args.dataset), parse_indices(args.episodes))
     summary = success_by_task(results)
     table = Table(title=f"IDM-decoded plans executed in Meta-World ({args.dataset})")
     for column in ("task", "episodes", "decoded success", "replayed success", "decoded progress"):

@@ -88,10 +88,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 def _episodes(dataset: LeRobotDataset, args: argparse.Namespace) -> list[int]:
     """The episodes to roll out, each checked to hold ``--context`` + ``--horizon`` frames."""
-    from worldalign.cli.rewards import _indices
+    from worldalign.cli.rewards import parse_indices
     from worldalign.cli.world_model import _split
 
-    chosen = _indices(args.episodes)
+    chosen = parse_indices(args.episodes)
     if chosen is None:
         if args.max_episodes < 1:
             raise ConfigError(f"--max-episodes {args.max_episodes}: expected >= 1")
@@ -159,9 +159,9 @@ def run_rollout(args: argparse.Namespace) -> int:
     from worldalign.cli.world_model import (
         INSTRUCTION_CACHE_FILE,
         NORMALIZER_FILE,
-        _autoencoder_folder,
-        _check_image_size,
-        _views,
+        autoencoder_folder,
+        check_image_size,
+        dataset_views,
         to_uint8_video,
         to_unit_range,
     )
@@ -177,14 +177,14 @@ def run_rollout(args: argparse.Namespace) -> int:
     from worldalign.sampling.rollout import rollout
     from worldalign.sampling.samplers import EulerODESampler
     from worldalign.utils.atomic import atomic_write_json
-    from worldalign.viz.video_grid import compose_grid, write_video
+    from worldalign.viz.video_grid import compose_grid, viewing_scale, write_video
 
     if args.context < 1 or args.horizon < 1 or args.steps < 1:
         raise ConfigError(
             f"--context {args.context}, --horizon {args.horizon}, --steps {args.steps}: expected each >= 1"
         )
     dataset = LeRobotDataset(args.dataset)
-    views = _views(dataset, args.views)
+    views = dataset_views(dataset, args.views)
     episodes = _episodes(dataset, args)
     run_dir, model_dir = _world_model_run(args.world_model)
     if not (run_dir / NORMALIZER_FILE).is_file():
@@ -194,10 +194,10 @@ def run_rollout(args: argparse.Namespace) -> int:
         )
     normalizer = Normalizer.from_file(run_dir / NORMALIZER_FILE, features=(fmt.ACTION,))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    autoencoder_dir = _autoencoder_folder(args.autoencoder)
+    autoencoder_dir = autoencoder_folder(args.autoencoder)
     autoencoder = load_model(Autoencoder, autoencoder_dir, device=device).eval()
     model = load_model(WorldModel, model_dir, device=device).eval()
-    _check_image_size(dataset, views, autoencoder.config.image_size, f"the autoencoder {autoencoder_dir}")
+    check_image_size(dataset, views, autoencoder.config.image_size, f"the autoencoder {autoencoder_dir}")
     if model.config.num_views != len(views):
         raise ConfigError(
             f"the world model {model_dir} was trained on {model.config.num_views} view(s); --views gives "
@@ -245,7 +245,7 @@ def run_rollout(args: argparse.Namespace) -> int:
             column_labels=list(views),
             row_labels=["real", "generated"],
             title=f"episode {index} ({args.policy})",
-            scale=max(1, 96 // real.shape[-1]),
+            scale=viewing_scale(real.shape[-1]),
         )
         videos.append(str(write_video(grid, args.out / f"episode_{index}.mp4", fps=dataset.fps)))
     latency = torch.stack(scores["latency"]).mean(0)

@@ -172,7 +172,7 @@ def add_train_world_model_parser(train_subparsers: argparse._SubParsersAction) -
 # Shared set-up
 
 
-def _views(dataset: LeRobotDataset, text: str | None) -> tuple[str, ...]:
+def dataset_views(dataset: LeRobotDataset, text: str | None) -> tuple[str, ...]:
     if text is None:
         return dataset.views
     views = tuple(view.strip() for view in text.split(",") if view.strip())
@@ -182,7 +182,7 @@ def _views(dataset: LeRobotDataset, text: str | None) -> tuple[str, ...]:
     return views
 
 
-def _check_image_size(dataset: LeRobotDataset, views: Sequence[str], size: int, expected_by: str) -> None:
+def check_image_size(dataset: LeRobotDataset, views: Sequence[str], size: int, expected_by: str) -> None:
     for view in views:
         height, width = dataset.image_size(view)
         if (height, width) != (size, size):
@@ -231,12 +231,12 @@ def autoencoder_preview(out_dir: Path) -> Any:
     from PIL import Image
 
     from worldalign.utils.atomic import atomic_path
-    from worldalign.viz.video_grid import compose_grid
+    from worldalign.viz.video_grid import compose_grid, viewing_scale
 
     def write(step: int, real: Tensor, reconstruction: Tensor) -> None:
         count = min(PREVIEW_FRAMES, real.shape[0])
         rows = [to_uint8_video(frames[:count, None]) for frames in (real, reconstruction)]  # (N, 1, H, W, 3)
-        scale = max(1, 96 // real.shape[-1])
+        scale = viewing_scale(real.shape[-1])
         grid = compose_grid(
             rows, column_labels=[str(i) for i in range(count)], row_labels=["real", "rec."], scale=scale
         )
@@ -260,8 +260,8 @@ def run_train_autoencoder(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset)
     config = _training_config(preset.autoencoder, args)
     dataset = LeRobotDataset(args.dataset)
-    views = _views(dataset, args.views)
-    _check_image_size(dataset, views, config.model.image_size, f"preset {preset.name!r} (image_size)")
+    views = dataset_views(dataset, args.views)
+    check_image_size(dataset, views, config.model.image_size, f"preset {preset.name!r} (image_size)")
     train, held_out = _split(dataset, args.held_out)
     normalizer = _action_normalizer(dataset)
     frames = FrameCache.build(dataset, normalizer=normalizer, views=views, episodes=train).frames
@@ -303,20 +303,20 @@ def run_train_autoencoder(args: argparse.Namespace) -> int:
 def world_model_preview(out_dir: Path, views: Sequence[str], fps: int) -> Any:
     """A callback writing ``out_dir/previews/step_N.mp4``: a real row over a generated row, one
     column per (clip, view)."""
-    from worldalign.viz.video_grid import compose_grid, write_video
+    from worldalign.viz.video_grid import compose_grid, viewing_scale, write_video
 
     def write(step: int, real: Tensor, generated: Tensor) -> None:
         clips = real.shape[0]
         rows = [to_uint8_video(video.flatten(0, 1)) for video in (real, generated)]  # (B * V, T, H, W, 3)
         labels = [f"#{clip} {view}" for clip in range(clips) for view in views]
-        scale = max(1, 96 // real.shape[-1])
+        scale = viewing_scale(real.shape[-1])
         grid = compose_grid(rows, column_labels=labels, row_labels=["real", "generated"], scale=scale)
         write_video(grid, out_dir / PREVIEWS_DIR / f"step_{step}.mp4", fps=fps)
 
     return write
 
 
-def _autoencoder_folder(path: Path) -> Path:
+def autoencoder_folder(path: Path) -> Path:
     from worldalign.algos.pretrain import FINAL_MODEL_DIR
     from worldalign.models.checkpoint import CONFIG_FILE
 
@@ -340,10 +340,10 @@ def run_train_world_model(args: argparse.Namespace) -> int:
     from worldalign.models.text.instruction_encoder import EMBEDDING_DIM, InstructionEncoder
 
     dataset = LeRobotDataset(args.dataset)
-    views = _views(dataset, args.views)
-    folder = _autoencoder_folder(args.autoencoder)
+    views = dataset_views(dataset, args.views)
+    folder = autoencoder_folder(args.autoencoder)
     autoencoder = load_model(Autoencoder, folder).eval()
-    _check_image_size(dataset, views, autoencoder.config.image_size, f"the autoencoder {folder}")
+    check_image_size(dataset, views, autoencoder.config.image_size, f"the autoencoder {folder}")
     actions, instruction = args.condition in ("actions", "both"), args.condition in ("instruction", "both")
     preset = get_preset(args.preset).with_dataset(
         len(views), dataset.action_dim if actions else 0, EMBEDDING_DIM if instruction else 0

@@ -18,6 +18,13 @@ from worldalign.utils.atomic import atomic_path
 
 CAPTION_HEIGHT = 14
 BACKGROUND = 24
+# Frames are upscaled until they are at least this many pixels wide on screen.
+VIEWING_SIZE = 192
+
+
+def viewing_scale(frame_size: int) -> int:
+    """The integer upscaling that shows a ``frame_size`` px frame at >= VIEWING_SIZE px (64 -> 3)."""
+    return max(1, -(-VIEWING_SIZE // frame_size))
 
 
 def _text_strip(width: int, text: str) -> np.ndarray:
