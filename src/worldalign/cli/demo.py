@@ -25,7 +25,7 @@ from rich.console import Console
 DEMO_EPILOG = """\
 example:
   worldalign demo --out outputs/demo
-Runs in about two minutes on 2 CPU cores. Running it again reuses the dataset already made.
+Runs in about a minute on 2 CPU cores. Running it again reuses the dataset already made.
 """
 
 # Tasks whose decoded plans the demo executes: the shipped IDM was trained on these.
