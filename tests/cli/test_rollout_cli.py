@@ -15,32 +15,10 @@ import pytest
 
 from worldalign.cli.rollout import register
 from worldalign.cli.world_model import add_train_autoencoder_parser, add_train_world_model_parser
-from worldalign.data.lerobot_writer import LeRobotWriter
-from worldalign.data.types import Episode
 from worldalign.errors import DatasetError
+from moving_squares import write_dataset
 
-SIZE, LENGTH, EPISODES = 16, 12, 3
 CONTEXT, HORIZON, WINDOW = 2, 8, 4
-
-
-def moving_square_episode(seed: int) -> Episode:
-    """A 4x4 square moving diagonally over a gradient, with random actions."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:SIZE, :SIZE]
-    frames = np.empty((1, LENGTH, SIZE, SIZE, 3), np.uint8)
-    for t in range(LENGTH):
-        image = np.stack([xx * (255 // SIZE), yy * (255 // SIZE), np.full_like(xx, 40)], axis=-1)
-        y = x = (seed + t) % (SIZE - 4)
-        image[y : y + 4, x : x + 4] = (250, 200, 60)
-        frames[0, t] = image
-    return Episode(
-        task="reach-v3",
-        instruction="reach the goal",
-        views=("front",),
-        frames=frames,
-        actions=rng.normal(size=(LENGTH, 4)).astype(np.float32),
-        state=rng.normal(size=(LENGTH, 5)).astype(np.float32),
-    )
 
 
 def run(argv: list[str]) -> int:
@@ -59,9 +37,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The dataset and the autoencoder and world model runs, each trained for 2 tiny steps."""
     root = tmp_path_factory.mktemp("rollout_cli")
     dataset = root / "data"
-    with LeRobotWriter(dataset, fps=10, views=("front",), image_size=(SIZE, SIZE), action_dim=4, state_dim=5) as w:
-        for seed in range(EPISODES):
-            w.add_episode(moving_square_episode(seed))
+    write_dataset(dataset)
     common = ["--dataset", str(dataset), "--preset", "tiny", "--steps", "2", "--batch-size", "2"]
     assert run(["train", "autoencoder", *common, "--out", str(root / "ae"), "--held-out", "0"]) == 0
     argv = ["train", "world-model", *common, "--autoencoder", str(root / "ae"), "--out", str(root / "wm")]

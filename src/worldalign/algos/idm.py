@@ -18,7 +18,6 @@ model never saw. Run folder::
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,6 +31,7 @@ from tqdm import tqdm
 
 from worldalign.configs.serialization import config_to_dict
 from worldalign.data import lerobot_format as fmt
+from worldalign.algos.run_folder import CHECKPOINTS_DIR, FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
 from worldalign.data.clips import ClipSampler, split_episodes
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.stats import Normalizer
@@ -49,11 +49,8 @@ from worldalign.utils.atomic import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINTS_DIR = "checkpoints"
-FINAL_MODEL_DIR = "model"
 EVAL_FILE = "eval.json"
 CONFIG_FILE = "config.json"
-TENSORBOARD_DIR = "tensorboard"
 
 
 @dataclass(frozen=True)
@@ -249,15 +246,6 @@ def split_dataset(dataset: LeRobotDataset, held_out_fraction: float) -> tuple[li
     return split_episodes(dataset.task_names, held_out_fraction=held_out_fraction)
 
 
-def _latest_checkpoint(out: Path) -> Path | None:
-    found = [
-        (int(m.group(1)), p)
-        for p in (out / CHECKPOINTS_DIR).glob("step_*")
-        if (m := re.fullmatch(r"step_(\d+)", p.name))
-    ]
-    return max(found)[1] if found else None
-
-
 def _learning_rate(step: int, config: IDMTrainingConfig) -> float:
     progress = min(1.0, step / max(1, config.steps))
     return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress)))
@@ -311,7 +299,7 @@ def train_idm(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     rng = np.random.default_rng(config.seed)
     step = 0
-    checkpoint = _latest_checkpoint(out) if resume else None
+    checkpoint = latest_checkpoint(out) if resume else None
     if checkpoint is not None:
         load_weights(model, checkpoint)  # type: ignore[arg-type]
         tensors, info = read_training_state(checkpoint)

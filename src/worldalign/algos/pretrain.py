@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -42,6 +41,7 @@ from worldalign.configs.pretrain import (
     RunConfig,
     WorldModelTrainingConfig,
 )
+from worldalign.algos.run_folder import CHECKPOINTS_DIR, FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
 from worldalign.configs.serialization import config_to_dict
 from worldalign.data.types import ClipBatch
 from worldalign.errors import ConfigError
@@ -62,9 +62,6 @@ from worldalign.utils.atomic import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINTS_DIR = "checkpoints"
-FINAL_MODEL_DIR = "model"
-TENSORBOARD_DIR = "tensorboard"
 CONFIG_FILE = "train_config.json"
 
 # (prediction (N, 3, H, W), target (N, 3, H, W)) in [-1, 1] -> scalar loss, e.g. LPIPS.
@@ -175,13 +172,6 @@ def learning_rate(step: int, total_steps: int, config: OptimizerConfig) -> float
 def default_device() -> torch.device:
     """The first CUDA device when there is one, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def latest_checkpoint(out_dir: str | Path) -> Path | None:
-    """The highest-step checkpoint folder under ``out_dir/checkpoints``, if any."""
-    folder = Path(out_dir) / CHECKPOINTS_DIR
-    steps = [(int(m.group(1)), p) for p in folder.glob("step_*") if (m := re.fullmatch(r"step_(\d+)", p.name))]
-    return max(steps)[1] if steps else None
 
 
 class _TrainingRun:

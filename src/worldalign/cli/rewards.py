@@ -183,7 +183,8 @@ def _print_idm_evaluation(evaluation: object, title: str) -> None:
 def run_train_idm(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from worldalign.algos.idm import EVAL_FILE, FINAL_MODEL_DIR, IDMTrainingConfig, train_idm
+    from worldalign.algos.idm import EVAL_FILE, IDMTrainingConfig, train_idm
+    from worldalign.algos.run_folder import FINAL_MODEL_DIR
     from worldalign.models.idm import IDMConfig
 
     defaults = IDMTrainingConfig()

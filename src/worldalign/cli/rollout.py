@@ -117,17 +117,10 @@ def _episodes(dataset: LeRobotDataset, args: argparse.Namespace) -> list[int]:
 
 def _world_model_run(path: Path) -> tuple[Path, Path]:
     """``(run folder, model folder)`` of ``--world-model`` given as either."""
-    from worldalign.algos.pretrain import FINAL_MODEL_DIR
-    from worldalign.models.checkpoint import CONFIG_FILE
+    from worldalign.cli.world_model import model_folder
 
-    if (path / FINAL_MODEL_DIR / CONFIG_FILE).is_file():
-        return path, path / FINAL_MODEL_DIR
-    if (path / CONFIG_FILE).is_file():
-        return path.parent, path
-    raise ConfigError(
-        f"--world-model {path}: neither it nor {path / FINAL_MODEL_DIR} holds a checkpoint ({CONFIG_FILE}); "
-        "pass the --out folder of `worldalign train world-model` once it has finished"
-    )
+    model_dir = model_folder(path, "--world-model", "train world-model")
+    return model_dir.parent, model_dir
 
 
 def _table_horizons(horizon: int) -> list[int]:

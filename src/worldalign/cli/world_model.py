@@ -316,8 +316,9 @@ def world_model_preview(out_dir: Path, views: Sequence[str], fps: int) -> Any:
     return write
 
 
-def autoencoder_folder(path: Path) -> Path:
-    from worldalign.algos.pretrain import FINAL_MODEL_DIR
+def model_folder(path: Path, option: str, command: str) -> Path:
+    """The model folder of ``option``'s value, given as a run's --out folder or its ``model/``."""
+    from worldalign.algos.run_folder import FINAL_MODEL_DIR
     from worldalign.models.checkpoint import CONFIG_FILE
 
     if (path / CONFIG_FILE).is_file():
@@ -325,9 +326,14 @@ def autoencoder_folder(path: Path) -> Path:
     if (path / FINAL_MODEL_DIR / CONFIG_FILE).is_file():
         return path / FINAL_MODEL_DIR
     raise ConfigError(
-        f"--autoencoder {path}: neither it nor {path / FINAL_MODEL_DIR} holds a checkpoint ({CONFIG_FILE}); "
-        "pass the --out folder of `worldalign train autoencoder` once it has finished"
+        f"{option} {path}: neither it nor {path / FINAL_MODEL_DIR} holds a checkpoint ({CONFIG_FILE}); "
+        f"pass the --out folder of `worldalign {command}` once it has finished"
     )
+
+
+def autoencoder_folder(path: Path) -> Path:
+    """The model folder of ``--autoencoder``."""
+    return model_folder(path, "--autoencoder", "train autoencoder")
 
 
 def run_train_world_model(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,15 +59,29 @@ def save_episode(path: str | os.PathLike[str], episode: Episode) -> None:
     atomic_write_bytes(path, payload)
 
 
-def snapshot_width(path: str | os.PathLike[str]) -> int | None:
-    """Width of the episode's snapshot rows, read from the file header without loading arrays."""
+@dataclass(frozen=True)
+class EpisodeSummary:
+    """What an episode file's header tells without loading its arrays."""
+
+    task: str
+    success: bool | None
+    length: int
+    snapshot_width: int | None
+
+
+def read_episode_summary(path: str | os.PathLike[str]) -> EpisodeSummary:
+    """Task, success, length and snapshot width of a ``save_episode`` file, from its header only."""
     try:
         with safe_open(str(path), framework="np") as handle:
-            if "snapshots" not in handle.keys():
-                return None
-            return int(handle.get_slice("snapshots").get_shape()[1])
-    except (SafetensorError, OSError) as error:
+            fields = json.loads((handle.metadata() or {}).get(_METADATA_KEY, "{}"))
+            keys = set(handle.keys())
+            if "frames" not in keys or "task" not in fields:
+                raise DatasetError(f"{path}: not a worldalign episode file (no frames tensor or task field)")
+            length = int(handle.get_slice("frames").get_shape()[1])
+            width = int(handle.get_slice("snapshots").get_shape()[1]) if "snapshots" in keys else None
+    except (SafetensorError, OSError, json.JSONDecodeError) as error:
         raise DatasetError(f"{path}: not a readable safetensors file (truncated or corrupt): {error}") from error
+    return EpisodeSummary(fields["task"], fields.get("success"), length, width)
 
 
 def load_episode(path: str | os.PathLike[str]) -> Episode:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from worldalign.data.episode_file import load_episode, save_episode, snapshot_width
+from worldalign.data.episode_file import load_episode, read_episode_summary, save_episode
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.lerobot_writer import LeRobotWriter
 from worldalign.envs.metaworld_env import MetaWorldEnv
@@ -178,8 +178,8 @@ def _check_resumable(config: GenerationConfig, out: Path) -> None:
 
 
 def _outcome_of_staged(path: Path, spec: EpisodeSpec) -> EpisodeOutcome:
-    episode = load_episode(path)
-    return EpisodeOutcome(spec.index, spec.task, bool(episode.success), episode.length)
+    summary = read_episode_summary(path)
+    return EpisodeOutcome(spec.index, spec.task, bool(summary.success), summary.length)
 
 
 def _run_pending(
@@ -243,6 +243,9 @@ def _pack(config: GenerationConfig, out: Path, specs: list[EpisodeSpec], progres
     for partial in ("data", "videos", "meta"):
         shutil.rmtree(out / partial, ignore_errors=True)
     first = load_episode(staged_path(out, specs[0].index))
+    # Simulator states differ in size by task: the dataset stores the widest (see LeRobotWriter).
+    summaries = (read_episode_summary(staged_path(out, spec.index)) for spec in specs)
+    widths = [summary.snapshot_width for summary in summaries if summary.snapshot_width is not None]
     writer = LeRobotWriter(
         out,
         fps=first.fps,
@@ -251,7 +254,7 @@ def _pack(config: GenerationConfig, out: Path, specs: list[EpisodeSpec], progres
         action_dim=first.actions.shape[1],
         state_dim=first.state.shape[1],
         lossless=config.lossless,
-        snapshot_dim=max(snapshot_width(staged_path(out, spec.index)) or 0 for spec in specs) or None,
+        snapshot_dim=max(widths, default=None),
     )
     for spec in tqdm(specs, desc="packing", unit="ep", disable=not progress):
         writer.add_episode(load_episode(staged_path(out, spec.index)))
