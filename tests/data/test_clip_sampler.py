@@ -142,3 +142,26 @@ def test_split_holds_out_the_last_episodes_of_each_task() -> None:
     assert held_out == [5, 6]  # last of reach (4 episodes) and of push (3); pick keeps its only one
     assert train == [0, 1, 2, 3, 4, 7]
     assert split_episodes(names, held_out_fraction=0.25) == (train, held_out)
+
+
+def test_padded_start_repeats_frame_zero_and_holds_still(
+    dataset: LeRobotDataset, dataset_episodes: list[Episode]
+) -> None:
+    normalizer = Normalizer(dataset.stats)
+    clips = sampler(dataset, context_frames=3, pad_start=2)
+    unpadded = sampler(dataset, context_frames=3)
+    assert clips.num_windows == unpadded.num_windows + 2 * dataset.num_episodes
+    batch = clips.gather([3, 3], [-2, 0])
+    episode = dataset_episodes[3]
+    pixels = ((batch.frames[0].numpy() + 1) * 127.5).round()  # (V, T, 3, H, W)
+    first = episode.frames[:, 0].transpose(0, 3, 1, 2)
+    assert np.array_equal(pixels[:, 0], first) and np.array_equal(pixels[:, 1], first)
+    assert np.array_equal(pixels[:, 2:], episode.frames[:, : 7 - 2].transpose(0, 1, 4, 2, 3))
+    still = normalizer.normalize("action", np.zeros((2, 4), np.float32))
+    assert np.array_equal(batch.actions[0, :2].numpy(), still)
+    assert np.array_equal(batch.actions[0, 2:].numpy(), normalizer.normalize("action", episode.actions[:4]))
+    assert batch.start_frame.tolist() == [-2, 0]
+    with pytest.raises(ConfigError, match="-2"):
+        clips.gather([3], [-3])
+    with pytest.raises(ConfigError, match="pad_start"):
+        sampler(dataset, context_frames=3, pad_start=3)

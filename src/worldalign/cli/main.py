@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from worldalign import __version__
+from worldalign.cli import align as align_command
 from worldalign.cli import data as data_commands
 from worldalign.cli import demo as demo_command
 from worldalign.cli import judge as judge_commands
@@ -29,6 +30,7 @@ A first session:
   worldalign data preview data/mt10 --episode 0      # look at an episode (mp4 grid of views)
   worldalign train autoencoder --dataset data/mt10 --out runs/ae   # then: train world-model, train idm
   worldalign rollout --world-model runs/wm --autoencoder runs/ae --dataset data/mt10 --out runs/rollouts --policy swr
+  worldalign align --world-model runs/wm --autoencoder runs/ae --dataset data/mt10 --out runs/align --algo nft
   worldalign reward score data/mt10 --rewards executability      # score episodes with any rewards
   worldalign execute data/mt10 --idm checkpoints/idm-cpu         # run IDM-decoded plans in the simulator
   worldalign bench build --out bench/default                     # the six-dimension judge benchmark
@@ -48,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.register(verbs)
     train_commands.register(verbs)
     rollout_command.register(verbs)
+    align_command.register(verbs)
     reward_commands.register(verbs)
     judge_commands.register(verbs)
     demo_command.register(verbs)

@@ -4,15 +4,18 @@ Each chosen episode (by default the held-out episodes of training) gives its fir
 frames, encoded by the autoencoder, and its recorded actions, normalised with the statistics the
 world model was trained with (``WM_RUN/action_normalizer.json``); the world model then generates
 ``--horizon`` frames under a context policy (full history, fixed window, or Sliding Window
-Re-encoding). Written to ``--out``: one mp4 per episode (real row over generated row, one column
-per view) and ``metrics.json`` with the PSNR and SSIM against the recorded frames at every
-horizon (averaged over episodes and views), the per-frame latency and the peak context length.
-``register`` adds the verb to the top-level parser.
+Re-encoding), ``--batch-size`` episodes per rollout call. Written to ``--out``: one mp4 per episode
+(real row over generated row, one column per view) and ``metrics.json`` with the PSNR, SSIM and
+(frames of 31 px or more) LPIPS against the recorded frames at every horizon (averaged over
+episodes and views), the per-frame latency and the peak context length. The rollouts and scores
+are ``worldalign.eval.world_model.evaluate_world_model``'s; ``register`` adds the verb to the
+top-level parser.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,12 +25,17 @@ from rich.table import Table
 from worldalign.errors import ConfigError, DatasetError
 
 if TYPE_CHECKING:
+    import torch
     from torch import Tensor
 
     from worldalign.data.lerobot_reader import LeRobotDataset
+    from worldalign.data.stats import Normalizer
+    from worldalign.models.text.instruction_encoder import InstructionEncoder
+    from worldalign.models.world_model import WorldModel
 
 METRICS_FILE = "metrics.json"
 TABLE_HORIZONS = (1, 2, 4, 8, 16, 24, 32, 48)
+COLUMNS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "lpips": "LPIPS"}
 POLICIES = {"full-history": "full_history", "fixed-window": "fixed_window", "swr": "sliding_window_reencode"}
 
 ROLLOUT_EPILOG = """\
@@ -38,11 +46,12 @@ examples:
 
 From each episode's first --context frames (encoded) the world model generates --horizon frames
 driven by the episode's recorded actions (normalised with WM_RUN/action_normalizer.json). OUT
-gets episode_N.mp4 (real row over generated row, one column per view) and metrics.json: PSNR and
-SSIM against the recorded frames at every horizon (mean over episodes and views), per-frame
-latency and the peak context length. Policies: full-history (every frame so far, up to the
-model's maximum context), fixed-window (the last --window frames, default 2) and swr (Sliding
-Window Re-encoding: at most --window frames, default 6, restarted from re-encoded pixels).
+gets episode_N.mp4 (real row over generated row, one column per view) and metrics.json: PSNR, SSIM
+and LPIPS (frames of 31 px or more) against the recorded frames at every horizon (mean over
+episodes and views), per-frame latency and the peak context length. Policies: full-history (every
+frame so far, up to the model's maximum context), fixed-window (the last --window frames, default
+2) and swr (Sliding Window Re-encoding: at most --window frames, default 6, restarted from
+re-encoded pixels).
 """
 
 
@@ -83,6 +92,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--steps", type=int, default=10, help="Euler sampling steps per chunk (default: 10)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the sampling noise (default: 0)")
+    parser.add_argument(
+        "--batch-size", type=int, default=8, help="episodes rolled out together in one batch (default: 8)"
+    )
     parser.set_defaults(handler=run_rollout)
 
 
@@ -115,12 +127,40 @@ def _episodes(dataset: LeRobotDataset, args: argparse.Namespace) -> list[int]:
     return chosen
 
 
-def _world_model_run(path: Path) -> tuple[Path, Path]:
-    """``(run folder, model folder)`` of ``--world-model`` given as either."""
-    from worldalign.cli.world_model import model_folder
+@dataclass
+class WorldModelRun:
+    """A trained world model loaded from its run folder, with what rolling it out needs."""
+
+    model_dir: Path
+    model: WorldModel
+    normalizer: Normalizer | None
+    instruction_encoder: InstructionEncoder | None
+
+
+def load_world_model_run(path: Path, device: torch.device) -> WorldModelRun:
+    """The world model of ``--world-model`` (a run folder or its ``model/``), its action
+    statistics (``action_normalizer.json``, action-conditioned models) and instruction encoder
+    (cached in ``instruction_embeddings.safetensors``, instruction-conditioned models)."""
+    from worldalign.cli.world_model import INSTRUCTION_CACHE_FILE, NORMALIZER_FILE, model_folder
+    from worldalign.data import lerobot_format as fmt
+    from worldalign.data.stats import Normalizer
+    from worldalign.models.checkpoint import load_model
+    from worldalign.models.text.instruction_encoder import InstructionEncoder
+    from worldalign.models.world_model import WorldModel
 
     model_dir = model_folder(path, "--world-model", "train world-model")
-    return model_dir.parent, model_dir
+    run_dir = model_dir.parent
+    model = load_model(WorldModel, model_dir, device=device).eval()
+    normalizer = None
+    if model.config.action_dim > 0:
+        if not (run_dir / NORMALIZER_FILE).is_file():
+            raise ConfigError(
+                f"{run_dir / NORMALIZER_FILE} not found: the world model's action statistics are written there by "
+                "`worldalign train world-model`"
+            )
+        normalizer = Normalizer.from_file(run_dir / NORMALIZER_FILE, features=(fmt.ACTION,))
+    instructions = InstructionEncoder(run_dir / INSTRUCTION_CACHE_FILE) if model.config.instruction_dim > 0 else None
+    return WorldModelRun(model_dir, model, normalizer, instructions)
 
 
 def _table_horizons(horizon: int) -> list[int]:
@@ -129,15 +169,12 @@ def _table_horizons(horizon: int) -> list[int]:
 
 def _print_metrics(metrics: dict[str, Any], title: str) -> None:
     table = Table(title=title)
-    for column in ("horizon", "PSNR (dB)", "SSIM", "latency (ms/frame)"):
+    scored = [name for name in ("psnr", "ssim", "lpips") if name in metrics]
+    for column in ("horizon", *(COLUMNS[name] for name in scored), "latency (ms/frame)"):
         table.add_column(column, justify="right", no_wrap=True)
     for h in _table_horizons(metrics["horizon"]):
-        table.add_row(
-            str(h),
-            f"{metrics['psnr'][h - 1]:.2f}",
-            f"{metrics['ssim'][h - 1]:.3f}",
-            f"{metrics['frame_latency_s'][h - 1] * 1000:.1f}",
-        )
+        values = [f"{metrics[name][h - 1]:.{2 if name == 'psnr' else 3}f}" for name in scored]
+        table.add_row(str(h), *values, f"{metrics['frame_latency_s'][h - 1] * 1000:.1f}")
     Console().print(table)
     print(
         f"mean latency {metrics['mean_frame_latency_s'] * 1000:.1f} ms/frame, peak context "
@@ -149,120 +186,90 @@ def _print_metrics(metrics: dict[str, Any], title: str) -> None:
 def run_rollout(args: argparse.Namespace) -> int:
     import torch
 
-    from worldalign.cli.world_model import (
-        INSTRUCTION_CACHE_FILE,
-        NORMALIZER_FILE,
-        autoencoder_folder,
-        check_image_size,
-        dataset_views,
-        to_uint8_video,
-        to_unit_range,
-    )
-    from worldalign.data import lerobot_format as fmt
+    from worldalign.cli.world_model import autoencoder_folder, check_image_size, dataset_views, to_uint8_video
     from worldalign.data.lerobot_reader import LeRobotDataset
-    from worldalign.data.stats import Normalizer
-    from worldalign.metrics import psnr, ssim
+    from worldalign.eval.world_model import evaluate_world_model
+    from worldalign.metrics.lpips import MIN_SIDE
     from worldalign.models.autoencoder import Autoencoder
     from worldalign.models.checkpoint import load_model
-    from worldalign.models.text.instruction_encoder import InstructionEncoder
-    from worldalign.models.world_model import WorldModel
     from worldalign.sampling.context_policies import context_policy
-    from worldalign.sampling.rollout import rollout
-    from worldalign.sampling.samplers import EulerODESampler
     from worldalign.utils.atomic import atomic_write_json
     from worldalign.viz.video_grid import compose_grid, viewing_scale, write_video
 
-    if args.context < 1 or args.horizon < 1 or args.steps < 1:
+    if min(args.context, args.horizon, args.steps, args.batch_size) < 1:
         raise ConfigError(
-            f"--context {args.context}, --horizon {args.horizon}, --steps {args.steps}: expected each >= 1"
+            f"--context {args.context}, --horizon {args.horizon}, --steps {args.steps}, --batch-size "
+            f"{args.batch_size}: expected each >= 1"
         )
     dataset = LeRobotDataset(args.dataset)
     views = dataset_views(dataset, args.views)
     episodes = _episodes(dataset, args)
-    run_dir, model_dir = _world_model_run(args.world_model)
-    if not (run_dir / NORMALIZER_FILE).is_file():
-        raise ConfigError(
-            f"{run_dir / NORMALIZER_FILE} not found: the world model's action statistics are written there by "
-            "`worldalign train world-model`"
-        )
-    normalizer = Normalizer.from_file(run_dir / NORMALIZER_FILE, features=(fmt.ACTION,))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    run = load_world_model_run(args.world_model, device)
     autoencoder_dir = autoencoder_folder(args.autoencoder)
     autoencoder = load_model(Autoencoder, autoencoder_dir, device=device).eval()
-    model = load_model(WorldModel, model_dir, device=device).eval()
     check_image_size(dataset, views, autoencoder.config.image_size, f"the autoencoder {autoencoder_dir}")
-    if model.config.num_views != len(views):
+    if run.model.config.num_views != len(views):
         raise ConfigError(
-            f"the world model {model_dir} was trained on {model.config.num_views} view(s); --views gives "
+            f"the world model {run.model_dir} was trained on {run.model.config.num_views} view(s); --views gives "
             f"{len(views)} ({', '.join(views)})"
         )
-    instructions = InstructionEncoder(run_dir / INSTRUCTION_CACHE_FILE) if model.config.instruction_dim > 0 else None
     policy = context_policy(POLICIES[args.policy], frames=args.window)
-    sampler = EulerODESampler(steps=args.steps)
-    generator = torch.Generator().manual_seed(args.seed)
-    end = args.context + args.horizon
-    scores: dict[str, list[Tensor]] = {"psnr": [], "ssim": [], "latency": []}
-    per_episode: dict[str, dict[str, list[float]]] = {}
-    peak_context, peak_tokens, videos = 0, 0, []
-    for index in episodes:
-        episode = dataset.episode(index, views)
-        real = to_unit_range(episode.frames[:, :end].transpose(0, 1, 4, 2, 3))[None].to(device)  # (1, V, T, 3, H, W)
-        actions = None
-        if model.config.action_dim > 0:
-            # actions[t] moves frame t to t + 1: the start's and all generated frames' but the last.
-            actions = torch.from_numpy(normalizer.normalize(fmt.ACTION, episode.actions[: end - 1]))[None].to(device)
-        instruction = None if instructions is None else instructions([episode.instruction]).to(device)
-        result = rollout(
-            model,
-            autoencoder,
-            autoencoder.encode(real[:, :, : args.context]),
-            args.horizon,
-            policy,
-            sampler=sampler,
-            actions=actions,
-            instruction=instruction,
-            generator=generator,
-        )
-        target = real[:, :, args.context :]
-        episode_psnr = psnr(result.frames, target, max_db=100.0)[0].mean(0).cpu()  # (T,), mean over views
-        episode_ssim = ssim(result.frames, target)[0].mean(0).cpu()
-        scores["psnr"].append(episode_psnr)
-        scores["ssim"].append(episode_ssim)
-        scores["latency"].append(result.frame_latency_s)
-        per_episode[str(index)] = {"psnr": episode_psnr.tolist(), "ssim": episode_ssim.tolist()}
-        peak_context = max(peak_context, result.peak_context_frames)
-        peak_tokens = max(peak_tokens, result.peak_sequence_tokens)
-        rows = [to_uint8_video(frames[0]) for frames in (target, result.frames)]  # (V, T, H, W, 3)
-        grid = compose_grid(
-            rows,
-            column_labels=list(views),
-            row_labels=["real", "generated"],
-            title=f"episode {index} ({args.policy})",
-            scale=viewing_scale(real.shape[-1]),
-        )
-        videos.append(str(write_video(grid, args.out / f"episode_{index}.mp4", fps=dataset.fps)))
-    latency = torch.stack(scores["latency"]).mean(0)
+    videos: list[str] = []
+
+    def write_videos(key: str, seed: int, indices: list[int], generated: Tensor, target: Tensor) -> None:
+        for row, index in enumerate(indices):
+            grid = compose_grid(
+                [to_uint8_video(frames[row]) for frames in (target, generated)],  # (V, T, H, W, 3) each
+                column_labels=list(views),
+                row_labels=["real", "generated"],
+                title=f"episode {index} ({args.policy})",
+                scale=viewing_scale(target.shape[-1]),
+            )
+            videos.append(str(write_video(grid, args.out / f"episode_{index}.mp4", fps=dataset.fps)))
+
+    # LPIPS's AlexNet needs frames of at least MIN_SIDE pixels; smaller frames get PSNR and SSIM only.
+    scored = ("psnr", "ssim", "lpips") if autoencoder.config.image_size >= MIN_SIDE else ("psnr", "ssim")
+    report = evaluate_world_model(
+        run.model,
+        autoencoder,
+        dataset,
+        episodes,
+        views=views,
+        policies={args.policy: policy},
+        normalizer=run.normalizer,
+        instruction_encoder=run.instruction_encoder,
+        context=args.context,
+        horizon=args.horizon,
+        seeds=(args.seed,),
+        sampling_steps=args.steps,
+        batch_size=args.batch_size,
+        metrics=scored,
+        action_gap=False,
+        on_rollout=write_videos,
+    )
+    result = report.policies[args.policy]
     metrics = {
-        "world_model": str(model_dir),
+        "world_model": str(run.model_dir),
         "autoencoder": str(autoencoder_dir),
         "dataset": str(args.dataset),
         "episodes": episodes,
         "views": list(views),
-        "policy": policy.name,
-        "window": policy.resolved(model.config.max_context_frames).limit,
+        "policy": result.policy,
+        "window": result.window,
         "context": args.context,
         "horizon": args.horizon,
         "sampling_steps": args.steps,
         "seed": args.seed,
+        "batch_size": args.batch_size,
         "device": str(device),
-        "psnr": torch.stack(scores["psnr"]).mean(0).tolist(),
-        "ssim": torch.stack(scores["ssim"]).mean(0).tolist(),
-        "frame_latency_s": latency.tolist(),
-        "mean_frame_latency_s": float(latency.mean()),
-        "peak_context_frames": peak_context,
-        "peak_sequence_tokens": peak_tokens,
+        **{name: result.curves.mean[name] for name in scored},
+        "frame_latency_s": result.frame_latency_s,
+        "mean_frame_latency_s": result.mean_frame_latency_s,
+        "peak_context_frames": result.peak_context_frames,
+        "peak_sequence_tokens": result.peak_sequence_tokens,
         "videos": videos,
-        "per_episode": per_episode,
+        "per_episode": result.curves.per_episode,
     }
     atomic_write_json(args.out / METRICS_FILE, metrics)
     _print_metrics(metrics, f"{args.policy} rollouts of {len(episodes)} episode(s) of {args.dataset}")

@@ -374,6 +374,7 @@ def run_train_world_model(args: argparse.Namespace) -> int:
         seed=args.seed,
         views=views,
         episodes=train,
+        pad_start=config.model.max_context_frames - 1 if config.pad_episode_starts else 0,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     normalizer.save(args.out / NORMALIZER_FILE)

@@ -102,6 +102,10 @@ class WorldModelTrainingConfig:
     """Probability of replacing a clip's actions by the null action (enables CFG)."""
     instruction_dropout: float = 0.1
     """Probability of replacing a clip's instruction by the null instruction (enables CFG)."""
+    pad_episode_starts: bool = True
+    """Let clips begin up to ``max_context_frames - 1`` frames before an episode (frame 0 held
+    still under the zero action), so the first frames of episodes are prediction targets too:
+    rollouts from a real start begin there."""
     cache_latents: bool = True
     """Keep the latents of every frame encoded so far in memory (keyed by episode and frame),
     so the frozen autoencoder encodes each frame once per run."""

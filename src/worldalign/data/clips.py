@@ -1,7 +1,11 @@
 """Training windows cut from episodes: ``ClipSampler`` and the train/held-out episode split.
 
 A window is ``C + F`` consecutive frames of one episode (C context, F future) and the
-``C + F - 1`` actions between them. The sampler decodes every needed video once into a
+``C + F - 1`` actions between them. With ``pad_start = P``, windows may also begin up to ``P``
+frames before the episode: the missing frames repeat frame 0 and the missing actions are the
+"hold still" action (zero in the embodiment's units), so an episode's first frames become
+prediction targets too (without padding, a model with 16 context frames never learns to predict
+frames 1..16, exactly where rollouts from a real start begin). The sampler decodes every needed video once into a
 ``FrameCache``, then builds each clip with one numpy fancy-index into the cache (no per-frame
 Python work), so sampling costs a memory copy and the uint8 -> float conversion.
 """
@@ -16,6 +20,7 @@ import numpy as np
 import torch
 
 from worldalign.data.frame_cache import EpisodeSource, FrameCache
+from worldalign.data.lerobot_format import ACTION
 from worldalign.data.stats import Normalizer
 from worldalign.data.types import ClipBatch
 from worldalign.errors import ConfigError
@@ -42,20 +47,24 @@ class ClipSampler:
         seed: int = 0,
         views: Sequence[str] | None = None,
         episodes: Iterable[int] | None = None,
+        pad_start: int = 0,
     ) -> None:
-        if context_frames < 1 or future_frames < 1 or batch_size < 1:
+        if context_frames < 1 or future_frames < 1 or batch_size < 1 or not 0 <= pad_start < context_frames:
             raise ConfigError(
                 f"ClipSampler: context_frames={context_frames}, future_frames={future_frames}, "
-                f"batch_size={batch_size}; expected each >= 1"
+                f"batch_size={batch_size}, pad_start={pad_start}; expected each >= 1 and 0 <= pad_start < context_frames"
             )
+        self.pad_start = pad_start
         self.context_frames = context_frames
         self.future_frames = future_frames
         self.batch_size = batch_size
         self.seed = seed
         self.cache = FrameCache.build(source, normalizer=normalizer, views=views, episodes=episodes)
         self.views = self.cache.views
+        # The hold-still action, normalised as the cached actions are.
+        self._still_action = normalizer.normalize(ACTION, np.zeros(self.cache.actions.shape[1], np.float32))
         span = self.clip_length
-        windows_per_episode = np.maximum(self.cache.lengths - span + 1, 0)
+        windows_per_episode = np.maximum(self.cache.lengths - span + 1 + pad_start, 0)
         if windows_per_episode.sum() == 0:
             raise ConfigError(
                 f"ClipSampler: no episode has {span} frames (context {context_frames} + future {future_frames}); "
@@ -65,7 +74,9 @@ class ClipSampler:
         # the windows of cached episode e are numbered from _first_window[e].
         self._window_episode = np.repeat(np.arange(len(windows_per_episode)), windows_per_episode)
         self._first_window = np.cumsum(windows_per_episode) - windows_per_episode
-        self._window_start = np.arange(len(self._window_episode)) - self._first_window[self._window_episode]
+        self._window_start = (
+            np.arange(len(self._window_episode)) - self._first_window[self._window_episode] - pad_start
+        )
         self._cached_position = {int(index): position for position, index in enumerate(self.cache.episode_index)}
         self._frame_buffers = _RecycledBuffers()
         self._rng = np.random.default_rng(seed)
@@ -125,17 +136,18 @@ class ClipSampler:
             )
         cached = np.array([self._cached_position[int(e)] for e in episode_index], dtype=np.int64)
         last_start = self.cache.lengths[cached] - self.clip_length
-        if ((start_frame < 0) | (start_frame > last_start)).any():
+        if ((start_frame < -self.pad_start) | (start_frame > last_start)).any():
             raise ConfigError(
                 f"gather: start frames {start_frame.tolist()} for clips of {self.clip_length} frames; "
-                f"expected 0..{last_start.tolist()} for episodes {episode_index.tolist()}"
+                f"expected {-self.pad_start}..{last_start.tolist()} for episodes {episode_index.tolist()}"
             )
-        return self._batch(self._first_window[cached] + start_frame)
+        return self._batch(self._first_window[cached] + start_frame + self.pad_start)
 
     def _batch(self, windows: np.ndarray) -> ClipBatch:
         episodes = self._window_episode[windows]
         starts = self._window_start[windows]
-        frame = self.cache.offsets[episodes, None] + starts[:, None] + np.arange(self.clip_length)  # (B, T)
+        within = starts[:, None] + np.arange(self.clip_length)  # (B, T) frame index in the episode; < 0 is padding
+        frame = self.cache.offsets[episodes, None] + np.maximum(within, 0)
         rows = np.arange(len(self.views))[None, :, None] * self.cache.num_frames + frame[:, None, :]  # (B, V, T)
         frames = self._frame_buffers.get((*rows.shape, *self.cache.frames.shape[1:]))  # (B, V, T, 3, H, W)
         # [0, 255] -> [-1, 1], clip by clip so that the second pass finds the clip still in the CPU
@@ -144,6 +156,7 @@ class ClipSampler:
             np.multiply(self.cache.frames[clip_rows], np.float32(1 / 127.5), out=clip, dtype=np.float32)
             clip -= 1.0
         actions = self.cache.actions[frame[:, :-1]]  # (B, T - 1, A)
+        actions[within[:, :-1] < 0] = self._still_action
         return ClipBatch(
             frames=torch.from_numpy(frames),
             actions=torch.from_numpy(actions),

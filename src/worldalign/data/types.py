@@ -110,7 +110,8 @@ class ClipBatch:
         instructions: the B instructions.
         tasks: the B task names.
         episode_index: ``(B,)`` int64 dataset episode index of each clip.
-        start_frame: ``(B,)`` int64 frame index (within its episode) of each clip's first frame.
+        start_frame: ``(B,)`` int64 frame index (within its episode) of each clip's first frame;
+            negative for a clip padded before the episode's start (``ClipSampler(pad_start=...)``).
     """
 
     frames: torch.Tensor

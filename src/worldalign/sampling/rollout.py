@@ -37,6 +37,7 @@ class RolloutChunk:
         instruction: ``(B, E)`` the instruction embeddings it saw, or ``None``.
         guidance_scale: the classifier-free guidance scale it was sampled with.
         first_frame: rollout frame index of its first predicted frame.
+        latents: ``(B, V, Tf, C, h, w)`` the chunk it produced (the clean sample).
         trajectory: the SDE trajectory (``latents[:, -1]`` is the chunk), or ``None`` for the ODE.
     """
 
@@ -45,6 +46,7 @@ class RolloutChunk:
     instruction: Tensor | None
     guidance_scale: float
     first_frame: int
+    latents: Tensor
     trajectory: SDETrajectory | None
 
     def velocity_fn(self, model: WorldModel, bf16: bool = False) -> WorldModelVelocity:
@@ -199,7 +201,9 @@ def rollout(
                 decoded.append(new_frames)
             if record_chunks:
                 chunks.append(
-                    RolloutChunk(context, chunk_actions, instruction, guidance_scale, first_new, result.trajectory)
+                    RolloutChunk(
+                        context, chunk_actions, instruction, guidance_scale, first_new, new_latents, result.trajectory
+                    )
                 )
     return RolloutResult(
         latents=torch.cat(generated, dim=2),

@@ -1,0 +1,452 @@
+"""RL post-training of a world model: the loop both Flow-GRPO and DiffusionNFT run in.
+
+One iteration: the current model generates ``S`` conditions × ``K`` candidates
+(``algos.conditions``: instruction prompts or PersistWorld rollout states); the rewards score
+them (``rewards.RewardComposer``); group-normalised advantages (``algos.advantages``) weight one
+update of the chosen objective:
+
+- ``grpo``: Flow-GRPO (Liu et al. 2025, arXiv:2505.05470): SDE samples with stored per-step
+  log-probabilities, a clipped importance ratio per denoising step, KL to the frozen pretrained
+  model, on a subset of the denoising steps, for ``inner_epochs`` passes;
+- ``nft``: DiffusionNFT (Zheng et al. 2025, arXiv:2509.16117): clean samples from any sampler
+  (the ODE by default), the contrastive forward-process objective against an EMA "old" model.
+
+Every term's loss is back-propagated on its own (gradient accumulation), so that under
+Accelerate's DistributedDataParallel each forward has exactly one backward; processes exchange
+gradients once per update (``no_sync`` for the other terms). Each process draws its own
+conditions (its generator is seeded by rank), and the loop checks at every checkpoint that the
+processes' weights are still identical. Checkpoints carry everything an exact resume needs
+(weights, optimizer, the EMA model, every process's generator); ``OUT/log.jsonl`` has one line
+per iteration (rewards, KL, clip fraction, seconds) for plots against wall-clock time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from worldalign.algos.advantages import group_advantages, optimality_probability
+from worldalign.algos.conditions import CandidateBatch, Conditions, InstructionEmbedder
+from worldalign.algos.diffusion_nft import NFTConfig, ema_update, nft_loss
+from worldalign.algos.flow_grpo import FlowGRPOConfig, grpo_step_loss, select_train_steps
+from worldalign.algos.run_folder import CHECKPOINTS_DIR, FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
+from worldalign.configs.serialization import config_to_dict
+from worldalign.data.types import Rollout
+from worldalign.errors import ConfigError, WorldAlignError
+from worldalign.models.autoencoder import Autoencoder
+from worldalign.models.checkpoint import (
+    load_optimizer_state,
+    load_weights,
+    optimizer_state,
+    read_training_state,
+    write_checkpoint,
+)
+from worldalign.models.world_model import WorldModel
+from worldalign.rewards.compose import RewardComposer
+from worldalign.sampling.samplers import EulerODESampler, FlowSDESampler
+from worldalign.utils.atomic import atomic_write_bytes, atomic_write_json
+
+logger = logging.getLogger(__name__)
+
+ALGORITHMS = ("grpo", "nft")
+CONFIG_FILE = "align_config.json"
+LOG_FILE = "log.jsonl"
+
+# (current model, iteration) -> held-out scalars, e.g. LPIPS of rollouts on unoptimised terms.
+Evaluator = Callable[[WorldModel, int], dict[str, float]]
+# (fresh candidates) -> scalars, e.g. the judge's relabel-and-refresh hook.
+RelabelHook = Callable[[Rollout], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    """An alignment run: the algorithm, the sampling budget, the optimizer and the bookkeeping."""
+
+    algorithm: str = "nft"
+    """"grpo" (Flow-GRPO) or "nft" (DiffusionNFT)."""
+    iterations: int = 20
+    """Updates in total (one batch of candidates each)."""
+    conditions_per_iteration: int = 4
+    """Conditions S per iteration and process."""
+    group_size: int = 4
+    """Candidates K per condition (GRPO's group, PersistWorld's K)."""
+    sampling_steps: int = 10
+    """Denoising steps of every generated chunk."""
+    sde_noise_level: float = 0.7
+    """Flow-GRPO's SDE noise level ``a`` (GRPO samples with the SDE; 0.7 as in Flow-GRPO)."""
+    nft_sampler: str = "ode"
+    """Sampler of NFT's candidates: "ode" (DiffusionNFT's default: any sampler works) or "sde"."""
+    learning_rate: float = 1e-4
+    """AdamW learning rate (constant)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this (0 disables)."""
+    grpo: FlowGRPOConfig = field(default_factory=FlowGRPOConfig)
+    """Flow-GRPO's hyper-parameters."""
+    nft: NFTConfig = field(default_factory=NFTConfig)
+    """DiffusionNFT's hyper-parameters."""
+    checkpoint_every: int = 10
+    """Iterations between resumable checkpoints (and the final one)."""
+    keep_checkpoints: int = 2
+    """Most recent checkpoints kept."""
+    max_seconds: float = 0.0
+    """Stop after the iteration that ends past this wall-clock budget (0 = no budget): compares
+    algorithms at equal cost."""
+    eval_every: int = 0
+    """Iterations between held-out evaluations (0 = only before and after)."""
+    relabel_every: int = 0
+    """Iterations between calls of the relabel hook (0 = never): the judge's anti-hacking refresh."""
+    seed: int = 0
+    """Seeds every draw of the loop (process ``r`` uses ``seed + r``)."""
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ConfigError(f"AlignConfig.algorithm={self.algorithm!r}; choose one of {ALGORITHMS}")
+        if self.nft_sampler not in ("ode", "sde"):
+            raise ConfigError(f"AlignConfig.nft_sampler={self.nft_sampler!r}; choose 'ode' or 'sde'")
+        if min(self.iterations, self.conditions_per_iteration, self.sampling_steps) < 1 or self.group_size < 2:
+            raise ConfigError(
+                f"AlignConfig: iterations={self.iterations}, conditions_per_iteration={self.conditions_per_iteration}, "
+                f"sampling_steps={self.sampling_steps} must be >= 1 and group_size={self.group_size} >= 2 "
+                "(advantages compare candidates of one condition)"
+            )
+
+    def sampler(self) -> EulerODESampler | FlowSDESampler:
+        """The sampler candidates are drawn with."""
+        if self.algorithm == "grpo" or self.nft_sampler == "sde":
+            return FlowSDESampler(steps=self.sampling_steps, noise_level=self.sde_noise_level)
+        return EulerODESampler(steps=self.sampling_steps)
+
+
+@dataclass
+class AlignResult:
+    """What an alignment call did.
+
+    Attributes:
+        iteration: the last completed iteration.
+        history: one record per iteration run by this call (the lines of ``log.jsonl``).
+        evaluations: ``{iteration: scalars}`` of the held-out evaluations run by this call.
+        model_dir: the aligned model (``OUT/model``).
+        resumed_from: the iteration this call resumed from.
+    """
+
+    iteration: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    evaluations: dict[int, dict[str, float]] = field(default_factory=dict)
+    model_dir: Path = Path()
+    resumed_from: int = 0
+
+
+def _mean_stats(stats: list[dict[str, Tensor]]) -> dict[str, float]:
+    if not stats:
+        return {}
+    return {key: float(torch.stack([s[key].detach().float().cpu() for s in stats]).mean()) for key in stats[0]}
+
+
+class _AlignRun:
+    """Models, optimizer, generators and files of one run, on one process of an Accelerate job."""
+
+    def __init__(
+        self, config: AlignConfig, policy: WorldModel, out_dir: Path, accelerator: Any, resume: bool
+    ) -> None:
+        self.config = config
+        self.out_dir = out_dir
+        self.accelerator = accelerator
+        device = accelerator.device
+        policy = policy.to(device)
+        uses_kl = (config.grpo.kl_coef if config.algorithm == "grpo" else config.nft.kl_coef) > 0
+        self.reference = _frozen(policy) if uses_kl else None
+        self.old = _frozen(policy) if config.algorithm == "nft" else None
+        optimizer = torch.optim.AdamW(policy.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+        self.model, self.optimizer = accelerator.prepare(policy, optimizer)
+        self.generator = torch.Generator().manual_seed(config.seed + accelerator.process_index)
+        self.iteration = 0
+        checkpoint = latest_checkpoint(out_dir) if resume else None
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        self.resumed_from = self.iteration
+
+    @property
+    def unwrapped(self) -> WorldModel:
+        return self.accelerator.unwrap_model(self.model)
+
+    def no_sync(self, last: bool) -> contextlib.AbstractContextManager[None]:
+        """Gradients are exchanged on the last backward of an update only."""
+        return contextlib.nullcontext() if last else self.accelerator.no_sync(self.model)
+
+    def step(self) -> float:
+        """Clip, step, zero; returns the gradient norm."""
+        clip = self.config.grad_clip if self.config.grad_clip > 0 else float("inf")
+        norm = float(self.accelerator.clip_grad_norm_(self.model.parameters(), clip))
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return norm
+
+    def checksum(self) -> Tensor:
+        """``(processes,)`` float64 sums of every process's weights; all equal when in sync."""
+        total = sum(p.detach().double().sum() for p in self.unwrapped.parameters())
+        return self.accelerator.gather(torch.as_tensor(total, dtype=torch.float64, device=self.accelerator.device)[None])
+
+    def check_sync(self) -> float:
+        """The largest weight-checksum difference between processes; raises if they diverged."""
+        sums = self.checksum().cpu()
+        spread = float(sums.max() - sums.min())
+        if spread > 1e-6 * max(1.0, float(sums.abs().max())):
+            raise WorldAlignError(f"alignment processes are out of sync: weight checksums {sums.tolist()}")
+        return spread
+
+    def checkpoint(self) -> None:
+        """Every process's generator is gathered; the main process writes the folder."""
+        generators = self.accelerator.gather(self.generator.get_state().to(self.accelerator.device)[None]).cpu()
+        if not self.accelerator.is_main_process:
+            return
+        tensors, optimizer_info = optimizer_state(self.optimizer.optimizer if hasattr(self.optimizer, "optimizer") else self.optimizer)
+        for rank, state in enumerate(generators):
+            tensors[f"rng.loop.{rank}"] = state
+        tensors["rng.torch"] = torch.get_rng_state()
+        if self.old is not None:
+            tensors.update({f"old.{name}": value for name, value in self.old.state_dict().items()})
+        info = {"iteration": self.iteration, "optimizer": optimizer_info, "processes": len(generators)}
+        folder = self.out_dir / CHECKPOINTS_DIR / f"step_{self.iteration:07d}"
+        write_checkpoint(folder, self.unwrapped, tensors, info)
+        kept = sorted(p for p in folder.parent.glob("step_*") if p.is_dir())
+        for stale in kept[: max(0, len(kept) - self.config.keep_checkpoints)]:
+            shutil.rmtree(stale, ignore_errors=True)
+
+    def _restore(self, folder: Path) -> None:
+        load_weights(self.unwrapped, folder)
+        tensors, info = read_training_state(folder)
+        optimizer = self.optimizer.optimizer if hasattr(self.optimizer, "optimizer") else self.optimizer
+        load_optimizer_state(optimizer, tensors, info["optimizer"])
+        rank = self.accelerator.process_index
+        if info.get("processes") != self.accelerator.num_processes:
+            raise ConfigError(
+                f"{folder} was written by {info.get('processes')} process(es); resume it with the same number "
+                f"(this run has {self.accelerator.num_processes})"
+            )
+        self.generator.set_state(tensors[f"rng.loop.{rank}"])
+        torch.set_rng_state(tensors["rng.torch"])
+        if self.old is not None:
+            self.old.load_state_dict({name[4:]: value for name, value in tensors.items() if name.startswith("old.")})
+        self.iteration = int(info["iteration"])
+        logger.info("resumed from %s (iteration %d)", folder, self.iteration)
+
+
+def _frozen(model: nn.Module) -> Any:
+    copied = copy.deepcopy(model).eval()
+    copied.requires_grad_(False)
+    return copied
+
+
+def _grpo_update(run: _AlignRun, batch: CandidateBatch, advantages: Tensor) -> dict[str, float]:
+    config = run.config.grpo
+    stats: list[dict[str, Tensor]] = []
+    norms = []
+    for _ in range(config.inner_epochs):
+        num_steps = batch.chunks[0].trajectory.num_steps if batch.chunks[0].trajectory is not None else 0
+        steps = select_train_steps(num_steps, config.train_timestep_fraction, run.generator)
+        terms = [(chunk, step) for chunk in batch.chunks for step in steps]
+        for index, (chunk, step) in enumerate(terms):
+            with run.no_sync(index == len(terms) - 1):
+                loss, term_stats = grpo_step_loss(run.model, run.reference, chunk, step, advantages, config)
+                run.accelerator.backward(loss / len(terms))
+            stats.append(term_stats)
+        norms.append(run.step())
+    return {**_mean_stats(stats), "grad_norm": sum(norms) / len(norms)}
+
+
+def _nft_update(run: _AlignRun, batch: CandidateBatch, advantages: Tensor) -> dict[str, float]:
+    config = run.config.nft
+    assert run.old is not None
+    optimality = optimality_probability(advantages, config.adv_clip_max)
+    stats: list[dict[str, Tensor]] = []
+    for index, chunk in enumerate(batch.chunks):
+        with run.no_sync(index == len(batch.chunks) - 1):
+            loss, term_stats = nft_loss(run.model, run.old, run.reference, chunk, optimality, config, run.generator)
+            run.accelerator.backward(loss / len(batch.chunks))
+        stats.append(term_stats)
+    norm = run.step()
+    decay = config.ema_decay_at(run.iteration)
+    ema_update(run.old, run.model, decay)
+    return {**_mean_stats(stats), "grad_norm": norm, "ema_decay": decay}
+
+
+def align(
+    config: AlignConfig,
+    policy: WorldModel,
+    autoencoder: Autoencoder,
+    conditions: Conditions,
+    rewards: RewardComposer,
+    out_dir: str | Path,
+    *,
+    instruction_encoder: InstructionEmbedder | None = None,
+    evaluate: Evaluator | None = None,
+    relabel: RelabelHook | None = None,
+    accelerator: Any = None,
+    progress: bool = True,
+    resume: bool = True,
+) -> AlignResult:
+    """Post-train ``policy`` (the pretrained world model, updated in place) against ``rewards``.
+
+    Args:
+        config: the run's configuration.
+        policy: the world model to align; its weights at the call are the KL reference.
+        autoencoder: the frozen autoencoder of the model's latents.
+        conditions: where candidates come from (``PromptConditions`` or ``RolloutStateConditions``).
+        rewards: the composed rewards; their weighted total is optimised.
+        out_dir: the run folder (checkpoints, TensorBoard, ``log.jsonl``, ``model/``).
+        instruction_encoder: required for instruction-conditioned models.
+        evaluate: held-out evaluation, run on the main process before the first update, every
+            ``eval_every`` iterations and at the end.
+        relabel: called with fresh candidates every ``relabel_every`` iterations.
+        accelerator: an ``accelerate.Accelerator`` (default: a new one; a launch with
+            ``accelerate launch --num_processes N`` makes it distributed).
+        progress: show a progress bar (main process).
+        resume: continue from the newest checkpoint in ``out_dir``.
+    """
+    from accelerate import Accelerator
+
+    out_dir = Path(out_dir)
+    accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
+    autoencoder = autoencoder.to(accelerator.device).eval()
+    run = _AlignRun(config, policy, out_dir, accelerator, resume)
+    main = accelerator.is_main_process
+    result = AlignResult(iteration=run.iteration, resumed_from=run.resumed_from)
+    log_path = out_dir / LOG_FILE
+    writer, bar = None, None
+    if main:
+        atomic_write_json(out_dir / CONFIG_FILE, config_to_dict(config))
+        _truncate_log(log_path, run.iteration)
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out_dir / TENSORBOARD_DIR), purge_step=run.iteration + 1 if run.iteration else None)
+        bar = tqdm(total=config.iterations, initial=run.iteration, disable=not progress, dynamic_ncols=True)
+
+    def evaluation(iteration: int) -> None:
+        if evaluate is None:
+            return
+        if main:
+            run.unwrapped.eval()
+            scalars = evaluate(run.unwrapped, iteration)
+            result.evaluations[iteration] = scalars
+            assert writer is not None
+            for name, value in scalars.items():
+                writer.add_scalar(f"eval/{name}", value, iteration)
+            _append_log(log_path, {"iteration": iteration, "kind": "eval", **scalars})
+        accelerator.wait_for_everyone()
+
+    sampler = config.sampler()
+    started = time.perf_counter()
+    try:
+        if run.iteration == 0:
+            evaluation(0)
+        while run.iteration < config.iterations:
+            began = time.perf_counter()
+            run.unwrapped.eval()
+            with torch.no_grad():
+                batch = conditions.sample(
+                    run.unwrapped,
+                    autoencoder,
+                    config.conditions_per_iteration,
+                    config.group_size,
+                    sampler,
+                    run.generator,
+                    instruction_encoder,
+                )
+                scored = rewards(batch.rollout)
+            advantages = group_advantages(scored.total.cpu(), config.group_size).to(accelerator.device)
+            sampled = time.perf_counter()
+            update = _grpo_update if config.algorithm == "grpo" else _nft_update
+            stats = update(run, batch, advantages)
+            run.iteration += 1
+            record = _gathered_scalars(accelerator, scored.log_scalars())
+            record.update({f"train/{name}": value for name, value in stats.items()})
+            record["time/sampling_s"] = sampled - began
+            record["time/iteration_s"] = time.perf_counter() - began
+            if relabel is not None and config.relabel_every and run.iteration % config.relabel_every == 0:
+                record.update({f"relabel/{k}": v for k, v in relabel(batch.rollout).items()})
+            if run.iteration % config.checkpoint_every == 0 or run.iteration == config.iterations:
+                record["sync/weight_checksum_spread"] = run.check_sync()
+                run.checkpoint()
+            if main:
+                record["time/elapsed_s"] = time.perf_counter() - started
+                _log_iteration(writer, bar, log_path, run.iteration, record)
+            result.history.append(record)
+            out_of_time = _out_of_time(accelerator, config.max_seconds, time.perf_counter() - started)
+            if out_of_time:
+                if run.iteration % config.checkpoint_every:
+                    run.checkpoint()
+                break
+            if config.eval_every and run.iteration % config.eval_every == 0 and run.iteration < config.iterations:
+                evaluation(run.iteration)
+        if run.iteration not in result.evaluations and run.resumed_from < run.iteration:
+            evaluation(run.iteration)
+        result.iteration = run.iteration
+        if main:
+            result.model_dir = write_checkpoint(out_dir / FINAL_MODEL_DIR, run.unwrapped)
+        accelerator.wait_for_everyone()
+    finally:
+        if bar is not None:
+            bar.close()
+        if writer is not None:
+            writer.close()
+    result.model_dir = out_dir / FINAL_MODEL_DIR
+    return result
+
+
+def _out_of_time(accelerator: Any, budget: float, elapsed: float) -> bool:
+    """Whether the budget is spent, decided by the main process for all (they stop together)."""
+    if budget <= 0:
+        return False
+    spent = torch.tensor([float(elapsed > budget)], device=accelerator.device)
+    return bool(accelerator.gather(spent)[0] > 0) if accelerator.num_processes > 1 else bool(spent[0] > 0)
+
+
+def _gathered_scalars(accelerator: Any, scalars: dict[str, float]) -> dict[str, float]:
+    """Every process's scalars averaged (NaN-aware), so logs describe the whole job."""
+    if accelerator.num_processes == 1:
+        return dict(scalars)
+    names = sorted(scalars)
+    values = torch.tensor([scalars[name] for name in names], dtype=torch.float64, device=accelerator.device)
+    gathered = accelerator.gather(values[None]).cpu()
+    return {name: float(gathered[:, i].nanmean()) for i, name in enumerate(names)}
+
+
+def _log_iteration(writer: Any, bar: Any, path: Path, iteration: int, record: dict[str, float]) -> None:
+    for name, value in record.items():
+        writer.add_scalar(name, value, iteration)
+    bar.update(1)
+    shown = {
+        "reward": record.get("reward/total"),
+        "kl": record.get("train/kl"),
+        "clip": record.get("train/clip_fraction"),
+        "s/it": record.get("time/iteration_s"),
+    }
+    bar.set_postfix({name: f"{value:.4g}" for name, value in shown.items() if value is not None})
+    _append_log(path, {"iteration": iteration, "kind": "train", **record})
+
+
+def _append_log(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def _truncate_log(path: Path, iteration: int) -> None:
+    """Drop the log lines a killed run wrote after its last checkpoint (they are redone)."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["iteration"] <= iteration]
+    atomic_write_bytes(path, "".join(line + "\n" for line in kept).encode())

@@ -1,0 +1,213 @@
+"""DiffusionNFT: online RL of a flow model on its forward process (Zheng et al. 2025, arXiv:2509.16117).
+
+No SDE and no likelihoods: DiffusionNFT trains on clean samples (from any sampler) with a
+flow-matching-style loss. With the trained velocity ``v_theta``, the frozen "old" velocity
+``v_old`` that generated the samples, and the guidance strength ``b`` (not the KL weight), it
+defines the implicit positive and negative policies
+
+    v+ = b v_theta + (1 - b) v_old,        v- = (1 + b) v_old - b v_theta,
+
+and, on ``x_t = (1 - t) x0 + t eps`` with ``x0± = x_t - t v±`` (``flow_math``), the losses
+
+    L± = mean_dims (x0± - x0)^2 / sg(mean_dims |x0± - x0|)         (adaptive, per sample)
+    loss_i = (r_i L+_i + (1 - r_i) L-_i) * adv_clip_max / b,
+
+where ``r in [0, 1]`` is the optimality probability of the sample's advantage
+(``advantages.optimality_probability``). Dividing by ``b`` keeps the gradient's size independent
+of ``b`` (both ``x0±`` move with ``b * v_theta``); the factor ``adv_clip_max`` is the reference
+implementation's constant scale, kept so that its learning rates transfer. Optionally
+``kl_coef * mean (v_theta - v_ref)^2`` keeps the model near a frozen reference. The old model is
+an EMA of the trained one (``ema_update``) with a decay that grows with the update count
+(``NFTConfig.ema_decay_at``).
+
+The caller sets the modes (``eval()`` for deterministic velocities) and owns the optimizer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from worldalign.errors import ConfigError
+from worldalign.sampling.flow_math import interpolate, x0_from_velocity
+from worldalign.sampling.rollout import RolloutChunk
+
+NORMALIZER_FLOOR = 1e-5
+"""Lower bound of the stop-gradient mean absolute error that normalises each loss."""
+
+
+@dataclass(frozen=True)
+class NFTConfig:
+    """The hyperparameters of the DiffusionNFT objective (arXiv:2509.16117)."""
+
+    beta: float = 1.0
+    """The guidance strength ``b`` of the implicit policies ``v±`` (NOT the KL weight). The paper's
+    default is 1, where ``v+ = v_theta`` and ``v- = 2 v_old - v_theta``."""
+    kl_coef: float = 0.0
+    """Weight of ``mean (v_theta - v_ref)^2``, the KL-like penalty to a frozen reference model; 0
+    (the default: the SPEC makes it optional, and the EMA old model already anchors training)
+    disables it and then no reference forward is run."""
+    adv_clip_max: float = 5.0
+    """Advantages are clipped to ``±adv_clip_max`` before ``optimality_probability`` maps them to
+    [0, 1]; it also scales the loss (see the module docstring). 5 as in Flow-GRPO and DiffusionNFT's
+    released configs."""
+    ema_decay: float = 0.5
+    """The decay the old model's EMA grows to (and holds): ``old = d old + (1 - d) theta`` after
+    each update. 0.5 is the cap of the paper's default soft-update schedule."""
+    ema_decay_rate: float = 0.001
+    """Growth of the decay per update: ``d_i = min(ema_decay_rate * i, ema_decay)`` (the paper's
+    soft update: near on-policy early, a slower-moving old model later); 0 gives the constant
+    ``ema_decay`` from the first update."""
+    time_min: float = 0.0
+    """Lower end of the uniform flow times ``t`` drawn for training (0 = data)."""
+    time_max: float = 1.0
+    """Upper end of the uniform flow times (1 = pure noise). [0, 1] covers every time the sampler
+    visits; the loss scales with ``t`` (``x0± - x0 = t (v - v±)``), so small times carry little."""
+
+    def __post_init__(self) -> None:
+        if self.beta <= 0:
+            raise ConfigError(f"beta (the NFT guidance strength) must be > 0, got {self.beta}")
+        if self.kl_coef < 0:
+            raise ConfigError(f"kl_coef must be >= 0 (0 disables the KL), got {self.kl_coef}")
+        if self.adv_clip_max <= 0:
+            raise ConfigError(f"adv_clip_max must be > 0, got {self.adv_clip_max}")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.ema_decay_rate < 0:
+            raise ConfigError(f"ema_decay_rate must be >= 0 (0 = constant ema_decay), got {self.ema_decay_rate}")
+        if not 0 <= self.time_min < self.time_max <= 1:
+            raise ConfigError(f"need 0 <= time_min < time_max <= 1, got {self.time_min} and {self.time_max}")
+
+    def ema_decay_at(self, update_index: int) -> float:
+        """The old model's EMA decay after update ``update_index`` (0-based); non-decreasing."""
+        if update_index < 0:
+            raise ConfigError(f"update_index must be >= 0, got {update_index}")
+        if self.ema_decay_rate == 0:
+            return self.ema_decay
+        return min(self.ema_decay_rate * update_index, self.ema_decay)
+
+
+def implicit_velocities(v_theta: Tensor, v_old: Tensor, beta: float) -> tuple[Tensor, Tensor]:
+    """DiffusionNFT's implicit positive and negative velocities ``(v+, v-)``."""
+    return beta * v_theta + (1 - beta) * v_old, (1 + beta) * v_old - beta * v_theta
+
+
+def _normalized_error(x0_prediction: Tensor, x0: Tensor) -> Tensor:
+    """``(B,)`` mean squared error over dims divided by the stop-gradient mean absolute error."""
+    error = x0_prediction - x0
+    with torch.no_grad():
+        scale = error.abs().flatten(1).mean(dim=1).clamp(min=NORMALIZER_FLOOR)
+    return error.square().flatten(1).mean(dim=1) / scale
+
+
+def nft_losses(
+    v_theta: Tensor, v_old: Tensor, x_t: Tensor, x0: Tensor, t: Tensor, beta: float
+) -> tuple[Tensor, Tensor]:
+    """``(L+, L-)``, each ``(B,)``: the normalised x0-space losses of the implicit policies at ``x_t``."""
+    v_positive, v_negative = implicit_velocities(v_theta, v_old, beta)
+    positive = _normalized_error(x0_from_velocity(x_t, v_positive, t), x0)
+    negative = _normalized_error(x0_from_velocity(x_t, v_negative, t), x0)
+    return positive, negative
+
+
+def _combine(positive: Tensor, negative: Tensor, optimality: Tensor, config: NFTConfig) -> Tensor:
+    r = optimality.to(positive)
+    return (r * positive + (1 - r) * negative) * (config.adv_clip_max / config.beta)
+
+
+def nft_objective(
+    v_theta: Tensor, v_old: Tensor, x_t: Tensor, x0: Tensor, t: Tensor, optimality: Tensor, config: NFTConfig
+) -> Tensor:
+    """``(B,)`` per-sample DiffusionNFT loss ``(r L+ + (1 - r) L-) * adv_clip_max / beta``.
+
+    ``v_old`` should carry no gradient; ``t (B,)``; ``optimality (B,)`` in [0, 1].
+    """
+    positive, negative = nft_losses(v_theta, v_old, x_t, x0, t, config.beta)
+    return _combine(positive, negative, optimality, config)
+
+
+def _model_velocity(model: nn.Module, x_t: Tensor, t: Tensor, chunk: RolloutChunk) -> Tensor:
+    """The conditional velocity (no classifier-free guidance: DiffusionNFT trains CFG-free)."""
+    return model(x_t, t, chunk.context, chunk.actions, chunk.instruction).float()
+
+
+def nft_loss(
+    policy: nn.Module,
+    old: nn.Module,
+    reference: nn.Module | None,
+    chunk: RolloutChunk,
+    optimality: Tensor,
+    config: NFTConfig,
+    generator: torch.Generator,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The DiffusionNFT loss of one chunk's clean samples, and its detached statistics.
+
+    Args:
+        policy: the trained world model (possibly DDP-wrapped; it is only called once, with grad).
+        old: the EMA "old" model that stands for the sampling policy (called under ``no_grad``).
+        reference: a frozen reference model, or ``None`` when ``config.kl_coef == 0``.
+        chunk: a recorded rollout chunk; ``chunk.latents`` are the clean samples ``x0`` (any
+            sampler; the trajectory is not used).
+        optimality: ``(B,)`` optimality probabilities in [0, 1] (``optimality_probability``).
+        config: the objective's hyperparameters.
+        generator: CPU generator for ``t ~ U[time_min, time_max]`` and ``eps ~ N(0, I)``.
+
+    Returns:
+        ``(loss, stats)``: the scalar loss (batch mean of ``nft_objective`` plus the KL term) and
+        the detached batch means ``positive_loss``, ``negative_loss``, ``kl`` and ``loss``.
+    """
+    if config.kl_coef > 0 and reference is None:
+        raise ConfigError(f"kl_coef={config.kl_coef} needs a reference model; pass one or set kl_coef=0")
+    x0 = chunk.latents.float()
+    batch = x0.shape[0]
+    if tuple(optimality.shape) != (batch,):
+        raise ConfigError(f"optimality has shape {tuple(optimality.shape)}, expected ({batch},)")
+    t = torch.rand(batch, generator=generator) * (config.time_max - config.time_min) + config.time_min
+    t = t.to(x0.device)
+    noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+    x_t = interpolate(x0, noise, t)
+
+    v_theta = _model_velocity(policy, x_t, t, chunk)
+    with torch.no_grad():
+        v_old = _model_velocity(old, x_t, t, chunk)
+    positive, negative = nft_losses(v_theta, v_old, x_t, x0, t, config.beta)
+    loss = _combine(positive, negative, optimality, config).mean()
+
+    kl = torch.zeros((), dtype=loss.dtype, device=loss.device)
+    if config.kl_coef > 0 and reference is not None:
+        with torch.no_grad():
+            v_reference = _model_velocity(reference, x_t, t, chunk)
+        kl = (v_theta - v_reference).square().flatten(1).mean(dim=1).mean()
+        loss = loss + config.kl_coef * kl
+
+    stats = {
+        "positive_loss": positive.detach().mean(),
+        "negative_loss": negative.detach().mean(),
+        "kl": kl.detach(),
+        "loss": loss.detach(),
+    }
+    return loss, stats
+
+
+@torch.no_grad()
+def ema_update(old: nn.Module, policy: nn.Module, decay: float) -> None:
+    """In place: ``old = decay * old + (1 - decay) * policy`` for every parameter and float buffer
+    (other buffers are copied). ``policy`` may be DDP-wrapped. DiffusionNFT's soft update of the
+    old policy (arXiv:2509.16117); decay 0 copies the policy, decay 1 keeps ``old``."""
+    if not 0 <= decay <= 1:
+        raise ConfigError(f"the EMA decay must be in [0, 1], got {decay}")
+    source = getattr(policy, "module", policy)
+    for kind, old_tensors, new_tensors in (
+        ("parameters", dict(old.named_parameters()), dict(source.named_parameters())),
+        ("buffers", dict(old.named_buffers()), dict(source.named_buffers())),
+    ):
+        if old_tensors.keys() != new_tensors.keys():
+            raise ConfigError(f"the old model and the policy have different {kind}; they must share one architecture")
+        for name, target in old_tensors.items():
+            value = new_tensors[name].to(target.device)
+            if target.is_floating_point():
+                target.lerp_(value.to(target.dtype), 1.0 - decay)
+            else:
+                target.copy_(value)

@@ -1,0 +1,168 @@
+"""The alignment loop: a real learning signal for both algorithms, exact resume, and the sampling
+of conditions (rollout states and prompts) it trains on."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from align_setup import brightness_rewards, episode_pool, tiny_models
+
+from worldalign.algos.align import LOG_FILE, AlignConfig, align
+from worldalign.algos.flow_grpo import FlowGRPOConfig
+from worldalign.algos.conditions import PromptConditions, RolloutStateConditions
+from worldalign.algos.run_folder import FINAL_MODEL_DIR
+from worldalign.errors import ConfigError
+from worldalign.models.checkpoint import load_model
+from worldalign.models.world_model import WorldModel
+from worldalign.sampling.context_policies import FullHistory
+from worldalign.sampling.rollout import rollout
+from worldalign.sampling.samplers import EulerODESampler, FlowSDESampler
+
+
+def mean_brightness(model: WorldModel, autoencoder: torch.nn.Module) -> float:
+    """Mean pixel of ODE rollouts from fixed starts with fixed noise."""
+    pool = episode_pool()
+    starts = torch.stack([pool.frames(e, 0, 2) for e in range(4)])
+    actions = torch.stack([pool.actions(e, 0, 5, normalized=True) for e in range(4)])
+    with torch.no_grad():
+        result = rollout(
+            model.eval(),
+            autoencoder,
+            autoencoder.encode(starts),
+            4,
+            FullHistory(),
+            sampler=EulerODESampler(steps=4),
+            actions=actions,
+            generator=torch.Generator().manual_seed(123),
+        )
+    return float(result.frames.mean())
+
+
+def conditions() -> RolloutStateConditions:
+    return RolloutStateConditions(episode_pool(), context_frames=2, max_prefix_chunks=1, max_continuation_chunks=2)
+
+
+def config(**changes: object) -> AlignConfig:
+    options = {
+        "iterations": 6,
+        "conditions_per_iteration": 2,
+        "group_size": 4,
+        "sampling_steps": 4,
+        "learning_rate": 3e-3,
+        "checkpoint_every": 2,
+        "seed": 0,
+    }
+    return AlignConfig(**(options | changes))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "nft"])
+def test_a_brightness_reward_makes_rollouts_brighter(algorithm: str, tmp_path: Path) -> None:
+    model, autoencoder = tiny_models()
+    before = mean_brightness(model, autoencoder)
+    # GRPO's score-function gradient is noisier than NFT's regression: a larger step, KL off.
+    cfg = config(algorithm=algorithm, learning_rate=3e-2 if algorithm == "grpo" else 3e-3)
+    if algorithm == "grpo":
+        cfg = dataclasses.replace(cfg, grpo=FlowGRPOConfig(kl_coef=0.0))
+    result = align(cfg, model, autoencoder, conditions(), brightness_rewards(), tmp_path, progress=False)
+    after = mean_brightness(model, autoencoder)
+    assert result.iteration == 6 and len(result.history) == 6
+    assert after > before + 0.02, f"{algorithm}: mean brightness {before:.4f} -> {after:.4f}"
+    saved = load_model(WorldModel, tmp_path / FINAL_MODEL_DIR)
+    assert all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), model.state_dict().values(), strict=True))
+    lines = [json.loads(line) for line in (tmp_path / LOG_FILE).read_text().splitlines()]
+    assert [line["iteration"] for line in lines if line["kind"] == "train"] == [1, 2, 3, 4, 5, 6]
+    assert all("reward/brightness" in line and "time/iteration_s" in line for line in lines if line["kind"] == "train")
+    assert all(line["sync/weight_checksum_spread"] == 0.0 for line in lines if "sync/weight_checksum_spread" in line)
+
+
+def test_resume_after_a_stop_continues_exactly(tmp_path: Path) -> None:
+    model, autoencoder = tiny_models()
+    straight = align(config(iterations=4), model, autoencoder, conditions(), brightness_rewards(), tmp_path / "a", progress=False)
+    first, _ = tiny_models()
+    align(config(iterations=2), first, autoencoder, conditions(), brightness_rewards(), tmp_path / "b", progress=False)
+    second, _ = tiny_models()  # a fresh process: pretrained weights, then the checkpoint
+    resumed = align(config(iterations=4), second, autoencoder, conditions(), brightness_rewards(), tmp_path / "b", progress=False)
+    assert resumed.resumed_from == 2 and resumed.iteration == 4
+    for a, b in zip(model.state_dict().values(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    rewards = [r["reward/total"] for r in straight.history[2:]]
+    assert rewards == [r["reward/total"] for r in resumed.history]
+    lines = (tmp_path / "b" / LOG_FILE).read_text().splitlines()
+    assert [json.loads(line)["iteration"] for line in lines] == [1, 2, 3, 4]
+
+
+def test_rollout_state_candidates_share_a_state_and_follow_the_real_actions() -> None:
+    model, autoencoder = tiny_models()
+    producer = conditions()
+    batch = producer.sample(model.eval(), autoencoder, 3, 4, FlowSDESampler(steps=3), torch.Generator().manual_seed(1))
+    candidates = batch.rollout
+    assert candidates.batch_size == 12 and batch.group_size == 4 and len(batch.episodes) == 3
+    horizon = candidates.frames.shape[2]
+    assert horizon in (2, 4) and len(batch.chunks) == horizon // 2
+    first = batch.chunks[0]
+    assert first.trajectory is not None and first.latents.shape[0] == 12
+    # The K candidates of a state see the same context and actions, and differ by their noise.
+    assert torch.equal(first.context[0], first.context[3]) and not torch.equal(first.latents[0], first.latents[1])
+    assert candidates.reference is not None and torch.equal(candidates.reference[0], candidates.reference[3])
+    pool = producer.pool
+    for s, (episode, start) in enumerate(zip(batch.episodes, batch.start_frames, strict=True)):
+        real = pool.frames(episode, start, horizon)
+        assert torch.allclose(candidates.reference[4 * s], real)
+        expected = pool.actions(episode, start - 1, horizon, normalized=False)
+        assert torch.equal(candidates.actions[4 * s], expected)
+
+
+def test_prompt_candidates_carry_instruction_reference_and_start() -> None:
+    model, autoencoder = tiny_models()
+    producer = PromptConditions(episode_pool(), context_frames=2, horizon=4)
+    batch = producer.sample(model.eval(), autoencoder, 2, 3, EulerODESampler(steps=2), torch.Generator().manual_seed(0))
+    assert batch.rollout.frames.shape[:3] == (6, 1, 4)
+    assert batch.rollout.instructions == ["reach the goal"] * 6 and batch.rollout.actions is None
+    assert batch.chunks[0].actions is None and batch.chunks[0].trajectory is None
+
+
+def test_bad_configs_are_refused() -> None:
+    with pytest.raises(ConfigError, match="algorithm"):
+        AlignConfig(algorithm="ppo")
+    with pytest.raises(ConfigError, match="group_size"):
+        AlignConfig(group_size=1)
+    with pytest.raises(ConfigError, match="max_continuation_chunks"):
+        RolloutStateConditions(episode_pool(), max_continuation_chunks=0)
+
+
+@pytest.mark.parametrize("algorithm", ["nft", "grpo"])
+def test_two_processes_through_accelerate_stay_in_sync(algorithm: str, tmp_path: Path) -> None:
+    here = Path(__file__).parent
+    script = here / "two_process_align.py"
+    launcher = Path(sys.executable).parent / "accelerate"
+    # --multi_gpu selects Accelerate's torchrun launcher; without GPUs each process's Accelerator
+    # runs on the CPU with the gloo backend (``--cpu`` would start a single process).
+    command = [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+               str(script), str(tmp_path), algorithm]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank_{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["processes"] == ranks[1]["processes"] == 2
+    assert ranks[0]["weights"] == ranks[1]["weights"]  # bit-identical after 3 updates
+    assert ranks[0]["drawn"] != ranks[1]["drawn"]  # each process trained on its own conditions
+    pretrained, _ = tiny_models()
+    assert ranks[0]["checksum"] != sum(float(p.double().sum()) for p in pretrained.parameters())
+    log = [json.loads(line) for line in (tmp_path / LOG_FILE).read_text().splitlines()]
+    assert [line["iteration"] for line in log] == [1, 2, 3]  # the main process alone writes the log
+    assert all(line["sync/weight_checksum_spread"] == 0.0 for line in log)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

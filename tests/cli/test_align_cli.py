@@ -1,0 +1,85 @@
+"""``worldalign align`` end to end on the tiny preset: both algorithms, both kinds of conditions,
+the before/after summary and videos, and a resumed run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+from moving_squares import write_dataset
+
+from worldalign.cli.align import SUMMARY_FILE, VIDEOS_DIR, register
+from worldalign.cli.world_model import add_train_autoencoder_parser, add_train_world_model_parser
+from worldalign.errors import ConfigError
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    verbs = parser.add_subparsers()
+    train = verbs.add_parser("train").add_subparsers()
+    add_train_autoencoder_parser(train)
+    add_train_world_model_parser(train)
+    register(verbs)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("align_cli")
+    dataset = root / "data"
+    write_dataset(dataset)
+    common = ["--dataset", str(dataset), "--preset", "tiny", "--steps", "2", "--batch-size", "2"]
+    assert run(["train", "autoencoder", *common, "--out", str(root / "ae"), "--held-out", "0"]) == 0
+    argv = ["train", "world-model", *common, "--autoencoder", str(root / "ae"), "--out", str(root / "wm")]
+    assert run([*argv, "--preview-every", "0"]) == 0
+    return {"dataset": dataset, "ae": root / "ae", "wm": root / "wm"}
+
+
+def align_argv(runs: dict[str, Path], out: Path, *extra: str) -> list[str]:
+    return [
+        "align", "--world-model", str(runs["wm"]), "--autoencoder", str(runs["ae"]), "--dataset", str(runs["dataset"]),
+        "--out", str(out), "--iterations", "2", "--conditions-per-iteration", "2", "--group-size", "2",
+        "--sampling-steps", "2", "--max-prefix-chunks", "1", "--max-continuation-chunks", "1", "--horizon", "2",
+        "--fidelity-metrics", "ssim=1,psnr=1", "--eval-rewards", "fidelity=1", "--eval-episodes", "1",
+        "--eval-horizon", "4", "--eval-seeds", "2", "--checkpoint-every", "1", "--window", "3", *extra,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "conditions"), [("nft", "rollout-states"), ("grpo", "prompts")]
+)
+def test_align_writes_model_summary_videos_and_resumes(
+    runs: dict[str, Path], tmp_path: Path, algorithm: str, conditions: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "align"
+    argv = align_argv(runs, out, "--algo", algorithm, "--conditions", conditions, "--rewards", "fidelity=1")
+    assert run(argv) == 0
+    printed = capsys.readouterr().out
+    assert "held-out rollouts before vs after 2" in printed and "fidelity/ssim" in printed
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["algorithm"] == algorithm and summary["iterations"] == 2
+    for moment in ("before", "after"):
+        assert {"fidelity", "fidelity/ssim", "fidelity/psnr", "fidelity/ssim/seed_std"} <= set(summary[moment])
+    assert summary["before"] != summary["after"], "two updates change the held-out rollouts"
+    assert (out / "model" / "model.safetensors").is_file() and (out / "action_normalizer.json").is_file()
+    videos = list((out / VIDEOS_DIR).glob("*.mp4"))
+    assert len(videos) == 1 and videos[0].stat().st_size > 0
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [line["kind"] for line in log] == ["eval", "train", "train", "eval"]
+
+    more = [*argv[: argv.index("--iterations") + 1], "3", *argv[argv.index("--iterations") + 2 :]]
+    assert run(more) == 0  # resumes at iteration 2 and runs the third
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["resumed_from"] == 2 and summary["iterations"] == 3 and summary["before"] is None
+
+
+def test_bad_options_are_named(runs: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--fidelity-metrics"):
+        run(align_argv(runs, tmp_path / "a", "--fidelity-metrics", "ssim=high"))
+    with pytest.raises(ConfigError, match="unknown reward 'fidelty'"):
+        run(align_argv(runs, tmp_path / "b", "--rewards", "fidelty=1"))
+    with pytest.raises(ConfigError, match="uses 6 context frames; the world model accepts 1..4"):
+        run([*align_argv(runs, tmp_path / "c"), "--window", "6"])
