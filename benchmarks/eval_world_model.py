@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--world-model", required=True, type=Path, help="world model run folder (or its model/)")
     parser.add_argument("--autoencoder", required=True, type=Path, help="autoencoder run folder (or its model/)")
     parser.add_argument("--dataset", required=True, type=Path, help="dataset folder (LeRobot v3 layout)")
-    parser.add_argument("--episodes", type=int, help="evaluate the first N held-out episodes (default: all)")
+    parser.add_argument("--episodes", type=int, help="evaluate N held-out episodes spread over the tasks (default: all)")
     parser.add_argument("--horizon", type=int, default=48, help="frames generated per episode (default: 48)")
     parser.add_argument("--context", type=int, default=4, help="real start frames given as context (default: 4)")
     parser.add_argument("--seeds", type=int, default=3, help="sampling seeds 0..N-1 (default: 3)")
@@ -82,8 +82,9 @@ def main() -> None:
             f"skipped {len(short)} held-out episode(s) shorter than context {args.context} + horizon "
             f"{args.horizon} frames: {short}"
         )
-    if args.episodes is not None:
-        episodes = episodes[: args.episodes]
+    if args.episodes is not None and args.episodes < len(episodes):
+        # Spread over the list (it is task-major), so a few episodes still cover every task.
+        episodes = [episodes[int(i * len(episodes) / args.episodes)] for i in range(args.episodes)]
     if not episodes:
         raise ConfigError(
             f"no held-out episode of {args.dataset} holds {args.context + args.horizon} frames: lower --horizon"

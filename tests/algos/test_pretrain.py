@@ -10,12 +10,8 @@ import pytest
 import torch
 from pretrain_data import KilledAfter, SyntheticClips, SyntheticFrames, hashed_instruction_embeddings
 
-from worldalign.algos.pretrain import (
-    learning_rate,
-    sample_context_length,
-    train_autoencoder,
-    train_world_model,
-)
+from worldalign.algos.pretrain import sample_context_length, train_autoencoder, train_world_model
+from worldalign.algos.training_run import learning_rate
 from worldalign.configs.autoencoder import AutoencoderConfig
 from worldalign.configs.presets import get_preset
 from worldalign.configs.pretrain import OptimizerConfig
@@ -142,7 +138,7 @@ def test_resuming_with_another_architecture_is_refused(tmp_path: Path, autoencod
         train_world_model(wider, SyntheticClips(), autoencoder, tmp_path, **kwargs)
 
 
-def test_learning_rate_warms_up_then_decays_to_the_minimum() -> None:
+def test_lr_schedule_warms_up_then_decays_to_the_minimum() -> None:
     config = OptimizerConfig(learning_rate=1.0, warmup_steps=10, min_lr_ratio=0.1)
     assert learning_rate(0, 100, config) == pytest.approx(0.1)
     assert learning_rate(9, 100, config) == pytest.approx(1.0)

@@ -72,8 +72,11 @@ def test_align_writes_model_summary_videos_and_resumes(
 
     more = [*argv[: argv.index("--iterations") + 1], "3", *argv[argv.index("--iterations") + 2 :]]
     assert run(more) == 0  # resumes at iteration 2 and runs the third
-    summary = json.loads((out / SUMMARY_FILE).read_text())
-    assert summary["resumed_from"] == 2 and summary["iterations"] == 3 and summary["before"] is None
+    resumed = json.loads((out / SUMMARY_FILE).read_text())
+    assert resumed["resumed_from"] == 2 and resumed["iterations"] == 3
+    assert resumed["before"] == summary["before"] and resumed["after"] == resumed["evaluations"]["3"]
+    assert run(more) == 0  # nothing left to do: the summary still describes the whole run
+    assert json.loads((out / SUMMARY_FILE).read_text())["after"] == resumed["after"]
 
 
 def test_bad_options_are_named(runs: dict[str, Path], tmp_path: Path) -> None:

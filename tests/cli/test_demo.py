@@ -12,7 +12,8 @@ from worldalign.cli.main import main
 
 def test_demo_chain_on_two_tasks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
-    argv = ["demo", "--out", str(out), "--tasks", "reach-v3,drawer-close-v3", "--episodes-per-task", "1", "--workers", "1"]
+    argv = ["demo", "--out", str(out), "--tasks", "reach-v3,drawer-close-v3", "--episodes-per-task", "2", "--workers", "1",
+            "--align-iterations", "1"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "$ worldalign data generate" in printed, "every step is printed as the command a user can rerun"
@@ -22,6 +23,10 @@ def test_demo_chain_on_two_tasks(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert all(row["executability"] <= 0 for row in scores.values()), "executability is minus a sum of penalties"
     execution = json.loads((out / "execution.json").read_text())
     assert "drawer-close-v3" in json.dumps(execution)
+    summary = json.loads((out / "align" / "before_after.json").read_text())
+    assert summary["iterations"] == 1 and summary["algorithm"] == "nft"
+    assert {"fidelity/lpips", "fidelity/ssim", "executability"} <= set(summary["before"]) <= set(summary["after"])
+    assert len(list((out / "align" / "videos").glob("episode_*.mp4"))) == 2  # one held-out episode per task
 
-    assert main(argv) == 0  # a second run reuses the dataset
+    assert main(argv) == 0  # a second run reuses the dataset and finds the alignment done
     assert "reusing" in capsys.readouterr().out

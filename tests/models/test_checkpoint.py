@@ -14,6 +14,7 @@ from worldalign.configs.serialization import config_from_dict, config_to_dict
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.checkpoint import (
+    export_checkpoint,
     load_model,
     load_optimizer_state,
     load_weights,
@@ -103,3 +104,19 @@ def test_rewriting_a_folder_replaces_it_whole(tmp_path: Path) -> None:
     write_checkpoint(tmp_path / "ckpt", model)
     assert not (tmp_path / "ckpt" / "training_state.json").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]  # no staging or retired folders left
+
+
+def test_export_in_half_precision_loads_back_as_float32(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = WorldModel(CONFIG)
+    source = write_checkpoint(tmp_path / "run" / "checkpoints" / "step_0000001", model, {"rng": torch.ones(3)}, {})
+    shipped = export_checkpoint(source, tmp_path / "shipped", storage_dtype=torch.float16)
+    assert sorted(p.name for p in shipped.iterdir()) == ["config.json", "model.safetensors"]  # no training state
+    assert (shipped / "model.safetensors").stat().st_size < 0.6 * (source / "model.safetensors").stat().st_size
+    loaded = load_model(WorldModel, shipped)
+    for name, tensor in model.state_dict().items():
+        restored = loaded.state_dict()[name]
+        assert restored.dtype == torch.float32
+        assert torch.equal(restored, tensor.half().float()), name
+    with pytest.raises(ConfigError, match="not a checkpoint folder"):
+        export_checkpoint(tmp_path / "nothing", tmp_path / "out")

@@ -26,7 +26,6 @@ import contextlib
 import copy
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,18 +40,13 @@ from worldalign.algos.advantages import group_advantages, optimality_probability
 from worldalign.algos.conditions import CandidateBatch, Conditions, InstructionEmbedder
 from worldalign.algos.diffusion_nft import NFTConfig, ema_update, nft_loss
 from worldalign.algos.flow_grpo import FlowGRPOConfig, grpo_step_loss, select_train_steps
-from worldalign.algos.run_folder import CHECKPOINTS_DIR, FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
+from worldalign.algos.run_folder import FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
+from worldalign.algos.training_run import load_training_checkpoint, save_training_checkpoint
 from worldalign.configs.serialization import config_to_dict
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError, WorldAlignError
 from worldalign.models.autoencoder import Autoencoder
-from worldalign.models.checkpoint import (
-    load_optimizer_state,
-    load_weights,
-    optimizer_state,
-    read_training_state,
-    write_checkpoint,
-)
+from worldalign.models.checkpoint import write_checkpoint
 from worldalign.models.world_model import WorldModel
 from worldalign.rewards.compose import RewardComposer
 from worldalign.sampling.samplers import EulerODESampler, FlowSDESampler
@@ -213,24 +207,23 @@ class _AlignRun:
         generators = self.accelerator.gather(self.generator.get_state().to(self.accelerator.device)[None]).cpu()
         if not self.accelerator.is_main_process:
             return
-        tensors, optimizer_info = optimizer_state(self.optimizer.optimizer if hasattr(self.optimizer, "optimizer") else self.optimizer)
-        for rank, state in enumerate(generators):
-            tensors[f"rng.loop.{rank}"] = state
+        tensors = {f"rng.loop.{rank}": state for rank, state in enumerate(generators)}
         tensors["rng.torch"] = torch.get_rng_state()
         if self.old is not None:
             tensors.update({f"old.{name}": value for name, value in self.old.state_dict().items()})
-        info = {"iteration": self.iteration, "optimizer": optimizer_info, "processes": len(generators)}
-        folder = self.out_dir / CHECKPOINTS_DIR / f"step_{self.iteration:07d}"
-        write_checkpoint(folder, self.unwrapped, tensors, info)
-        kept = sorted(p for p in folder.parent.glob("step_*") if p.is_dir())
-        for stale in kept[: max(0, len(kept) - self.config.keep_checkpoints)]:
-            shutil.rmtree(stale, ignore_errors=True)
+        save_training_checkpoint(
+            self.out_dir,
+            self.iteration,
+            self.unwrapped,
+            getattr(self.optimizer, "optimizer", self.optimizer),  # the one Accelerate wraps
+            tensors=tensors,
+            info={"iteration": self.iteration, "processes": len(generators)},
+            keep=self.config.keep_checkpoints,
+        )
 
     def _restore(self, folder: Path) -> None:
-        load_weights(self.unwrapped, folder)
-        tensors, info = read_training_state(folder)
-        optimizer = self.optimizer.optimizer if hasattr(self.optimizer, "optimizer") else self.optimizer
-        load_optimizer_state(optimizer, tensors, info["optimizer"])
+        optimizer = getattr(self.optimizer, "optimizer", self.optimizer)  # the one Accelerate wraps
+        tensors, info = load_training_checkpoint(folder, self.unwrapped, optimizer)
         rank = self.accelerator.process_index
         if info.get("processes") != self.accelerator.num_processes:
             raise ConfigError(
@@ -378,17 +371,17 @@ def align(
             record["time/iteration_s"] = time.perf_counter() - began
             if relabel is not None and config.relabel_every and run.iteration % config.relabel_every == 0:
                 record.update({f"relabel/{k}": v for k, v in relabel(batch.rollout).items()})
-            if run.iteration % config.checkpoint_every == 0 or run.iteration == config.iterations:
+            out_of_time = _out_of_time(accelerator, config.max_seconds, time.perf_counter() - started)
+            checkpoint_due = out_of_time or run.iteration % config.checkpoint_every == 0
+            if checkpoint_due or run.iteration == config.iterations:
                 record["sync/weight_checksum_spread"] = run.check_sync()
-                run.checkpoint()
             if main:
                 record["time/elapsed_s"] = time.perf_counter() - started
                 _log_iteration(writer, bar, log_path, run.iteration, record)
             result.history.append(record)
-            out_of_time = _out_of_time(accelerator, config.max_seconds, time.perf_counter() - started)
+            if checkpoint_due or run.iteration == config.iterations:
+                run.checkpoint()  # after the log line: a resume never lacks the line of its iteration
             if out_of_time:
-                if run.iteration % config.checkpoint_every:
-                    run.checkpoint()
                 break
             if config.eval_every and run.iteration % config.eval_every == 0 and run.iteration < config.iterations:
                 evaluation(run.iteration)

@@ -82,14 +82,15 @@ class EpisodePool:
         episodes: the episodes (frames of the model's views, in the model's view order).
         indices: each episode's index in its dataset (for logs and reproducibility).
         views: the camera names, in the world model's view order.
-        normalizer: the action statistics the world model was trained with.
+        normalizer: the action statistics the world model was trained with (``None`` for a
+            model without action conditioning).
         fps: frames per second of the videos.
     """
 
     episodes: Sequence[Episode]
     indices: Sequence[int]
     views: tuple[str, ...]
-    normalizer: Normalizer
+    normalizer: Normalizer | None
     fps: int
 
     def __post_init__(self) -> None:
@@ -105,7 +106,11 @@ class EpisodePool:
     def actions(self, episode: int, first: int, count: int, *, normalized: bool) -> Tensor:
         """``(count, A)`` actions ``first .. first+count-1`` (``actions[t]`` moves frame t to t+1)."""
         raw = self.episodes[episode].actions[first : first + count].astype(np.float32)
-        return torch.from_numpy(self.normalizer.normalize(ACTION_FEATURE, raw) if normalized else raw)
+        if not normalized:
+            return torch.from_numpy(raw)
+        if self.normalizer is None:
+            raise ConfigError("EpisodePool has no action normalizer: the world model is not action-conditioned")
+        return torch.from_numpy(self.normalizer.normalize(ACTION_FEATURE, raw))
 
     def start(self, episode: int, frame: int) -> SimulatorStart | None:
         """The simulator state at ``frame`` of ``episode``, when the episode recorded one."""

@@ -18,7 +18,6 @@ model never saw. Run folder::
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,21 +28,23 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
+from worldalign.algos.run_folder import FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
+from worldalign.algos.training_run import (
+    adamw,
+    default_device,
+    load_training_checkpoint,
+    optimizer_step,
+    save_training_checkpoint,
+)
+from worldalign.configs.pretrain import OptimizerConfig
 from worldalign.configs.serialization import config_to_dict
 from worldalign.data import lerobot_format as fmt
-from worldalign.algos.run_folder import CHECKPOINTS_DIR, FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
 from worldalign.data.clips import ClipSampler, split_episodes
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.stats import Normalizer
 from worldalign.data.types import ClipBatch
 from worldalign.errors import ConfigError
-from worldalign.models.checkpoint import (
-    load_optimizer_state,
-    load_weights,
-    optimizer_state,
-    read_training_state,
-    write_checkpoint,
-)
+from worldalign.models.checkpoint import write_checkpoint
 from worldalign.models.idm import IDMConfig, InverseDynamicsModel
 from worldalign.utils.atomic import atomic_write_json
 
@@ -84,6 +85,17 @@ class IDMTrainingConfig:
     """Steps between resumable checkpoints."""
     keep_checkpoints: int = 2
     """Resumable checkpoints kept (oldest deleted first)."""
+
+    @property
+    def optimizer(self) -> OptimizerConfig:
+        """AdamW and its schedule: no warmup, cosine decay to 10% of the peak, gradient norm clipped to 1."""
+        return OptimizerConfig(
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            warmup_steps=0,
+            min_lr_ratio=0.1,
+            grad_clip=1.0,
+        )
 
 
 def strided_windows(
@@ -246,11 +258,6 @@ def split_dataset(dataset: LeRobotDataset, held_out_fraction: float) -> tuple[li
     return split_episodes(dataset.task_names, held_out_fraction=held_out_fraction)
 
 
-def _learning_rate(step: int, config: IDMTrainingConfig) -> float:
-    progress = min(1.0, step / max(1, config.steps))
-    return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress)))
-
-
 def train_idm(
     dataset_root: str | Path,
     out: str | Path,
@@ -267,7 +274,7 @@ def train_idm(
     """
     config = config or IDMTrainingConfig()
     out = Path(out)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(device) if device is not None else default_device()
     dataset = LeRobotDataset(dataset_root)
     # The data fixes the action size and the frame size; the config fixes everything else.
     known_view = next((view for view in config.model.views if view in dataset.views), None)
@@ -296,14 +303,12 @@ def train_idm(
     torch.manual_seed(config.seed)
     model = InverseDynamicsModel(config.model).to(device)
     model.set_action_statistics(mean, std)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = adamw(model, config.optimizer)
     rng = np.random.default_rng(config.seed)
     step = 0
     checkpoint = latest_checkpoint(out) if resume else None
     if checkpoint is not None:
-        load_weights(model, checkpoint)  # type: ignore[arg-type]
-        tensors, info = read_training_state(checkpoint)
-        load_optimizer_state(optimizer, tensors, info["optimizer"])
+        tensors, info = load_training_checkpoint(checkpoint, model, optimizer)
         torch.set_rng_state(tensors["rng.torch"])
         rng.bit_generator.state = info["sampler_rng"]
         step = int(info["step"])
@@ -322,13 +327,8 @@ def train_idm(
             strided = rng.random(config.batch_size) < config.strided_fraction
             strides[strided] = rng.integers(2, max_stride + 1, int(strided.sum()))
         windows, target = strided_windows(clip, torch.from_numpy(strides), config.model, normalizer, max_stride)
-        for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(step, config)
         loss = idm_loss(model, windows.to(device), target.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
-        optimizer.step()
+        grad_norm = optimizer_step(model, optimizer, loss, step, config.steps, config.optimizer)
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.4f}")
@@ -337,7 +337,15 @@ def train_idm(
             writer.add_scalar("train/grad_norm", grad_norm, step)
             writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
         if step % config.checkpoint_every == 0 or step == config.steps:
-            _save_training_checkpoint(out, model, optimizer, rng, step, config.keep_checkpoints)
+            save_training_checkpoint(
+                out,
+                step,
+                model,
+                optimizer,
+                tensors={"rng.torch": torch.get_rng_state()},
+                info={"sampler_rng": rng.bit_generator.state},
+                keep=config.keep_checkpoints,
+            )
     bar.close()
     write_checkpoint(out / FINAL_MODEL_DIR, model)  # type: ignore[arg-type]
 
@@ -351,19 +359,3 @@ def train_idm(
     atomic_write_json(out / EVAL_FILE, {"dataset": str(dataset.root), **evaluation.as_json()})
     return model, evaluation
 
-
-def _save_training_checkpoint(
-    out: Path,
-    model: InverseDynamicsModel,
-    optimizer: torch.optim.Optimizer,
-    rng: np.random.Generator,
-    step: int,
-    keep: int,
-) -> None:
-    tensors, optimizer_info = optimizer_state(optimizer)
-    tensors["rng.torch"] = torch.get_rng_state()
-    info = {"step": step, "optimizer": optimizer_info, "sampler_rng": rng.bit_generator.state}
-    write_checkpoint(out / CHECKPOINTS_DIR / f"step_{step:07d}", model, tensors, info)  # type: ignore[arg-type]
-    kept = sorted(p for p in (out / CHECKPOINTS_DIR).glob("step_*") if p.is_dir())
-    for old in kept[: max(0, len(kept) - keep)]:
-        shutil.rmtree(old, ignore_errors=True)

@@ -1,8 +1,8 @@
 """Pretraining of the frame autoencoder and of the latent flow-matching world model.
 
-Reads top to bottom: the data protocol, the two losses, the shared training-run machinery
-(AdamW + warmup/cosine, clipping, checkpoints, exact resume, TensorBoard, progress bar), then
-``train_autoencoder`` and ``train_world_model``.
+Reads top to bottom: the two losses, then ``train_autoencoder`` and ``train_world_model``, both
+driven by ``algos.training_run.TrainingRun`` (AdamW + warmup/cosine, clipping, checkpoints, exact
+resume, TensorBoard, progress bar).
 
 World-model objective: rectified flow / flow matching (Liu et al. 2022, arXiv:2209.03003;
 Lipman et al. 2022, arXiv:2210.02747) on the latents of the future frames, with the convention
@@ -11,58 +11,31 @@ Every step draws a context length (so one model serves full-history, short-windo
 rollouts), flow times from a logit-normal (SD3, Esser et al. 2024, arXiv:2403.03206), and drops
 actions/instructions with some probability (classifier-free guidance, arXiv:2207.12598).
 
-Data protocol: the trainers take any iterable of batches (``(N, 3, H, W)`` frame tensors for the
-autoencoder, ``ClipBatch`` for the world model), iterated again when exhausted. For an exact
-resume, the iterable may also have ``state_dict() -> dict`` (JSON-serialisable) and
-``load_state_dict(dict)``: the trainer saves ``state_dict()`` in every checkpoint, taken after
-the checkpoint's last batch was drawn, and calls ``load_state_dict`` before iterating again, so
-the next batch drawn after a resume is the one the uninterrupted run would have drawn.
+Data: the trainers take any iterable of batches (``(N, 3, H, W)`` frame tensors for the
+autoencoder, ``ClipBatch`` for the world model); see ``algos.training_run`` for how an iterable
+with ``state_dict``/``load_state_dict`` makes a resume bit-exact.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import shutil
-import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-from tqdm import tqdm
+from torch import Tensor
 
-from worldalign.configs.pretrain import (
-    AutoencoderTrainingConfig,
-    OptimizerConfig,
-    RunConfig,
-    WorldModelTrainingConfig,
-)
-from worldalign.algos.run_folder import CHECKPOINTS_DIR, FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
-from worldalign.configs.serialization import config_to_dict
+from worldalign.algos.training_run import TrainingResult, TrainingRun, default_device
+from worldalign.configs.pretrain import AutoencoderTrainingConfig, WorldModelTrainingConfig
 from worldalign.data.types import ClipBatch
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.autoencoder.latent_cache import ClipLatentEncoder
-from worldalign.models.checkpoint import (
-    load_optimizer_state,
-    load_weights,
-    optimizer_state,
-    read_training_state,
-    write_checkpoint,
-)
 from worldalign.models.world_model import WorldModel
 from worldalign.sampling.flow_math import interpolate, velocity_target
 from worldalign.sampling.guidance import WorldModelVelocity, autocast_context
 from worldalign.sampling.samplers import EulerODESampler
-from worldalign.utils.atomic import atomic_write_json
-
-logger = logging.getLogger(__name__)
-
-CONFIG_FILE = "train_config.json"
 
 # (prediction (N, 3, H, W), target (N, 3, H, W)) in [-1, 1] -> scalar loss, e.g. LPIPS.
 PerceptualLoss = Callable[[Tensor, Tensor], Tensor]
@@ -73,32 +46,6 @@ AutoencoderPreview = Callable[[int, Tensor, Tensor], None]
 WorldModelPreview = Callable[[int, Tensor, Tensor], None]
 # (B instructions) -> (B, E) embeddings, e.g. ``models.text.InstructionEncoder``.
 InstructionEmbedder = Callable[[list[str]], Tensor]
-
-
-@runtime_checkable
-class ResumableData(Protocol):
-    """A data source whose position can be saved and restored (see the module docstring)."""
-
-    def state_dict(self) -> dict[str, Any]: ...
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
-
-
-@dataclass
-class TrainingResult:
-    """What a training call did.
-
-    Attributes:
-        step: the last completed step.
-        losses: the loss of every step run by this call (not those before a resume).
-        model_dir: the final model folder (``out_dir/model``).
-        resumed_from: the step this call resumed from (0 for a fresh run).
-    """
-
-    step: int
-    losses: list[float] = field(default_factory=list)
-    model_dir: Path = Path()
-    resumed_from: int = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,161 +104,6 @@ def flow_matching_loss(
 
 
 # --------------------------------------------------------------------------------------------
-# The training run: optimizer, schedule, checkpoints, resume, logging
-
-
-def learning_rate(step: int, total_steps: int, config: OptimizerConfig) -> float:
-    """Learning rate of (0-based) ``step``: linear warmup, then cosine decay to the minimum."""
-    if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
-    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return config.learning_rate * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
-
-
-def default_device() -> torch.device:
-    """The first CUDA device when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-class _TrainingRun:
-    """The machinery both trainers share, so it exists once.
-
-    Randomness of the loop (context lengths, flow times, noise, dropout) comes from one CPU
-    ``torch.Generator`` seeded from the config and saved in every checkpoint; with the data
-    source's state, the model and the optimizer, that is all a bit-exact resume needs.
-    """
-
-    def __init__(
-        self,
-        model: nn.Module,
-        optimizer_config: OptimizerConfig,
-        run: RunConfig,
-        total_steps: int,
-        out_dir: Path,
-        data: Iterable[Any],
-        training_config: Any,
-        progress: bool,
-        resume: bool,
-    ) -> None:
-        self.model = model
-        self.optimizer_config = optimizer_config
-        self.run = run
-        self.total_steps = total_steps
-        self.out_dir = out_dir
-        self.data = data
-        self.generator = torch.Generator().manual_seed(run.seed)
-        self.optimizer = torch.optim.AdamW(
-            model.parameters(),
-            lr=optimizer_config.learning_rate,
-            betas=optimizer_config.betas,
-            weight_decay=optimizer_config.weight_decay,
-        )
-        self.step = 0
-        checkpoint = latest_checkpoint(out_dir) if resume else None
-        if checkpoint is not None:
-            self._restore(checkpoint)
-        self.resumed_from = self.step
-        atomic_write_json(out_dir / CONFIG_FILE, config_to_dict(training_config))
-        from torch.utils.tensorboard import SummaryWriter
-
-        # purge_step drops events a killed run logged after its last checkpoint.
-        self.writer = SummaryWriter(str(out_dir / TENSORBOARD_DIR), purge_step=self.step + 1 if self.step else None)
-        self.bar = tqdm(total=total_steps, initial=self.step, disable=not progress, dynamic_ncols=True)
-        self._iterator: Iterator[Any] | None = None
-        self._last_time = time.perf_counter()
-
-    def __enter__(self) -> _TrainingRun:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        """Close the progress bar and flush TensorBoard, also when the run dies."""
-        self.bar.close()
-        self.writer.close()
-
-    def batches(self) -> Iterator[Any]:
-        """Batches until the last step, re-iterating the data source when it is exhausted."""
-        while self.step < self.total_steps:
-            if self._iterator is None:
-                self._iterator = iter(self.data)
-            try:
-                batch = next(self._iterator)
-            except StopIteration:
-                self._iterator = None
-                continue
-            yield batch
-
-    def update(self, loss: Tensor) -> float:
-        """One optimizer step on ``loss``; returns the gradient norm before clipping."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(self.step, self.total_steps, self.optimizer_config)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        clip = self.optimizer_config.grad_clip if self.optimizer_config.grad_clip > 0 else float("inf")
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
-        self.optimizer.step()
-        self.step += 1
-        return grad_norm
-
-    def log(self, scalars: dict[str, float]) -> None:
-        """Progress bar every step, TensorBoard every ``log_every`` steps."""
-        self.bar.update(1)
-        self.bar.set_postfix({name: f"{value:.4g}" for name, value in scalars.items() if name in ("loss", "psnr")})
-        if self.step % self.run.log_every == 0 or self.step == self.total_steps:
-            now = time.perf_counter()
-            scalars = {**scalars, "steps_per_second": self.run.log_every / max(now - self._last_time, 1e-9)}
-            self._last_time = now
-            scalars["lr"] = self.optimizer.param_groups[0]["lr"]
-            for name, value in scalars.items():
-                self.writer.add_scalar(f"train/{name}", value, self.step)
-
-    def due(self, every: int) -> bool:
-        """Whether a periodic action of period ``every`` falls on the step just completed."""
-        return every > 0 and self.step % every == 0
-
-    def checkpoint(self) -> Path:
-        """Write ``checkpoints/step_NNNNNNN`` with the full training state; prune old ones."""
-        tensors, optimizer_info = optimizer_state(self.optimizer)
-        tensors["rng.loop"] = self.generator.get_state()
-        tensors["rng.torch"] = torch.get_rng_state()
-        if torch.cuda.is_available():
-            for index, state in enumerate(torch.cuda.get_rng_state_all()):
-                tensors[f"rng.cuda.{index}"] = state
-        info = {"step": self.step, "optimizer": optimizer_info, "data": None}
-        if isinstance(self.data, ResumableData):
-            info["data"] = self.data.state_dict()
-        folder = self.out_dir / CHECKPOINTS_DIR / f"step_{self.step:07d}"
-        write_checkpoint(folder, self.model, tensors, info)  # type: ignore[arg-type]
-        kept = sorted(p for p in folder.parent.glob("step_*") if p.is_dir())
-        for old in kept[: max(0, len(kept) - self.run.keep_checkpoints)]:
-            shutil.rmtree(old, ignore_errors=True)
-        return folder
-
-    def _restore(self, folder: Path) -> None:
-        load_weights(self.model, folder)  # type: ignore[arg-type]
-        tensors, info = read_training_state(folder)
-        load_optimizer_state(self.optimizer, tensors, info["optimizer"])
-        self.generator.set_state(tensors["rng.loop"])
-        torch.set_rng_state(tensors["rng.torch"])
-        if torch.cuda.is_available():
-            states = [tensors[f"rng.cuda.{i}"] for i in range(torch.cuda.device_count()) if f"rng.cuda.{i}" in tensors]
-            if states:
-                torch.cuda.set_rng_state_all(states)
-        if isinstance(self.data, ResumableData) and info.get("data") is not None:
-            self.data.load_state_dict(info["data"])
-        else:
-            logger.warning("the data source has no state_dict(): the resumed run sees a different data order")
-        self.step = int(info["step"])
-        logger.info("resumed from %s (step %d)", folder, self.step)
-
-    def finish(self) -> Path:
-        """Final resumable checkpoint, then ``out_dir/model`` (weights + config only)."""
-        if not (self.out_dir / CHECKPOINTS_DIR / f"step_{self.step:07d}").exists():
-            self.checkpoint()
-        return write_checkpoint(self.out_dir / FINAL_MODEL_DIR, self.model)  # type: ignore[arg-type]
-
-
-# --------------------------------------------------------------------------------------------
 # Frame autoencoder
 
 
@@ -337,7 +129,7 @@ def train_autoencoder(
     device = torch.device(device) if device is not None else default_device()
     torch.manual_seed(config.run.seed)
     model = Autoencoder(config.model).to(device)
-    run = _TrainingRun(model, config.optimizer, config.run, config.steps, out_dir, frames, config, progress, resume)
+    run = TrainingRun(model, config.optimizer, config.run, config.steps, out_dir, frames, config, progress, resume)
     result = TrainingResult(step=run.step, resumed_from=run.resumed_from)
     batch = calibration_frames
     with run:
@@ -451,7 +243,7 @@ def train_world_model(
     torch.manual_seed(config.run.seed)
     model = WorldModel(model_config).to(device)
     encoder = ClipLatentEncoder(autoencoder.to(device), cache=config.cache_latents)
-    run = _TrainingRun(model, config.optimizer, config.run, config.steps, out_dir, clips, config, progress, resume)
+    run = TrainingRun(model, config.optimizer, config.run, config.steps, out_dir, clips, config, progress, resume)
     result = TrainingResult(step=run.step, resumed_from=run.resumed_from)
     with run:
         for clip in run.batches():

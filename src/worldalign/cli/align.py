@@ -22,6 +22,7 @@ from worldalign.errors import ConfigError
 if TYPE_CHECKING:
     from worldalign.algos.conditions import EpisodePool
     from worldalign.data.lerobot_reader import LeRobotDataset
+    from worldalign.data.stats import Normalizer
 
 SUMMARY_FILE = "before_after.json"
 VIDEOS_DIR = "videos"
@@ -116,7 +117,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_align)
 
 
-def _pool(dataset: LeRobotDataset, indices: list[int], views: tuple[str, ...], normalizer: Any) -> EpisodePool:
+def _pool(
+    dataset: LeRobotDataset, indices: list[int], views: tuple[str, ...], normalizer: Normalizer | None
+) -> EpisodePool:
     from worldalign.algos.conditions import EpisodePool
 
     episodes = list(dataset.iter_episodes(indices, views))
@@ -184,45 +187,35 @@ def run_align(args: argparse.Namespace) -> int:
 
     from worldalign.algos.align import align
     from worldalign.algos.conditions import PromptConditions, RolloutStateConditions
+    from worldalign.cli.rollout import load_world_model_run
     from worldalign.cli.world_model import (
         INSTRUCTION_CACHE_FILE,
         NORMALIZER_FILE,
         autoencoder_folder,
         check_image_size,
-        model_folder,
+        run_folder_of,
     )
-    from worldalign.data import lerobot_format as fmt
     from worldalign.data.clips import split_episodes
     from worldalign.data.lerobot_reader import LeRobotDataset
-    from worldalign.data.stats import Normalizer
     from worldalign.eval.alignment import HeldOutRollouts
     from worldalign.models.autoencoder import Autoencoder
     from worldalign.models.checkpoint import load_model
     from worldalign.models.text.instruction_encoder import InstructionEncoder
-    from worldalign.models.world_model import WorldModel
     from worldalign.rewards.registry import build_rewards
     from worldalign.sampling.context_policies import check_policy, context_policy
     from worldalign.utils.atomic import atomic_write_json
 
     config = _config(args)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    main = accelerator.is_main_process
-    model_dir = model_folder(args.world_model, "--world-model", "train world-model")
-    run_dir = model_dir.parent if model_dir.name == "model" else model_dir
-    if not (run_dir / NORMALIZER_FILE).is_file():
-        raise ConfigError(
-            f"{run_dir / NORMALIZER_FILE} not found: the world model's action statistics are written there by "
-            "`worldalign train world-model`"
-        )
-    normalizer = Normalizer.from_file(run_dir / NORMALIZER_FILE, features=(fmt.ACTION,))
-    device = accelerator.device
+    main, device = accelerator.is_main_process, accelerator.device
+    world_model = load_world_model_run(args.world_model, device)
+    model, normalizer, run_dir = world_model.model, world_model.normalizer, run_folder_of(world_model.model_dir)
     autoencoder = load_model(Autoencoder, autoencoder_folder(args.autoencoder), device=device).eval()
-    model = load_model(WorldModel, model_dir, device=device)
     dataset = LeRobotDataset(args.dataset)
     views = _model_views(dataset, model.config.num_views, args.world_model)
     check_image_size(dataset, views, autoencoder.config.image_size, "the autoencoder")
     instructions = None
-    if model.config.instruction_dim > 0:
+    if world_model.instruction_encoder is not None:
         # A copy of the run's embedding cache in OUT, so new instructions never write into the run.
         if main and (run_dir / INSTRUCTION_CACHE_FILE).is_file():
             args.out.mkdir(parents=True, exist_ok=True)
@@ -269,7 +262,8 @@ def run_align(args: argparse.Namespace) -> int:
         )
         pretrained = copy.deepcopy(model).eval()
         args.out.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run_dir / NORMALIZER_FILE, args.out / NORMALIZER_FILE)
+        if (run_dir / NORMALIZER_FILE).is_file():
+            shutil.copyfile(run_dir / NORMALIZER_FILE, args.out / NORMALIZER_FILE)
         print(
             f"align: {args.algo} on {args.conditions}, rewards {reward_spec}; {len(pool.episodes)} training and "
             f"{len(eval_pool.episodes)} held-out episodes; {accelerator.num_processes} process(es) on {device}"
@@ -307,10 +301,14 @@ def _model_views(dataset: LeRobotDataset, count: int, where: Path) -> tuple[str,
 
 
 def _summary(args: argparse.Namespace, result: Any, reward_spec: str) -> dict[str, Any]:
-    evaluations = result.evaluations
-    before = evaluations.get(0)
-    after = evaluations.get(result.iteration)
-    train = [record for record in result.history]
+    """The run's evaluations read back from its log, so a resumed call reports the whole run."""
+    import json
+
+    from worldalign.algos.align import LOG_FILE
+
+    lines = [json.loads(line) for line in (args.out / LOG_FILE).read_text().splitlines() if line]
+    evaluations = {line["iteration"]: _scalars(line) for line in lines if line["kind"] == "eval"}
+    trained = [line for line in lines if line["kind"] == "train"]
     return {
         "algorithm": args.algo,
         "conditions": args.conditions,
@@ -318,11 +316,15 @@ def _summary(args: argparse.Namespace, result: Any, reward_spec: str) -> dict[st
         "eval_rewards": args.eval_rewards,
         "iterations": result.iteration,
         "resumed_from": result.resumed_from,
-        "seconds": train[-1].get("time/elapsed_s") if train else None,
-        "before": before,
-        "after": after,
+        "training_seconds": sum(line["time/iteration_s"] for line in trained),
+        "before": evaluations.get(0),
+        "after": evaluations.get(result.iteration),
         "evaluations": {str(k): v for k, v in evaluations.items()},
     }
+
+
+def _scalars(line: dict[str, Any]) -> dict[str, float]:
+    return {key: value for key, value in line.items() if key not in ("iteration", "kind")}
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -331,7 +333,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
     before, after = summary["before"], summary["after"]
     if not before or not after:
-        print("no before/after evaluation in this call (the run was resumed after its first evaluation)")
+        print("no before/after evaluation in the run's log (was it evaluated before its first update?)")
         return
     table = Table(title=f"held-out rollouts before vs after {summary['iterations']} {summary['algorithm']} updates")
     for column in ("term", "before", "after", "change", "seed spread (after)"):

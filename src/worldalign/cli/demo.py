@@ -9,9 +9,12 @@ that a person can rerun any step by hand. Today's chain:
 3. score every episode with the executability reward (EVA), through the shipped inverse
    dynamics model;
 4. decode the videos of a few tasks into actions with that model and execute the plans in the
-   simulator.
+   simulator;
+5. align the shipped world model (``checkpoints/world-model-cpu``) with DiffusionNFT on its own
+   rollout states against the multi-view fidelity reward (PersistWorld), on the new episodes'
+   training split, and compare held-out rollouts before and after (numbers and videos).
 
-Each later capability (world model, alignment) extends this command.
+Each later capability extends this command.
 """
 
 from __future__ import annotations
@@ -20,12 +23,17 @@ import argparse
 import shlex
 from pathlib import Path
 
+SHIPPED = Path(__file__).resolve().parents[3] / "checkpoints"
+SHIPPED_WORLD_MODEL = SHIPPED / "world-model-cpu"
+SHIPPED_AUTOENCODER = SHIPPED / "autoencoder-cpu"
+
 from rich.console import Console
 
 DEMO_EPILOG = """\
 example:
   worldalign demo --out outputs/demo
-Runs in about a minute on 2 CPU cores. Running it again reuses the dataset already made.
+Runs in about DEMO_MINUTES minutes on 2 CPU cores. Running it again reuses the dataset and
+continues (or skips) the alignment run.
 """
 
 # Tasks whose decoded plans the demo executes: the shipped IDM was trained on these.
@@ -45,6 +53,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     demo.add_argument("--episodes-per-task", type=int, default=2, help="episodes per task (default: 2)")
     demo.add_argument("--seed", type=int, default=0, help="master seed (default: 0)")
     demo.add_argument("--workers", type=int, default=2, help="parallel recording processes (default: 2)")
+    demo.add_argument("--align-iterations", type=int, default=12, help="alignment updates (default: 12)")
     demo.set_defaults(handler=run_demo)
 
 
@@ -93,6 +102,17 @@ def run_demo(args: argparse.Namespace) -> int:
         ])
     else:
         console.print(f"skipped: none of {', '.join(EXECUTED_TASKS)} (the shipped IDM's tasks) was generated")
+
+    console.rule("5. align the shipped world model: DiffusionNFT on its own rollout states, fidelity reward")
+    _run(console, [
+        "align", "--world-model", str(SHIPPED_WORLD_MODEL), "--autoencoder", str(SHIPPED_AUTOENCODER),
+        "--dataset", str(dataset), "--out", str(args.out / "align"), "--algo", "nft",
+        "--conditions", "rollout-states", "--rewards", "fidelity=1.0", "--iterations", str(args.align_iterations),
+        "--eval-rewards", "fidelity=1.0,executability=0.0", "--eval-horizon", "24", "--eval-seeds", "2",
+    ])
     console.rule("done")
-    console.print(f"outputs in {args.out}: dataset/, previews/, executability.json, execution.json")
+    console.print(
+        f"outputs in {args.out}: dataset/, previews/, executability.json, execution.json, "
+        "align/ (before_after.json, videos/ real | pretrained | aligned, model/, tensorboard/)"
+    )
     return 0

@@ -10,6 +10,7 @@ from worldalign import __version__
 from worldalign.cli import align as align_command
 from worldalign.cli import data as data_commands
 from worldalign.cli import demo as demo_command
+from worldalign.cli import export as export_command
 from worldalign.cli import judge as judge_commands
 from worldalign.cli import rewards as reward_commands
 from worldalign.cli import rollout as rollout_command
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     align_command.register(verbs)
     reward_commands.register(verbs)
     judge_commands.register(verbs)
+    export_command.register(verbs)
     demo_command.register(verbs)
     return parser
 

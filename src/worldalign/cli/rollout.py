@@ -141,7 +141,7 @@ def load_world_model_run(path: Path, device: torch.device) -> WorldModelRun:
     """The world model of ``--world-model`` (a run folder or its ``model/``), its action
     statistics (``action_normalizer.json``, action-conditioned models) and instruction encoder
     (cached in ``instruction_embeddings.safetensors``, instruction-conditioned models)."""
-    from worldalign.cli.world_model import INSTRUCTION_CACHE_FILE, NORMALIZER_FILE, model_folder
+    from worldalign.cli.world_model import INSTRUCTION_CACHE_FILE, NORMALIZER_FILE, model_folder, run_folder_of
     from worldalign.data import lerobot_format as fmt
     from worldalign.data.stats import Normalizer
     from worldalign.models.checkpoint import load_model
@@ -149,7 +149,7 @@ def load_world_model_run(path: Path, device: torch.device) -> WorldModelRun:
     from worldalign.models.world_model import WorldModel
 
     model_dir = model_folder(path, "--world-model", "train world-model")
-    run_dir = model_dir.parent
+    run_dir = run_folder_of(model_dir)
     model = load_model(WorldModel, model_dir, device=device).eval()
     normalizer = None
     if model.config.action_dim > 0:

@@ -331,6 +331,14 @@ def model_folder(path: Path, option: str, command: str) -> Path:
     )
 
 
+def run_folder_of(model_dir: Path) -> Path:
+    """Where a model's side files (action statistics, instruction cache) are: the run folder of a
+    ``RUN/model`` folder, else the model folder itself (as ``worldalign export`` writes it)."""
+    from worldalign.algos.run_folder import FINAL_MODEL_DIR
+
+    return model_dir.parent if model_dir.name == FINAL_MODEL_DIR else model_dir
+
+
 def autoencoder_folder(path: Path) -> Path:
     """The model folder of ``--autoencoder``."""
     return model_folder(path, "--autoencoder", "train autoencoder")

@@ -90,6 +90,31 @@ def write_checkpoint(
     return folder
 
 
+def export_checkpoint(
+    source: str | os.PathLike[str], destination: str | os.PathLike[str], storage_dtype: torch.dtype | None = None
+) -> Path:
+    """Copy the model of checkpoint folder ``source`` (weights + config, no training state) to
+    ``destination``, its floating-point tensors stored as ``storage_dtype`` when given (e.g.
+    ``torch.float16`` halves a checkpoint shipped in a repository; loading casts back to the
+    model's dtype). The folder appears complete or not at all."""
+    source, destination = Path(source), Path(destination)
+    if not (source / MODEL_FILE).is_file() or not (source / CONFIG_FILE).is_file():
+        raise ConfigError(f"{source} is not a checkpoint folder ({MODEL_FILE} + {CONFIG_FILE})")
+    weights = load_file(source / MODEL_FILE)
+    if storage_dtype is not None:
+        weights = {name: t.to(storage_dtype) if t.is_floating_point() else t for name, t in weights.items()}
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent))
+    try:
+        save_file(weights, staging / MODEL_FILE)
+        shutil.copyfile(source / CONFIG_FILE, staging / CONFIG_FILE)
+        shutil.rmtree(destination, ignore_errors=True)
+        os.replace(staging, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return destination
+
+
 def read_config(folder: str | os.PathLike[str], config_cls: type, model_type: str) -> Any:
     """The config stored in ``folder/config.json``, checked to be a ``model_type`` checkpoint."""
     path = Path(folder) / CONFIG_FILE

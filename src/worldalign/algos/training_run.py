@@ -1,0 +1,288 @@
+"""The machinery every training loop shares: LR schedule, resumable checkpoints, the training run.
+
+Reads top to bottom: AdamW with its warmup + cosine learning-rate schedule, the two functions that write and
+read a resumable checkpoint folder (``OUT/checkpoints/step_NNNNNNN``: model, optimizer state and
+whatever else the loop needs to resume exactly: RNG states, data position), then ``TrainingRun``,
+the generic loop body of ``algos.pretrain`` (AdamW, clipping, checkpoints, exact resume,
+TensorBoard, progress bar).
+
+Data protocol of ``TrainingRun``: any iterable of batches, iterated again when exhausted. For an
+exact resume, the iterable may also have ``state_dict() -> dict`` (JSON-serialisable) and
+``load_state_dict(dict)`` (``ResumableData``): the run saves ``state_dict()`` in every
+checkpoint, taken after the checkpoint's last batch was drawn, and calls ``load_state_dict``
+before iterating again, so the next batch drawn after a resume is the one the uninterrupted run
+would have drawn.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from worldalign.algos.run_folder import CHECKPOINTS_DIR, FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
+from worldalign.configs.pretrain import OptimizerConfig, RunConfig
+from worldalign.configs.serialization import config_to_dict
+from worldalign.models.checkpoint import (
+    load_optimizer_state,
+    load_weights,
+    optimizer_state,
+    read_training_state,
+    write_checkpoint,
+)
+from worldalign.utils.atomic import atomic_write_json
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "train_config.json"
+OPTIMIZER_PREFIX = "optimizer"
+
+
+def learning_rate(step: int, total_steps: int, config: OptimizerConfig) -> float:
+    """Learning rate of (0-based) ``step``: linear warmup, then cosine decay to the minimum."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return config.learning_rate * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
+
+
+def adamw(model: nn.Module, config: OptimizerConfig) -> torch.optim.AdamW:
+    """AdamW over ``model``'s parameters with ``config``'s peak rate, betas and weight decay."""
+    return torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, betas=config.betas, weight_decay=config.weight_decay
+    )
+
+
+def optimizer_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss: Tensor,
+    step: int,
+    total_steps: int,
+    config: OptimizerConfig,
+) -> float:
+    """Step ``step`` (0-based) on ``loss``: schedule, backward, clip, update; the norm before clipping."""
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate(step, total_steps, config)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    clip = config.grad_clip if config.grad_clip > 0 else float("inf")
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
+    optimizer.step()
+    return grad_norm
+
+
+def default_device() -> torch.device:
+    """The first CUDA device when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# --------------------------------------------------------------------------------------------
+# Resumable checkpoint folders
+
+
+def save_training_checkpoint(
+    out_dir: Path,
+    step: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    tensors: dict[str, Tensor] | None = None,
+    info: dict[str, Any] | None = None,
+    keep: int = 2,
+) -> Path:
+    """Write ``out_dir/checkpoints/step_NNNNNNN``; keep only the newest ``keep`` such folders.
+
+    The folder holds the model, the optimizer state, the extra ``tensors`` (RNG states, ...) and
+    the JSON ``{"step": step, "optimizer": ..., **info}`` (data position, ...).
+    """
+    state_tensors, optimizer_info = optimizer_state(optimizer, prefix=OPTIMIZER_PREFIX)
+    state_tensors.update(tensors or {})
+    folder = out_dir / CHECKPOINTS_DIR / f"step_{step:07d}"
+    state_info = {"step": step, "optimizer": optimizer_info, **(info or {})}
+    write_checkpoint(folder, model, state_tensors, state_info)  # type: ignore[arg-type]
+    kept = sorted(p for p in folder.parent.glob("step_*") if p.is_dir())
+    for old in kept[: max(0, len(kept) - keep)]:
+        shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def load_training_checkpoint(
+    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Load ``folder``'s weights into ``model`` and its optimizer state into ``optimizer``.
+
+    Returns:
+        ``(tensors, info)``: the checkpoint's other tensors and JSON entries (``info["step"]``
+        included), for the caller to restore its RNGs and data position.
+    """
+    load_weights(model, folder)  # type: ignore[arg-type]
+    tensors, info = read_training_state(folder)
+    load_optimizer_state(optimizer, tensors, info["optimizer"], prefix=OPTIMIZER_PREFIX)
+    rest = {name: tensor for name, tensor in tensors.items() if not name.startswith(OPTIMIZER_PREFIX + ".")}
+    return rest, {key: value for key, value in info.items() if key != "optimizer"}
+
+
+# --------------------------------------------------------------------------------------------
+# The training run
+
+
+@runtime_checkable
+class ResumableData(Protocol):
+    """A data source whose position can be saved and restored (see the module docstring)."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class TrainingResult:
+    """What a training call did.
+
+    Attributes:
+        step: the last completed step.
+        losses: the loss of every step run by this call (not those before a resume).
+        model_dir: the final model folder (``out_dir/model``).
+        resumed_from: the step this call resumed from (0 for a fresh run).
+    """
+
+    step: int
+    losses: list[float] = field(default_factory=list)
+    model_dir: Path = Path()
+    resumed_from: int = 0
+
+
+class TrainingRun:
+    """Optimizer, schedule, checkpoints, exact resume and logging of a single-process training loop.
+
+    Randomness of the loop (context lengths, flow times, noise, dropout) comes from one CPU
+    ``torch.Generator`` seeded from the config and saved in every checkpoint; with the data
+    source's state, the model and the optimizer, that is all a bit-exact resume needs.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer_config: OptimizerConfig,
+        run: RunConfig,
+        total_steps: int,
+        out_dir: Path,
+        data: Iterable[Any],
+        training_config: Any,
+        progress: bool,
+        resume: bool,
+    ) -> None:
+        self.model = model
+        self.optimizer_config = optimizer_config
+        self.run = run
+        self.total_steps = total_steps
+        self.out_dir = out_dir
+        self.data = data
+        self.generator = torch.Generator().manual_seed(run.seed)
+        self.optimizer = adamw(model, optimizer_config)
+        self.step = 0
+        checkpoint = latest_checkpoint(out_dir) if resume else None
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        self.resumed_from = self.step
+        atomic_write_json(out_dir / CONFIG_FILE, config_to_dict(training_config))
+        from torch.utils.tensorboard import SummaryWriter
+
+        # purge_step drops events a killed run logged after its last checkpoint.
+        self.writer = SummaryWriter(str(out_dir / TENSORBOARD_DIR), purge_step=self.step + 1 if self.step else None)
+        self.bar = tqdm(total=total_steps, initial=self.step, disable=not progress, dynamic_ncols=True)
+        self._iterator: Iterator[Any] | None = None
+        self._last_time = time.perf_counter()
+
+    def __enter__(self) -> TrainingRun:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the progress bar and flush TensorBoard, also when the run dies."""
+        self.bar.close()
+        self.writer.close()
+
+    def batches(self) -> Iterator[Any]:
+        """Batches until the last step, re-iterating the data source when it is exhausted."""
+        while self.step < self.total_steps:
+            if self._iterator is None:
+                self._iterator = iter(self.data)
+            try:
+                batch = next(self._iterator)
+            except StopIteration:
+                self._iterator = None
+                continue
+            yield batch
+
+    def update(self, loss: Tensor) -> float:
+        """One optimizer step on ``loss``; returns the gradient norm before clipping."""
+        grad_norm = optimizer_step(
+            self.model, self.optimizer, loss, self.step, self.total_steps, self.optimizer_config
+        )
+        self.step += 1
+        return grad_norm
+
+    def log(self, scalars: dict[str, float]) -> None:
+        """Progress bar every step, TensorBoard every ``log_every`` steps."""
+        self.bar.update(1)
+        self.bar.set_postfix({name: f"{value:.4g}" for name, value in scalars.items() if name in ("loss", "psnr")})
+        if self.step % self.run.log_every == 0 or self.step == self.total_steps:
+            now = time.perf_counter()
+            scalars = {**scalars, "steps_per_second": self.run.log_every / max(now - self._last_time, 1e-9)}
+            self._last_time = now
+            scalars["lr"] = self.optimizer.param_groups[0]["lr"]
+            for name, value in scalars.items():
+                self.writer.add_scalar(f"train/{name}", value, self.step)
+
+    def due(self, every: int) -> bool:
+        """Whether a periodic action of period ``every`` falls on the step just completed."""
+        return every > 0 and self.step % every == 0
+
+    def checkpoint(self) -> Path:
+        """Write ``checkpoints/step_NNNNNNN`` with the full training state; prune old ones."""
+        tensors = {"rng.loop": self.generator.get_state(), "rng.torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            for index, state in enumerate(torch.cuda.get_rng_state_all()):
+                tensors[f"rng.cuda.{index}"] = state
+        data = self.data.state_dict() if isinstance(self.data, ResumableData) else None
+        return save_training_checkpoint(
+            self.out_dir,
+            self.step,
+            self.model,
+            self.optimizer,
+            tensors=tensors,
+            info={"data": data},
+            keep=self.run.keep_checkpoints,
+        )
+
+    def _restore(self, folder: Path) -> None:
+        tensors, info = load_training_checkpoint(folder, self.model, self.optimizer)
+        self.generator.set_state(tensors["rng.loop"])
+        torch.set_rng_state(tensors["rng.torch"])
+        if torch.cuda.is_available():
+            states = [tensors[f"rng.cuda.{i}"] for i in range(torch.cuda.device_count()) if f"rng.cuda.{i}" in tensors]
+            if states:
+                torch.cuda.set_rng_state_all(states)
+        if isinstance(self.data, ResumableData) and info.get("data") is not None:
+            self.data.load_state_dict(info["data"])
+        else:
+            logger.warning("the data source has no state_dict(): the resumed run sees a different data order")
+        self.step = int(info["step"])
+        logger.info("resumed from %s (step %d)", folder, self.step)
+
+    def finish(self) -> Path:
+        """Final resumable checkpoint, then ``out_dir/model`` (weights + config only)."""
+        if not (self.out_dir / CHECKPOINTS_DIR / f"step_{self.step:07d}").exists():
+            self.checkpoint()
+        return write_checkpoint(self.out_dir / FINAL_MODEL_DIR, self.model)  # type: ignore[arg-type]
