@@ -19,6 +19,7 @@ from worldalign.algos.align import LOG_FILE, AlignConfig, align
 from worldalign.algos.flow_grpo import FlowGRPOConfig
 from worldalign.algos.conditions import PromptConditions, RolloutStateConditions
 from worldalign.algos.run_folder import FINAL_MODEL_DIR
+from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.models.checkpoint import load_model
 from worldalign.models.world_model import WorldModel
@@ -68,10 +69,17 @@ def test_a_brightness_reward_makes_rollouts_brighter(algorithm: str, tmp_path: P
     model, autoencoder = tiny_models()
     before = mean_brightness(model, autoencoder)
     # GRPO's score-function gradient is noisier than NFT's regression: a larger step, KL off.
-    cfg = config(algorithm=algorithm, learning_rate=3e-2 if algorithm == "grpo" else 3e-3)
+    cfg = config(algorithm=algorithm, learning_rate=3e-2 if algorithm == "grpo" else 3e-3, relabel_every=3)
     if algorithm == "grpo":
         cfg = dataclasses.replace(cfg, grpo=FlowGRPOConfig(kl_coef=0.0))
-    result = align(cfg, model, autoencoder, conditions(), brightness_rewards(), tmp_path, progress=False)
+    relabelled: list[int] = []
+
+    def relabel(candidates: Rollout) -> dict[str, float]:  # what the judge's RelabelHook receives
+        relabelled.append(candidates.batch_size)
+        return {"calls": float(len(relabelled))}
+
+    result = align(cfg, model, autoencoder, conditions(), brightness_rewards(), tmp_path, relabel=relabel, progress=False)
+    assert relabelled == [8, 8] and result.history[5]["relabel/calls"] == 2.0  # after updates 3 and 6
     after = mean_brightness(model, autoencoder)
     assert result.iteration == 6 and len(result.history) == 6
     assert after > before + 0.02, f"{algorithm}: mean brightness {before:.4f} -> {after:.4f}"

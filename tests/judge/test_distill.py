@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from judge_fakes import VIEWS, FakeEncoder
+
 from worldalign.algos.judge import (
+    RelabelHook,
     DistillPool,
     JudgeTrainConfig,
     fit,
@@ -13,6 +16,7 @@ from worldalign.algos.judge import (
     video_to_storage,
     weighted_huber,
 )
+from worldalign.data.types import Rollout
 from worldalign.models.judge.networks import JudgeConfig, JudgeStudent, JudgeTeacher
 
 
@@ -87,3 +91,21 @@ def test_rollouts_become_an_unlabelled_pool_of_the_clip_length() -> None:
     fresh = pool_from_rollout(rollout, FakeEncoder(), frames=4)  # type: ignore[arg-type]
     assert fresh.frames.shape == (2, 2, 4, 16, 16, 3) and fresh.actions.shape == (2, 4, 4)
     assert bool(fresh.has_actions.all()) and bool(torch.isnan(fresh.targets).all())
+
+
+def test_relabel_hook_grows_its_pool_and_refreshes_the_reward_student(
+    tiny_teacher_config: JudgeConfig, tiny_student_config: JudgeConfig
+) -> None:
+    torch.manual_seed(0)
+    teacher, student = JudgeTeacher(tiny_teacher_config), JudgeStudent(tiny_student_config)
+    hook = RelabelHook(teacher, student, FakeEncoder(), JudgeTrainConfig(batch_size=4, lr=3e-3), steps=5)
+    before = [p.detach().clone() for p in student.parameters()]
+    rollout = Rollout(
+        frames=torch.rand(3, len(VIEWS), 5, 3, 16, 16) * 2 - 1, views=VIEWS, fps=10, instructions=["open the drawer"] * 3
+    )
+    first = hook(rollout)
+    second = hook(rollout)
+    assert first["pool"] == 3 and second["pool"] == 6 and hook.pool is not None and len(hook.pool) == 6
+    assert not torch.isnan(hook.pool.targets).any()  # teacher scores, not NaN
+    assert any(not torch.equal(a, b) for a, b in zip(before, student.parameters(), strict=True))
+    assert not student.training  # back in eval mode for the reward

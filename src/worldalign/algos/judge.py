@@ -232,6 +232,32 @@ def relabel(teacher: JudgeTeacher, student: JudgeStudent, fresh: DistillPool, po
     return {"fresh": float(len(fresh)), "pool": float(len(pool)), "student_error_before": before, "student_error_after": after, "loss": float(np.mean(losses))}
 
 
+@dataclass
+class RelabelHook:
+    """RoboAlign-R1's anti-reward-hacking refresh, as ``align``'s ``relabel`` callback.
+
+    Every call: the teacher scores the fresh candidates, they join the distillation pool (which
+    starts empty and grows over the run), and the student that the judge reward uses is refreshed
+    on the pool for ``steps`` updates (in place, so the reward sees it at once).
+    """
+
+    teacher: JudgeTeacher
+    student: JudgeStudent
+    encoder: InstructionEncoder
+    config: JudgeTrainConfig = field(default_factory=JudgeTrainConfig)
+    steps: int = 20
+    pool: DistillPool | None = None
+
+    def __call__(self, rollout: Rollout) -> dict[str, float]:
+        fresh = pool_from_rollout(rollout, self.encoder, self.student.config.num_frames)
+        if self.pool is None:
+            empty = {name: getattr(fresh, name)[:0] for name in ("frames", "embeddings", "actions", "has_actions")}
+            self.pool = DistillPool(**empty, targets=fresh.targets[:0])
+        stats = relabel(self.teacher, self.student, fresh, self.pool, self.config, self.steps)
+        self.student.eval()
+        return stats
+
+
 def evaluate(model: Judge, pool: DistillPool, labels: Tensor, keys: tuple[str, ...]) -> dict[str, dict[str, float]]:
     """Per dimension: Spearman and pairwise accuracy of ``model``'s scores against ``labels``."""
     predictions = predict_pool(model, pool).numpy()

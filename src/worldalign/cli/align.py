@@ -83,6 +83,14 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--view-weights", help="fidelity reward's view weights, e.g. wrist=2 (default: all 1)")
     parser.add_argument("--idm", type=Path, help="IDM for executability/execution (default: checkpoints/idm-cpu)")
     parser.add_argument("--judge", type=Path, help="student judge folder for the judge reward")
+    parser.add_argument("--teacher", type=Path, help="teacher judge folder, for --relabel-every")
+    parser.add_argument(
+        "--relabel-every",
+        type=int,
+        default=0,
+        help="every K updates the teacher scores fresh candidates and the student judge is refreshed on them "
+        "(RoboAlign-R1's anti-hacking loop; needs the judge reward and --teacher) (default: 0, never)",
+    )
     parser.add_argument("--iterations", type=int, default=20, help="updates (default: 20)")
     parser.add_argument("--conditions-per-iteration", type=int, default=4, help="per process (default: 4)")
     parser.add_argument("--group-size", type=int, default=4, help="candidates per condition (default: 4)")
@@ -174,6 +182,7 @@ def _config(args: argparse.Namespace) -> Any:
         nft=nft,
         checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every,
+        relabel_every=args.relabel_every,
         max_seconds=60.0 * args.max_minutes,
         seed=args.seed,
     )
@@ -244,6 +253,7 @@ def run_align(args: argparse.Namespace) -> int:
     }
     options = {name: value for name, value in options.items() if value is not None}
     rewards = build_rewards(reward_spec, **options)
+    relabel = _relabel_hook(args, rewards, device)
     evaluator = None
     pretrained = None
     if main:
@@ -277,6 +287,7 @@ def run_align(args: argparse.Namespace) -> int:
         args.out,
         instruction_encoder=instructions,
         evaluate=evaluator,
+        relabel=relabel,
         accelerator=accelerator,
         resume=not args.no_resume,
     )
@@ -289,6 +300,24 @@ def run_align(args: argparse.Namespace) -> int:
     videos = _before_after_videos(evaluator, pretrained, model, args.out / VIDEOS_DIR, min(4, args.eval_episodes))
     print(f"aligned model: {result.model_dir}; {SUMMARY_FILE} and {len(videos)} videos in {args.out}")
     return 0
+
+
+def _relabel_hook(args: argparse.Namespace, rewards: Any, device: Any) -> Any:
+    """The judge relabel hook of ``--relabel-every``, refreshing the judge reward's own student."""
+    if args.relabel_every <= 0:
+        return None
+    judges = [reward for reward in rewards.rewards if reward.name == "judge"]
+    if not judges or args.teacher is None:
+        raise ConfigError(
+            "--relabel-every refreshes the student judge of the judge reward with a teacher: add judge=W to "
+            "--rewards (with --judge STUDENT) and pass --teacher TEACHER"
+        )
+    from worldalign.algos.judge import RelabelHook
+    from worldalign.models.checkpoint import load_model
+    from worldalign.models.judge.networks import JudgeTeacher
+
+    teacher = load_model(JudgeTeacher, args.teacher, device=device)
+    return RelabelHook(teacher, judges[0].student, judges[0].encoder)
 
 
 def _model_views(dataset: LeRobotDataset, count: int, where: Path) -> tuple[str, ...]:
