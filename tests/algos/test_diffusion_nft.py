@@ -12,11 +12,11 @@ from torch import Tensor, nn
 from worldalign.algos.advantages import optimality_probability
 from worldalign.algos.diffusion_nft import (
     NFTConfig,
-    ema_update,
     implicit_velocities,
     nft_loss,
     nft_objective,
 )
+from worldalign.algos.training_run import ema_update
 from worldalign.configs.presets import get_preset
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder

@@ -11,7 +11,7 @@ import torch
 from pretrain_data import KilledAfter, SyntheticClips, SyntheticFrames, hashed_instruction_embeddings
 
 from worldalign.algos.pretrain import sample_context_length, train_autoencoder, train_world_model
-from worldalign.algos.training_run import learning_rate
+from worldalign.algos.training_run import ema_decay_at, learning_rate
 from worldalign.configs.autoencoder import AutoencoderConfig
 from worldalign.configs.presets import get_preset
 from worldalign.configs.pretrain import OptimizerConfig
@@ -72,12 +72,12 @@ def test_world_model_training_with_previews(tmp_path: Path, autoencoder: Autoenc
     assert kept == ["step_0000004", "step_0000008"]
 
 
-@pytest.mark.parametrize("bf16", [False, True])
+@pytest.mark.parametrize(("bf16", "ema_decay"), [(False, 0.0), (True, 0.0), (False, 0.9)])
 def test_world_model_training_resumes_exactly_after_a_kill(
-    tmp_path: Path, autoencoder: Autoencoder, bf16: bool
+    tmp_path: Path, autoencoder: Autoencoder, bf16: bool, ema_decay: float
 ) -> None:
     config = PRESET.world_model  # 8 steps, a checkpoint every 4
-    config = dataclasses.replace(config, run=dataclasses.replace(config.run, bf16=bf16))
+    config = dataclasses.replace(config, run=dataclasses.replace(config.run, bf16=bf16, ema_decay=ema_decay))
     kwargs = {"instruction_encoder": hashed_instruction_embeddings, "progress": False}
     reference = train_world_model(config, SyntheticClips(), autoencoder, tmp_path / "reference", **kwargs)
 
@@ -154,3 +154,16 @@ def test_context_lengths_cover_the_range_and_favour_short_ones() -> None:
     assert min(lengths) == 1 and max(lengths) == 16
     assert lengths.count(1) > 3 * lengths.count(16)
     assert {sample_context_length(config, 3, generator) for _ in range(200)} == {1, 2, 3}
+
+
+def test_the_final_model_is_the_weight_average_when_asked(tmp_path: Path, autoencoder: Autoencoder) -> None:
+    config = PRESET.world_model
+    averaged = dataclasses.replace(config, run=dataclasses.replace(config.run, ema_decay=0.5))
+    kwargs = {"instruction_encoder": hashed_instruction_embeddings, "progress": False}
+    plain = train_world_model(config, SyntheticClips(), autoencoder, tmp_path / "plain", **kwargs)
+    ema = train_world_model(averaged, SyntheticClips(), autoencoder, tmp_path / "ema", **kwargs)
+    assert ema.losses == plain.losses  # the average never feeds back into training
+    trained = load_model(WorldModel, plain.model_dir).state_dict()
+    average = load_model(WorldModel, ema.model_dir).state_dict()
+    assert any(not torch.equal(average[name], trained[name]) for name in trained)
+    assert ema_decay_at(0, 0.999) == 0.1 and ema_decay_at(10_000, 0.999) == 0.999

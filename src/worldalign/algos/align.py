@@ -38,10 +38,10 @@ from tqdm import tqdm
 
 from worldalign.algos.advantages import group_advantages, optimality_probability
 from worldalign.algos.conditions import CandidateBatch, Conditions, InstructionEmbedder
-from worldalign.algos.diffusion_nft import NFTConfig, ema_update, nft_loss
+from worldalign.algos.diffusion_nft import NFTConfig, nft_loss
 from worldalign.algos.flow_grpo import FlowGRPOConfig, grpo_step_loss, select_train_steps
 from worldalign.algos.run_folder import FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
-from worldalign.algos.training_run import load_training_checkpoint, save_training_checkpoint
+from worldalign.algos.training_run import ema_update, load_training_checkpoint, save_training_checkpoint
 from worldalign.configs.serialization import config_to_dict
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError, WorldAlignError

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from worldalign.algos.training_run import ema_update
 from worldalign.errors import ConfigError
 from worldalign.sampling.flow_math import interpolate, x0_from_velocity
 from worldalign.sampling.rollout import RolloutChunk
@@ -189,25 +190,3 @@ def nft_loss(
         "loss": loss.detach(),
     }
     return loss, stats
-
-
-@torch.no_grad()
-def ema_update(old: nn.Module, policy: nn.Module, decay: float) -> None:
-    """In place: ``old = decay * old + (1 - decay) * policy`` for every parameter and float buffer
-    (other buffers are copied). ``policy`` may be DDP-wrapped. DiffusionNFT's soft update of the
-    old policy (arXiv:2509.16117); decay 0 copies the policy, decay 1 keeps ``old``."""
-    if not 0 <= decay <= 1:
-        raise ConfigError(f"the EMA decay must be in [0, 1], got {decay}")
-    source = getattr(policy, "module", policy)
-    for kind, old_tensors, new_tensors in (
-        ("parameters", dict(old.named_parameters()), dict(source.named_parameters())),
-        ("buffers", dict(old.named_buffers()), dict(source.named_buffers())),
-    ):
-        if old_tensors.keys() != new_tensors.keys():
-            raise ConfigError(f"the old model and the policy have different {kind}; they must share one architecture")
-        for name, target in old_tensors.items():
-            value = new_tensors[name].to(target.device)
-            if target.is_floating_point():
-                target.lerp_(value.to(target.dtype), 1.0 - decay)
-            else:
-                target.copy_(value)

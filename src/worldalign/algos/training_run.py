@@ -16,6 +16,7 @@ would have drawn.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import shutil
@@ -32,6 +33,7 @@ from tqdm import tqdm
 from worldalign.algos.run_folder import CHECKPOINTS_DIR, FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
 from worldalign.configs.pretrain import OptimizerConfig, RunConfig
 from worldalign.configs.serialization import config_to_dict
+from worldalign.errors import ConfigError
 from worldalign.models.checkpoint import (
     load_optimizer_state,
     load_weights,
@@ -44,6 +46,7 @@ from worldalign.utils.atomic import atomic_write_json
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "train_config.json"
+EMA_PREFIX = "ema."
 OPTIMIZER_PREFIX = "optimizer"
 
 
@@ -137,6 +140,35 @@ def load_training_checkpoint(
 # The training run
 
 
+@torch.no_grad()
+def ema_update(old: nn.Module, policy: nn.Module, decay: float) -> None:
+    """In place: ``old = decay * old + (1 - decay) * policy`` for every parameter and float buffer
+    (other buffers are copied). ``policy`` may be DDP-wrapped. Both the weight average of
+    pretraining (``RunConfig.ema_decay``) and DiffusionNFT's soft update of the old policy
+    (arXiv:2509.16117); decay 0 copies the policy, decay 1 keeps ``old``."""
+    if not 0 <= decay <= 1:
+        raise ConfigError(f"the EMA decay must be in [0, 1], got {decay}")
+    source = getattr(policy, "module", policy)
+    for kind, old_tensors, new_tensors in (
+        ("parameters", dict(old.named_parameters()), dict(source.named_parameters())),
+        ("buffers", dict(old.named_buffers()), dict(source.named_buffers())),
+    ):
+        if old_tensors.keys() != new_tensors.keys():
+            raise ConfigError(f"the old model and the policy have different {kind}; they must share one architecture")
+        for name, target in old_tensors.items():
+            value = new_tensors[name].to(target.device)
+            if target.is_floating_point():
+                target.lerp_(value.to(target.dtype), 1.0 - decay)
+            else:
+                target.copy_(value)
+
+
+def ema_decay_at(step: int, decay: float) -> float:
+    """The weight EMA's decay after ``step`` updates: ``min(decay, (1 + step) / (10 + step))``, so
+    the average forgets the random initialisation within the first hundreds of steps."""
+    return min(decay, (1 + step) / (10 + step))
+
+
 @runtime_checkable
 class ResumableData(Protocol):
     """A data source whose position can be saved and restored (see the module docstring)."""
@@ -191,6 +223,9 @@ class TrainingRun:
         self.data = data
         self.generator = torch.Generator().manual_seed(run.seed)
         self.optimizer = adamw(model, optimizer_config)
+        self.ema: nn.Module | None = None
+        if run.ema_decay > 0:
+            self.ema = copy.deepcopy(model).eval().requires_grad_(False)
         self.step = 0
         checkpoint = latest_checkpoint(out_dir) if resume else None
         if checkpoint is not None:
@@ -230,6 +265,8 @@ class TrainingRun:
         grad_norm = optimizer_step(
             self.model, self.optimizer, loss, self.step, self.total_steps, self.optimizer_config
         )
+        if self.ema is not None:
+            ema_update(self.ema, self.model, ema_decay_at(self.step, self.run.ema_decay))
         self.step += 1
         return grad_norm
 
@@ -255,6 +292,8 @@ class TrainingRun:
         if torch.cuda.is_available():
             for index, state in enumerate(torch.cuda.get_rng_state_all()):
                 tensors[f"rng.cuda.{index}"] = state
+        if self.ema is not None:
+            tensors.update({f"{EMA_PREFIX}{name}": value for name, value in self.ema.state_dict().items()})
         data = self.data.state_dict() if isinstance(self.data, ResumableData) else None
         return save_training_checkpoint(
             self.out_dir,
@@ -268,6 +307,11 @@ class TrainingRun:
 
     def _restore(self, folder: Path) -> None:
         tensors, info = load_training_checkpoint(folder, self.model, self.optimizer)
+        if self.ema is not None:
+            ema = {name[len(EMA_PREFIX) :]: t for name, t in tensors.items() if name.startswith(EMA_PREFIX)}
+            if not ema:
+                raise ConfigError(f"{folder} has no EMA weights: it was trained with ema_decay=0; resume it the same way")
+            self.ema.load_state_dict(ema)
         self.generator.set_state(tensors["rng.loop"])
         torch.set_rng_state(tensors["rng.torch"])
         if torch.cuda.is_available():
@@ -282,7 +326,9 @@ class TrainingRun:
         logger.info("resumed from %s (step %d)", folder, self.step)
 
     def finish(self) -> Path:
-        """Final resumable checkpoint, then ``out_dir/model`` (weights + config only)."""
+        """Final resumable checkpoint, then ``out_dir/model`` (weights + config only): the EMA
+        weights when the run keeps an EMA, else the trained ones."""
         if not (self.out_dir / CHECKPOINTS_DIR / f"step_{self.step:07d}").exists():
             self.checkpoint()
-        return write_checkpoint(self.out_dir / FINAL_MODEL_DIR, self.model)  # type: ignore[arg-type]
+        final = self.ema if self.ema is not None else self.model
+        return write_checkpoint(self.out_dir / FINAL_MODEL_DIR, final)  # type: ignore[arg-type]

@@ -105,6 +105,7 @@ def _cpu() -> Preset:
             ),
             steps=5000,
             batch_size=16,
+            run=RunConfig(ema_decay=0.999),
             # "both"-conditioned models (the shipped one) see the instruction without actions in
             # 22.5% of steps: enough for instruction-prompted generation without actions.
             action_dropout=0.25,
@@ -117,6 +118,7 @@ def _gpu() -> Preset:
         image_size=128, latent_channels=16, channels=(64, 128, 256, 256), blocks_per_level=(1, 2, 2, 2)
     )
     run = RunConfig(bf16=True, checkpoint_every=2000)
+    world_model_run = RunConfig(bf16=True, checkpoint_every=2000, ema_decay=0.9999)
     return Preset(
         name="gpu",
         description="GPUs: 128 px frames, 8x8x16 latents with patch 1, ~60M-parameter world model, bf16",
@@ -130,7 +132,7 @@ def _gpu() -> Preset:
             steps=200_000,
             batch_size=64,
             optimizer=OptimizerConfig(learning_rate=1e-4, warmup_steps=2000),
-            run=run,
+            run=world_model_run,
         ),
     )
 

@@ -46,6 +46,10 @@ class RunConfig:
     """Seeds the initialisation and every random draw of the loop."""
     bf16: bool = False
     """Run forward passes under bf16 autocast (GPUs; on CPUs only larger models gain)."""
+    ema_decay: float = 0.0
+    """Keep an exponential moving average of the weights with this decay (warmed up as
+    ``min(decay, (1 + step) / (10 + step))``) and make it the final model; 0 = none. Diffusion
+    models sample markedly better from averaged weights (DDPM, Ho et al. 2020; DiT)."""
 
 
 @dataclass(frozen=True)
