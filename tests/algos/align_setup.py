@@ -7,43 +7,23 @@ signal that a few updates can follow on a CPU in seconds.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
+from moving_squares import moving_square_episode
 from torch import Tensor
 
 from worldalign.algos.conditions import EpisodePool
 from worldalign.configs.presets import get_preset
 from worldalign.data.stats import Normalizer, compute_stats
-from worldalign.data.types import Episode, Rollout
+from worldalign.data.types import Rollout
 from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.world_model import WorldModel
 from worldalign.rewards.compose import RewardComposer
 
-SIZE, LENGTH = 16, 16
-
-
-def square_episode(seed: int) -> Episode:
-    """A 4x4 square moving diagonally over a gradient, with random actions."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:SIZE, :SIZE]
-    frames = np.empty((1, LENGTH, SIZE, SIZE, 3), np.uint8)
-    for t in range(LENGTH):
-        image = np.stack([xx * 12, yy * 12, np.full_like(xx, 40 + 10 * seed)], axis=-1)
-        y = x = (seed + t) % (SIZE - 4)
-        image[y : y + 4, x : x + 4] = (250, 200, 60)
-        frames[0, t] = image
-    return Episode(
-        task="reach-v3",
-        instruction="reach the goal",
-        views=("front",),
-        frames=frames,
-        actions=rng.normal(size=(LENGTH, 4)).astype(np.float32),
-        state=rng.normal(size=(LENGTH, 5)).astype(np.float32),
-    )
+LENGTH = 16
 
 
 def episode_pool(count: int = 4) -> EpisodePool:
-    episodes = [square_episode(seed) for seed in range(count)]
+    episodes = [moving_square_episode(seed, length=LENGTH, shade=40 + 10 * seed) for seed in range(count)]
     return EpisodePool(
         episodes=episodes,
         indices=list(range(count)),

@@ -156,7 +156,8 @@ def test_two_processes_through_accelerate_stay_in_sync(algorithm: str, tmp_path:
     command = [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
                "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
                str(script), str(tmp_path), algorithm]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])}
+    paths = [str(here), str(here.parent), os.environ.get("PYTHONPATH", "")]  # align_setup, moving_squares
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank_{r}.json").read_text()) for r in (0, 1)]
@@ -164,7 +165,7 @@ def test_two_processes_through_accelerate_stay_in_sync(algorithm: str, tmp_path:
     assert ranks[0]["weights"] == ranks[1]["weights"]  # bit-identical after 3 updates
     assert ranks[0]["drawn"] != ranks[1]["drawn"]  # each process trained on its own conditions
     pretrained, _ = tiny_models()
-    assert ranks[0]["checksum"] != sum(float(p.double().sum()) for p in pretrained.parameters())
+    assert ranks[0]["checksum"] != sum(float(p.detach().double().sum()) for p in pretrained.parameters())
     log = [json.loads(line) for line in (tmp_path / LOG_FILE).read_text().splitlines()]
     assert [line["iteration"] for line in log] == [1, 2, 3]  # the main process alone writes the log
     assert all(line["sync/weight_checksum_spread"] == 0.0 for line in log)

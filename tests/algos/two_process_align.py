@@ -40,7 +40,7 @@ def main(out: Path, algorithm: str) -> None:
         learning_rate=3e-3, checkpoint_every=1, seed=0,
     )
     align(config, model, autoencoder, conditions, brightness_rewards(), out, accelerator=accelerator, progress=False)
-    weights = {name: float(p.double().sum()) for name, p in model.named_parameters()}
+    weights = {name: float(p.detach().double().sum()) for name, p in model.named_parameters()}
     record = {"checksum": sum(weights.values()), "weights": weights, "drawn": conditions.drawn,
               "processes": accelerator.num_processes}
     (out / f"rank_{accelerator.process_index}.json").write_text(json.dumps(record))

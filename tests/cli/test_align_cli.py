@@ -3,39 +3,21 @@ the before/after summary and videos, and a resumed run."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
-from moving_squares import write_dataset
+from moving_squares import run_cli as run
+from moving_squares import tiny_runs
 
-from worldalign.cli.align import SUMMARY_FILE, VIDEOS_DIR, register
-from worldalign.cli.world_model import add_train_autoencoder_parser, add_train_world_model_parser
+from worldalign.cli.align import SUMMARY_FILE, VIDEOS_DIR
 from worldalign.errors import ConfigError
-
-
-def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    verbs = parser.add_subparsers()
-    train = verbs.add_parser("train").add_subparsers()
-    add_train_autoencoder_parser(train)
-    add_train_world_model_parser(train)
-    register(verbs)
-    args = parser.parse_args(argv)
-    return args.handler(args)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("align_cli")
-    dataset = root / "data"
-    write_dataset(dataset)
-    common = ["--dataset", str(dataset), "--preset", "tiny", "--steps", "2", "--batch-size", "2"]
-    assert run(["train", "autoencoder", *common, "--out", str(root / "ae"), "--held-out", "0"]) == 0
-    argv = ["train", "world-model", *common, "--autoencoder", str(root / "ae"), "--out", str(root / "wm")]
-    assert run([*argv, "--preview-every", "0"]) == 0
-    return {"dataset": dataset, "ae": root / "ae", "wm": root / "wm"}
+    """The dataset and the autoencoder and world model runs, each trained for 2 tiny steps."""
+    return tiny_runs(tmp_path_factory.mktemp("align_cli"))
 
 
 def align_argv(runs: dict[str, Path], out: Path, *extra: str) -> list[str]:

@@ -6,43 +6,23 @@ an autoencoder and a world model trained for 2 steps each, then rollouts under e
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from moving_squares import run_cli as run
+from moving_squares import tiny_runs
 
-from worldalign.cli.rollout import register
-from worldalign.cli.world_model import add_train_autoencoder_parser, add_train_world_model_parser
 from worldalign.errors import DatasetError
-from moving_squares import write_dataset
 
 CONTEXT, HORIZON, WINDOW = 2, 8, 4
-
-
-def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    verbs = parser.add_subparsers()
-    train = verbs.add_parser("train").add_subparsers()
-    add_train_autoencoder_parser(train)
-    add_train_world_model_parser(train)
-    register(verbs)
-    args = parser.parse_args(argv)
-    return args.handler(args)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The dataset and the autoencoder and world model runs, each trained for 2 tiny steps."""
-    root = tmp_path_factory.mktemp("rollout_cli")
-    dataset = root / "data"
-    write_dataset(dataset)
-    common = ["--dataset", str(dataset), "--preset", "tiny", "--steps", "2", "--batch-size", "2"]
-    assert run(["train", "autoencoder", *common, "--out", str(root / "ae"), "--held-out", "0"]) == 0
-    argv = ["train", "world-model", *common, "--autoencoder", str(root / "ae"), "--out", str(root / "wm")]
-    assert run([*argv, "--preview-every", "0"]) == 0
-    return {"dataset": dataset, "ae": root / "ae", "wm": root / "wm"}
+    return tiny_runs(tmp_path_factory.mktemp("rollout_cli"))
 
 
 def rollout_argv(runs: dict[str, Path], out: Path) -> list[str]:

@@ -148,14 +148,6 @@ def _parse_weights(text: str | None, option: str) -> dict[str, float] | None:
     return weights
 
 
-def _spread(indices: list[int], count: int | None) -> list[int]:
-    """``count`` indices spread evenly over ``indices`` (all of them when ``count`` is None)."""
-    if count is None or count >= len(indices):
-        return indices
-    step = len(indices) / count
-    return [indices[int(i * step)] for i in range(count)]
-
-
 def _config(args: argparse.Namespace) -> Any:
     from worldalign.algos.align import AlignConfig
     from worldalign.algos.diffusion_nft import NFTConfig
@@ -204,7 +196,7 @@ def run_align(args: argparse.Namespace) -> int:
         check_image_size,
         run_folder_of,
     )
-    from worldalign.data.clips import split_episodes
+    from worldalign.data.clips import split_episodes, spread_evenly
     from worldalign.data.lerobot_reader import LeRobotDataset
     from worldalign.eval.alignment import HeldOutRollouts
     from worldalign.models.autoencoder import Autoencoder
@@ -234,7 +226,7 @@ def run_align(args: argparse.Namespace) -> int:
     train, held_out = split_episodes(dataset.task_names, held_out_fraction=args.held_out)
     if not held_out:
         raise ConfigError(f"--held-out {args.held_out} leaves no held-out episode of {args.dataset} to evaluate on")
-    pool = _pool(dataset, _spread(train, args.max_train_episodes), views, normalizer)
+    pool = _pool(dataset, spread_evenly(train, args.max_train_episodes), views, normalizer)
     policy = context_policy(POLICIES[args.policy], frames=args.window)
     check_policy(policy.resolved(model.config.max_context_frames), model.config.max_context_frames, model.config.future_frames)
     if args.conditions == "prompts":
@@ -257,7 +249,7 @@ def run_align(args: argparse.Namespace) -> int:
     evaluator = None
     pretrained = None
     if main:
-        eval_pool = _pool(dataset, _spread(held_out, args.eval_episodes), views, normalizer)
+        eval_pool = _pool(dataset, spread_evenly(held_out, args.eval_episodes), views, normalizer)
         evaluator = HeldOutRollouts(
             pool=eval_pool,
             autoencoder=autoencoder,

@@ -211,3 +211,11 @@ def split_episodes(task_names: Sequence[str], *, held_out_fraction: float) -> tu
         held_out.extend(indices[len(indices) - count :] if count > 0 else [])
     held = set(held_out)
     return [i for i in range(len(task_names)) if i not in held], sorted(held_out)
+
+
+def spread_evenly(indices: Sequence[int], count: int | None) -> list[int]:
+    """``count`` of ``indices`` spread evenly over the list (all of them when ``count`` is None or
+    larger): a few episodes of a task-major list still cover every task."""
+    if count is None or count >= len(indices):
+        return list(indices)
+    return [indices[int(i * len(indices) / count)] for i in range(count)]

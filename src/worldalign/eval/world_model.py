@@ -496,17 +496,22 @@ def evaluate_world_model(
             shuffled_actions[:, context - 1 :] = batch.actions[order, context - 1 :]
         for key, policy in policies.items():
             for s, seed in enumerate(seeds):
-                result = rollout(
-                    model,
-                    autoencoder,
-                    start,
-                    horizon,
-                    policy,
-                    sampler=sampler,
-                    actions=batch.actions,
-                    instruction=batch.instruction,
-                    generator=torch.Generator().manual_seed(seed * _NOISE_SEED_STRIDE + b),
-                )
+
+                def generate(actions: Tensor | None) -> Tensor:
+                    """The batch rolled out under ``policy``, paired noise for every policy and action set."""
+                    return rollout(
+                        model,
+                        autoencoder,
+                        start,
+                        horizon,
+                        policy,
+                        sampler=sampler,
+                        actions=actions,
+                        instruction=batch.instruction,
+                        generator=torch.Generator().manual_seed(seed * _NOISE_SEED_STRIDE + b),
+                    )
+
+                result = generate(batch.actions)
                 assert result.frames is not None
                 scores.add(key, s, score(result.frames, target))
                 latencies[key].append(result.frame_latency_s)
@@ -518,17 +523,7 @@ def evaluate_world_model(
                     on_rollout(key, seed, indices, result.frames, target)
                 bar.update()
                 if key == gap_policy and shuffled_actions is not None:
-                    swapped = rollout(
-                        model,
-                        autoencoder,
-                        start,
-                        horizon,
-                        policy,
-                        sampler=sampler,
-                        actions=shuffled_actions,
-                        instruction=batch.instruction,
-                        generator=torch.Generator().manual_seed(seed * _NOISE_SEED_STRIDE + b),
-                    )
+                    swapped = generate(shuffled_actions)
                     assert swapped.frames is not None
                     shuffled_scores.add(gap_policy, s, score(swapped.frames, target))
                     bar.update()
