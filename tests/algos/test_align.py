@@ -58,6 +58,7 @@ def config(**changes: object) -> AlignConfig:
         "group_size": 4,
         "sampling_steps": 4,
         "learning_rate": 3e-3,
+        "warmup_iterations": 1,
         "checkpoint_every": 2,
         "seed": 0,
     }
@@ -175,3 +176,8 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def test_the_learning_rate_warms_up_linearly() -> None:
+    config = AlignConfig(learning_rate=1e-5, warmup_iterations=5)
+    assert [config.learning_rate_at(i) for i in (0, 1, 4, 9)] == pytest.approx([2e-6, 4e-6, 1e-5, 1e-5])

@@ -37,7 +37,7 @@ def main(out: Path, algorithm: str) -> None:
     conditions = RecordingConditions(episode_pool(), 2, 1, 2, drawn=[])
     config = AlignConfig(
         algorithm=algorithm, iterations=3, conditions_per_iteration=2, group_size=2, sampling_steps=3,
-        learning_rate=3e-3, checkpoint_every=1, seed=0,
+        learning_rate=3e-3, warmup_iterations=2, checkpoint_every=1, seed=0,
     )
     align(config, model, autoencoder, conditions, brightness_rewards(), out, accelerator=accelerator, progress=False)
     weights = {name: float(p.detach().double().sum()) for name, p in model.named_parameters()}

@@ -82,8 +82,13 @@ class AlignConfig:
     """Flow-GRPO's SDE noise level ``a`` (GRPO samples with the SDE; 0.7 as in Flow-GRPO)."""
     nft_sampler: str = "ode"
     """Sampler of NFT's candidates: "ode" (DiffusionNFT's default: any sampler works) or "sde"."""
-    learning_rate: float = 1e-4
-    """AdamW learning rate (constant)."""
+    learning_rate: float = 1e-5
+    """AdamW learning rate after the warmup. Full fine-tuning of a pretrained model wants a small
+    one: measured on the shipped cpu world model, 8 NFT updates at 3e-4 collapse its held-out
+    fidelity (0.67 -> 0.29), at 3e-5 they lower it (0.67 -> 0.55)."""
+    warmup_iterations: int = 5
+    """Linear learning-rate warmup: Adam's first steps move every weight by about the learning
+    rate whatever its gradient (its moment estimates start from one sample)."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
     grad_clip: float = 1.0
@@ -117,6 +122,10 @@ class AlignConfig:
                 f"sampling_steps={self.sampling_steps} must be >= 1 and group_size={self.group_size} >= 2 "
                 "(advantages compare candidates of one condition)"
             )
+
+    def learning_rate_at(self, iteration: int) -> float:
+        """The learning rate of (0-based) update ``iteration``."""
+        return self.learning_rate * min(1.0, (iteration + 1) / max(1, self.warmup_iterations))
 
     def sampler(self) -> EulerODESampler | FlowSDESampler:
         """The sampler candidates are drawn with."""
@@ -182,9 +191,11 @@ class _AlignRun:
         return contextlib.nullcontext() if last else self.accelerator.no_sync(self.model)
 
     def step(self) -> float:
-        """Clip, step, zero; returns the gradient norm."""
+        """Clip, step (at the warmed-up learning rate), zero; returns the gradient norm."""
         clip = self.config.grad_clip if self.config.grad_clip > 0 else float("inf")
         norm = float(self.accelerator.clip_grad_norm_(self.model.parameters(), clip))
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.learning_rate_at(self.iteration)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return norm

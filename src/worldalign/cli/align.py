@@ -95,7 +95,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--conditions-per-iteration", type=int, default=4, help="per process (default: 4)")
     parser.add_argument("--group-size", type=int, default=4, help="candidates per condition (default: 4)")
     parser.add_argument("--sampling-steps", type=int, default=10, help="denoising steps per chunk (default: 10)")
-    parser.add_argument("--lr", type=float, default=1e-4, help="learning rate (default: 1e-4)")
+    parser.add_argument("--lr", type=float, default=1e-5, help="learning rate after the warmup (default: 1e-5)")
+    parser.add_argument("--warmup", type=int, default=5, help="iterations of linear LR warmup (default: 5)")
     parser.add_argument("--kl", type=float, help="KL-to-pretrained coefficient (default: the algorithm's)")
     parser.add_argument("--beta", type=float, help="DiffusionNFT's guidance strength b (default: NFTConfig's)")
     parser.add_argument("--clip-range", type=float, help="GRPO's ratio clip (default: FlowGRPOConfig's)")
@@ -170,6 +171,7 @@ def _config(args: argparse.Namespace) -> Any:
         group_size=args.group_size,
         sampling_steps=args.sampling_steps,
         learning_rate=args.lr,
+        warmup_iterations=args.warmup,
         grpo=grpo,
         nft=nft,
         checkpoint_every=args.checkpoint_every,
