@@ -166,10 +166,12 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=4, help="iterations between evaluations (default: 4)")
     parser.add_argument("--eval-horizon", type=int, default=24, help="frames per held-out rollout (default: 24)")
     parser.add_argument("--eval-episodes", type=int, default=8, help="held-out episodes (default: 8)")
+    parser.add_argument("--train-episodes", type=int, default=40, help="training episodes loaded (default: 40)")
     args = parser.parse_args()
     common = [
         "--world-model", args.world_model, "--autoencoder", args.autoencoder, "--dataset", args.dataset,
         "--eval-episodes", str(args.eval_episodes), "--eval-seeds", "2", "--checkpoint-every", "1000",
+        "--max-train-episodes", str(args.train_episodes),
     ]
     results: dict[str, Any] = {}
     if args.part in ("all", "compare"):
