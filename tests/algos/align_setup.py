@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 from moving_squares import moving_square_episode
-from torch import Tensor
+from torch import Tensor, nn
 
 from worldalign.algos.conditions import EpisodePool
 from worldalign.configs.presets import get_preset
@@ -33,15 +33,23 @@ def episode_pool(count: int = 4) -> EpisodePool:
     )
 
 
-def tiny_models(seed: int = 0) -> tuple[WorldModel, Autoencoder]:
+def tiny_world_model() -> WorldModel:
+    """The tiny preset (1 view, 4-d actions), its zero-initialised layers randomised so that the
+    candidates of one group differ from the first update on; eval mode (no dropout anywhere)."""
+    torch.manual_seed(0)
     preset = get_preset("tiny").with_dataset(num_views=1, action_dim=4, instruction_dim=0)
-    torch.manual_seed(seed)
-    autoencoder = Autoencoder(preset.autoencoder.model).eval()
     model = WorldModel(preset.world_model.model)
-    # The zero-initialised output layer makes every velocity 0 at first; a small random output
-    # layer gives the candidates of one group something to differ by.
-    torch.nn.init.normal_(model.final.linear.weight, std=0.02)
-    return model, autoencoder
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear) and module.weight.abs().sum() == 0:
+                module.weight.normal_(0, 0.05)
+    return model.eval()
+
+
+def tiny_models() -> tuple[WorldModel, Autoencoder]:
+    """``tiny_world_model()`` and a random-init tiny autoencoder (16 px frames)."""
+    model = tiny_world_model()
+    return model, Autoencoder(get_preset("tiny").autoencoder.model).eval()
 
 
 class BrightnessReward:

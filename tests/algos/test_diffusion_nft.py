@@ -6,6 +6,7 @@ import copy
 import dataclasses
 
 import pytest
+from align_setup import tiny_world_model
 import torch
 from torch import Tensor, nn
 
@@ -20,7 +21,6 @@ from worldalign.algos.training_run import ema_update
 from worldalign.configs.presets import get_preset
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder
-from worldalign.models.world_model import WorldModel
 from worldalign.sampling.context_policies import FullHistory
 from worldalign.sampling.rollout import RolloutChunk, rollout
 from worldalign.sampling.samplers import EulerODESampler
@@ -108,17 +108,6 @@ def test_same_weights_make_both_implicit_policies_the_model() -> None:
     _, stats = nft_loss(Scale(0.3), Scale(0.3), None, toy_chunk(x0), torch.tensor([0.2, 0.9]), NFTConfig(),
                         torch.Generator().manual_seed(0))
     torch.testing.assert_close(stats["positive_loss"], stats["negative_loss"])
-
-
-def tiny_world_model() -> WorldModel:
-    torch.manual_seed(0)
-    preset = get_preset("tiny").with_dataset(num_views=1, action_dim=4, instruction_dim=0)
-    model = WorldModel(preset.world_model.model)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.Linear) and module.weight.abs().sum() == 0:
-                module.weight.normal_(0, 0.05)
-    return model.eval()
 
 
 def test_one_adam_step_on_ode_chunks_lowers_the_loss() -> None:

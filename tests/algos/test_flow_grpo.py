@@ -6,8 +6,8 @@ import copy
 import dataclasses
 
 import pytest
+from align_setup import tiny_world_model
 import torch
-from torch import nn
 
 from worldalign.algos.advantages import group_advantages
 from worldalign.algos.flow_grpo import FlowGRPOConfig, grpo_loss, grpo_step_loss, select_train_steps
@@ -20,18 +20,6 @@ from worldalign.sampling.rollout import RolloutChunk, rollout
 from worldalign.sampling.samplers import EulerODESampler, FlowSDESampler, sde_step_log_prob
 
 CONDITIONS, GROUP, START, HORIZON, STEPS = 2, 4, 2, 4, 4
-
-
-def tiny_world_model() -> WorldModel:
-    """The tiny preset (1 view, 4-d actions), its zero-initialised output layers randomised."""
-    torch.manual_seed(0)
-    preset = get_preset("tiny").with_dataset(num_views=1, action_dim=4, instruction_dim=0)
-    model = WorldModel(preset.world_model.model)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.Linear) and module.weight.abs().sum() == 0:
-                module.weight.normal_(0, 0.05)
-    return model.eval()
 
 
 def group_rollout(model: WorldModel, sampler: FlowSDESampler | EulerODESampler) -> list[RolloutChunk]:

@@ -32,7 +32,7 @@ from rich.console import Console
 DEMO_EPILOG = """\
 example:
   worldalign demo --out outputs/demo
-Runs in about DEMO_MINUTES minutes on 2 CPU cores. Running it again reuses the dataset and
+Runs in about 3 minutes on 2 CPU cores (once the environment is installed). Running it again reuses the dataset and
 continues (or skips) the alignment run.
 """
 
