@@ -56,7 +56,9 @@ def main() -> None:
     parser.add_argument("--world-model", required=True, type=Path, help="world model run folder (or its model/)")
     parser.add_argument("--autoencoder", required=True, type=Path, help="autoencoder run folder (or its model/)")
     parser.add_argument("--dataset", required=True, type=Path, help="dataset folder (LeRobot v3 layout)")
-    parser.add_argument("--episodes", type=int, help="evaluate N held-out episodes spread over the tasks (default: all)")
+    parser.add_argument(
+        "--episodes", type=int, help="evaluate N held-out episodes spread over the tasks (default: all)"
+    )
     parser.add_argument("--horizon", type=int, default=48, help="frames generated per episode (default: 48)")
     parser.add_argument("--context", type=int, default=4, help="real start frames given as context (default: 4)")
     parser.add_argument("--seeds", type=int, default=3, help="sampling seeds 0..N-1 (default: 3)")

@@ -203,7 +203,8 @@ class _AlignRun:
     def checksum(self) -> Tensor:
         """``(processes,)`` float64 sums of every process's weights; all equal when in sync."""
         total = sum(p.detach().double().sum() for p in self.unwrapped.parameters())
-        return self.accelerator.gather(torch.as_tensor(total, dtype=torch.float64, device=self.accelerator.device)[None])
+        local = torch.as_tensor(total, dtype=torch.float64, device=self.accelerator.device)
+        return self.accelerator.gather(local[None])
 
     def check_sync(self) -> float:
         """The largest weight-checksum difference between processes; raises if they diverged."""

@@ -310,7 +310,9 @@ class TrainingRun:
         if self.ema is not None:
             ema = {name[len(EMA_PREFIX) :]: t for name, t in tensors.items() if name.startswith(EMA_PREFIX)}
             if not ema:
-                raise ConfigError(f"{folder} has no EMA weights: it was trained with ema_decay=0; resume it the same way")
+                raise ConfigError(
+                    f"{folder} has no EMA weights: it was trained with ema_decay=0; resume it the same way"
+                )
             self.ema.load_state_dict(ema)
         self.generator.set_state(tensors["rng.loop"])
         torch.set_rng_state(tensors["rng.torch"])

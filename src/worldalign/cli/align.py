@@ -230,7 +230,8 @@ def run_align(args: argparse.Namespace) -> int:
         raise ConfigError(f"--held-out {args.held_out} leaves no held-out episode of {args.dataset} to evaluate on")
     pool = _pool(dataset, spread_evenly(train, args.max_train_episodes), views, normalizer)
     policy = context_policy(POLICIES[args.policy], frames=args.window)
-    check_policy(policy.resolved(model.config.max_context_frames), model.config.max_context_frames, model.config.future_frames)
+    limit = model.config.max_context_frames
+    check_policy(policy.resolved(limit), limit, model.config.future_frames)
     if args.conditions == "prompts":
         conditions: Any = PromptConditions(pool, args.context_frames, args.horizon, policy)
     else:
@@ -384,7 +385,8 @@ def _before_after_videos(evaluator: Any, pretrained: Any, aligned: Any, folder: 
     written = []
     for position, episode in enumerate(episodes):
         real = rows["aligned"].reference[position]
-        videos = [to_uint8_video(x) for x in (real, rows["pretrained"].frames[position], rows["aligned"].frames[position])]
+        generated = (rows["pretrained"].frames[position], rows["aligned"].frames[position])
+        videos = [to_uint8_video(x) for x in (real, *generated)]
         grid = compose_grid(
             videos,
             column_labels=list(evaluator.pool.views),
@@ -392,5 +394,6 @@ def _before_after_videos(evaluator: Any, pretrained: Any, aligned: Any, folder: 
             title=f"held-out episode {evaluator.pool.indices[episode]}",
             scale=viewing_scale(real.shape[-1]),
         )
-        written.append(write_video(grid, folder / f"episode_{evaluator.pool.indices[episode]}.mp4", fps=evaluator.pool.fps))
+        path = folder / f"episode_{evaluator.pool.indices[episode]}.mp4"
+        written.append(write_video(grid, path, fps=evaluator.pool.fps))
     return written
