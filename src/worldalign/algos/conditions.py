@@ -175,7 +175,7 @@ class PromptConditions:
         clips = clips.to(device)  # (S, V, C0 + T, 3, H, W)
         context, reference = clips[:, :, : self.context_frames], clips[:, :, self.context_frames :]
         instructions = [pool.episodes[e].instruction for e, _ in pairs]
-        embedding = _instruction_embedding(model, instructions, instruction_encoder, device)
+        embedding = instruction_embedding(model, instructions, instruction_encoder, device)
         result = rollout(
             model,
             autoencoder,
@@ -256,7 +256,7 @@ class RolloutStateConditions:
         actions = torch.stack([pool.actions(e, first, span - 1, normalized=True) for e, first in pairs]).to(device)
         raw_actions = torch.stack([pool.actions(e, first, span - 1, normalized=False) for e, first in pairs])
         instructions = [pool.episodes[e].instruction for e, _ in pairs]
-        embedding = _instruction_embedding(model, instructions, instruction_encoder, device)
+        embedding = instruction_embedding(model, instructions, instruction_encoder, device)
         policy = self.policy or FullHistory()
         state = autoencoder.encode(clips[:, :, : self.context_frames])
         state_first = 0  # clip frame index of state[:, :, 0]
@@ -311,9 +311,11 @@ class RolloutStateConditions:
 Conditions = PromptConditions | RolloutStateConditions
 
 
-def _instruction_embedding(
+def instruction_embedding(
     model: WorldModel, instructions: list[str], encoder: InstructionEmbedder | None, device: torch.device
 ) -> Tensor | None:
+    """``(B, E)`` embeddings of ``instructions`` on ``device`` for an instruction-conditioned
+    ``model``, ``None`` for a model without instruction conditioning."""
     if model.config.instruction_dim == 0:
         return None
     if encoder is None:

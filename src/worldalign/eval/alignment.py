@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from worldalign.algos.conditions import EpisodePool, InstructionEmbedder
+from worldalign.algos.conditions import EpisodePool, InstructionEmbedder, instruction_embedding
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder
@@ -102,11 +102,7 @@ class HeldOutRollouts:
             actions = torch.stack([pool.actions(e, 0, self.span - 1, normalized=True) for e in episodes]).to(device)
             raw_actions = torch.stack([pool.actions(e, 0, self.span - 1, normalized=False) for e in episodes])
         instructions = [pool.episodes[e].instruction for e in episodes]
-        embedding = None
-        if model.config.instruction_dim > 0:
-            if self.instruction_encoder is None:
-                raise ConfigError("the world model is instruction-conditioned: pass an instruction_encoder")
-            embedding = self.instruction_encoder(instructions).to(device)
+        embedding = instruction_embedding(model, instructions, self.instruction_encoder, device)
         result = rollout(
             model,
             self.autoencoder,
