@@ -95,6 +95,8 @@ def test_judge_score_refuses_bad_input(tmp_path: Path, student_checkpoint: Path)
 def test_training_options_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="expected 6"):
         run(["train", "judge", "--bench", str(tmp_path), "--out", str(tmp_path / "t"), "--dimension-weights", "1,2"])
+    with pytest.raises(ConfigError, match="class-balance"):
+        run(["train", "judge", "--bench", str(tmp_path), "--out", str(tmp_path / "t"), "--class-balance", "2"])
     with pytest.raises(DatasetError, match="not a finished judge benchmark"):
         run(["train", "judge", "--bench", str(tmp_path), "--out", str(tmp_path / "t"), "--steps", "1"])
 

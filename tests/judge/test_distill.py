@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from judge_fakes import VIEWS, FakeEncoder
@@ -11,11 +12,14 @@ from worldalign.algos.judge import (
     DistillPool,
     JudgeTrainConfig,
     fit,
+    level_weights,
     predict_pool,
     relabel,
     video_to_storage,
     weighted_huber,
+    weighted_level_loss,
 )
+from worldalign.errors import ConfigError
 from worldalign.data.types import Rollout
 from worldalign.models.judge.networks import JudgeConfig, JudgeStudent, JudgeTeacher
 
@@ -40,6 +44,51 @@ def test_weighted_huber_ignores_a_zero_weight_dimension() -> None:
     assert weighted_huber(prediction, target, weights, 0.2) > 0
     weights[2] = 0.0
     assert weighted_huber(prediction, target, weights, 0.2) == 0
+
+
+def test_level_weights_balance_rare_score_levels() -> None:
+    targets = torch.zeros(8, 6)
+    targets[:6, 3] = 1.0  # temporal consistency: 6 ones, 2 zeros
+    weights = level_weights(targets, (3, 2, 1, 1, 1, 2), power=1.0)
+    torch.testing.assert_close(weights[3], torch.tensor([2.0, 8 / 12]))  # N / (K * count)
+    torch.testing.assert_close(weights[0], torch.tensor([1.0, 0.0, 0.0, 0.0]))  # absent levels weigh 0
+    assert torch.equal(level_weights(targets, (3, 2, 1, 1, 1, 2), power=0.0)[3], torch.ones(2))
+
+
+def test_level_loss_ignores_a_zero_weight_dimension_and_counts_rare_levels_more() -> None:
+    max_scores = (3, 2, 1, 1, 1, 2)
+    logits = torch.zeros(2, 16)
+    levels = torch.zeros(2, 6, dtype=torch.long)
+    class_weights = [torch.ones(m + 1) for m in max_scores]
+    weights = torch.ones(6)
+    base = weighted_level_loss(logits, levels, class_weights, weights, max_scores)
+    logits[:, 7] = 5.0  # confident in level 0 of action-outcome consistency: that dimension's loss drops
+    assert weighted_level_loss(logits, levels, class_weights, weights, max_scores) < base
+    weights = torch.zeros(6)
+    weights[2] = 1.0
+    assert weighted_level_loss(logits, levels, class_weights, weights, max_scores) < 0.01
+    logits = torch.zeros(2, 16)
+    logits[:, 8] = 5.0  # confident in level 1, one item is level 0 and one level 1
+    levels[0, 2] = 1
+    balanced = [w.clone() for w in class_weights]
+    balanced[2] = torch.tensor([3.0, 1.0])  # the wrongly predicted level 0 counts 3x
+    assert weighted_level_loss(logits, levels, balanced, weights, max_scores) > weighted_level_loss(
+        logits, levels, class_weights, weights, max_scores
+    )
+
+
+def test_teacher_fits_score_levels_of_a_fixed_batch(tiny_teacher_config: JudgeConfig, tiny_student_config: JudgeConfig) -> None:
+    torch.manual_seed(0)
+    teacher = JudgeTeacher(tiny_teacher_config)
+    data = pool(8, seed=1)
+    data.targets = torch.round(data.targets * torch.tensor([3.0, 2, 1, 1, 1, 2])) / torch.tensor([3.0, 2, 1, 1, 1, 2])
+    config = JudgeTrainConfig(steps=80, batch_size=8, lr=3e-3, nuisance_augment=False, objective="levels")
+    losses = fit(teacher, data, config, progress=False)
+    assert losses[-1] < 0.5 * losses[0]
+    with pytest.raises(ConfigError, match="score-level heads"):
+        fit(JudgeStudent(tiny_student_config), data, config, progress=False)
+    with pytest.raises(ConfigError, match="objective"):
+        JudgeTrainConfig(objective="mse")  # type: ignore[arg-type]
 
 
 def test_distillation_reduces_the_loss_on_a_fixed_batch(tiny_student_config: JudgeConfig) -> None:

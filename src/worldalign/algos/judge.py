@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -54,12 +55,49 @@ class JudgeTrainConfig:
     """Seeds initialisation and batch order."""
     nuisance_augment: bool = True
     """Random brightness on training videos, so the judge ignores what must not change scores."""
+    objective: Literal["huber", "levels"] = "huber"
+    """``huber``: the dimension-weighted Huber loss on normalised scores (distillation);
+    ``levels``: class-balanced cross-entropy over each dimension's score levels (the teacher on
+    rule labels, whose physical dimensions are 80-90% one level)."""
+    class_balance: float = 0.5
+    """``levels`` only: a level's weight is ``(N / (K * count))**class_balance`` (0 = unweighted, 1 = fully balanced)."""
+
+    def __post_init__(self) -> None:
+        if self.objective not in ("huber", "levels"):
+            raise ConfigError(f"objective must be 'huber' or 'levels', got {self.objective!r}")
 
 
 def weighted_huber(prediction: Tensor, target: Tensor, weights: Tensor, delta: float) -> Tensor:
     """Dimension-weighted Huber loss on ``(B, D)`` normalised scores: ``sum_d w_d mean_b huber``."""
     per_element = nn.functional.huber_loss(prediction, target, reduction="none", delta=delta)
     return (per_element.mean(dim=0) * weights).sum() / weights.sum()
+
+
+def target_levels(targets: Tensor, max_scores: tuple[int, ...]) -> Tensor:
+    """``(N, D)`` normalised scores -> ``(N, D)`` int64 score levels ``0..max_d``."""
+    return torch.round(targets * torch.tensor(max_scores, dtype=targets.dtype)).long()
+
+
+def level_weights(targets: Tensor, max_scores: tuple[int, ...], power: float) -> list[Tensor]:
+    """Per dimension, ``(max_d + 1,)`` class weights ``(N / (K * count_k))**power`` (0 for absent levels)."""
+    levels = target_levels(targets, max_scores)
+    weights = []
+    for d, top in enumerate(max_scores):
+        counts = torch.bincount(levels[:, d], minlength=top + 1).float()
+        present = counts > 0
+        balanced = torch.zeros(top + 1)
+        balanced[present] = (len(levels) / (int(present.sum()) * counts[present])) ** power
+        weights.append(balanced)
+    return weights
+
+
+def weighted_level_loss(logits: Tensor, levels: Tensor, class_weights: list[Tensor], weights: Tensor, max_scores: tuple[int, ...]) -> Tensor:
+    """Dimension-weighted, class-weighted cross-entropy over score levels: ``sum_d w_d CE_d / sum_d w_d``."""
+    parts = logits.split([m + 1 for m in max_scores], dim=-1)
+    losses = torch.stack(
+        [nn.functional.cross_entropy(part, levels[:, d], weight=class_weights[d]) for d, part in enumerate(parts)]
+    )
+    return (losses * weights).sum() / weights.sum()
 
 
 @dataclass
@@ -154,6 +192,11 @@ def fit(model: Judge, pool: DistillPool, config: JudgeTrainConfig, *, steps: int
     weights = torch.tensor(config.dimension_weights, dtype=torch.float32)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * s / max(steps, 1))))
+    max_scores = model.config.max_scores
+    if config.objective == "levels":
+        if not isinstance(model, JudgeTeacher):
+            raise ConfigError("the 'levels' objective needs a model with score-level heads (the teacher)")
+        class_weights = level_weights(pool.targets, max_scores, config.class_balance)
     model.train()
     losses = []
     bar = tqdm(range(steps), desc=desc, disable=not progress)
@@ -162,7 +205,11 @@ def fit(model: Judge, pool: DistillPool, config: JudgeTrainConfig, *, steps: int
         video, embeddings, actions, targets = pool.batch(index)
         if config.nuisance_augment:
             video = _brightness(video, generator)
-        loss = weighted_huber(model(video, embeddings, actions), targets, weights, config.huber_delta)
+        if config.objective == "levels":
+            logits = model.logits(video, embeddings, actions)  # type: ignore[union-attr]
+            loss = weighted_level_loss(logits, target_levels(targets, max_scores), class_weights, weights, max_scores)
+        else:
+            loss = weighted_huber(model(video, embeddings, actions), targets, weights, config.huber_delta)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -173,12 +220,14 @@ def fit(model: Judge, pool: DistillPool, config: JudgeTrainConfig, *, steps: int
 
 
 @torch.no_grad()
-def predict_pool(model: Judge, pool: DistillPool, batch_size: int = 32) -> Tensor:
-    """``(N, D)`` normalised predictions (the teacher averages its MC-dropout samples)."""
+def predict_pool(model: Judge, pool: DistillPool, batch_size: int = 32, *, rubric: bool = False) -> Tensor:
+    """``(N, D)`` normalised predictions (the teacher averages its MC-dropout samples); with
+    ``rubric``, the judge's rubric scores (``model.rubric``: whole score levels, the student rounded)."""
     outputs = []
     for begin in range(0, len(pool), batch_size):
         video, embeddings, actions, _ = pool.batch(torch.arange(begin, min(begin + batch_size, len(pool))))
-        outputs.append(model.predict(video, embeddings, actions))
+        predictions = model.predict(video, embeddings, actions)
+        outputs.append(model.to_rubric(predictions) if rubric else predictions)
     return torch.cat(outputs) if outputs else torch.empty(0, pool.targets.shape[1])
 
 
@@ -259,8 +308,8 @@ class RelabelHook:
 
 
 def evaluate(model: Judge, pool: DistillPool, labels: Tensor, keys: tuple[str, ...]) -> dict[str, dict[str, float]]:
-    """Per dimension: Spearman and pairwise accuracy of ``model``'s scores against ``labels``."""
-    predictions = predict_pool(model, pool).numpy()
+    """Per dimension: Spearman and pairwise accuracy of ``model``'s rubric scores against ``labels``."""
+    predictions = predict_pool(model, pool, rubric=True).numpy()
     truth = labels.numpy()
     return {
         key: {"spearman": spearman(predictions[:, d], truth[:, d]), "pairwise_accuracy": pairwise_accuracy(predictions[:, d], truth[:, d])}
@@ -288,7 +337,8 @@ def judge_report(bench: str | Path, judges: dict[str, Judge], out: str | Path, *
     """Every number of the judge benchmark, written to ``out/judge_report.json`` with calibration PNGs.
 
     Per split (``test``, ``heldout_test``) and dimension: Spearman and pairwise accuracy of each
-    judge against the rule labels; with a ``teacher`` and a ``student``, their agreement
+    judge's rubric scores (``to_rubric``: whole score levels) against the rule labels, and of its
+    continuous predictions (``*_continuous``); with a ``teacher`` and a ``student``, their agreement
     (Spearman between their predictions, mean absolute difference in score points); and each
     judge's throughput in videos/s, with the student/teacher ratio.
     """
@@ -303,11 +353,18 @@ def judge_report(bench: str | Path, judges: dict[str, Judge], out: str | Path, *
     for split in (s for s in ("test", "heldout_test") if s in meta.splits):
         data = load_split(bench, split)
         pool = pool_from_data(data, encoder, meta.max_scores, split)
-        raw = {name: (predict_pool(model, pool) * scale).numpy() for name, model in tqdm(judges.items(), desc=split, disable=not progress)}
+        normalised = {name: predict_pool(model, pool) for name, model in tqdm(judges.items(), desc=split, disable=not progress)}
+        raw = {name: (value * scale).numpy() for name, value in normalised.items()}
+        rubric = {name: (judges[name].to_rubric(value) * scale).numpy() for name, value in normalised.items()}
         labels = data.scores.numpy()
         entry: dict[str, object] = {
             name: {
-                key: {"spearman": spearman(raw[name][:, d], labels[:, d]), "pairwise_accuracy": pairwise_accuracy(raw[name][:, d], labels[:, d])}
+                key: {
+                    "spearman": spearman(rubric[name][:, d], labels[:, d]),
+                    "pairwise_accuracy": pairwise_accuracy(rubric[name][:, d], labels[:, d]),
+                    "spearman_continuous": spearman(raw[name][:, d], labels[:, d]),
+                    "pairwise_accuracy_continuous": pairwise_accuracy(raw[name][:, d], labels[:, d]),
+                }
                 for d, key in enumerate(meta.keys)
             }
             for name in judges

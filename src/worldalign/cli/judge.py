@@ -39,11 +39,15 @@ distribution (score_distribution.md). Deterministic by --seed, whatever --worker
 """
 
 TRAIN_EPILOG = """\
-example:
+examples:
   worldalign train judge --bench bench/default --out checkpoints/judge-teacher
+  # the measured recipe (docs/benchmarks.md): a 20-unit build, physical dimensions weighted 2x
+  worldalign bench build --out bench/b20 --seed 0 --items-per-source 20
+  worldalign train judge --bench bench/b20 --out runs/teacher --dimension-weights 1,1,2,2,2,2
 
 Trains the teacher (a video transformer over all views and frames, the instruction embedding
-and the actions) on the benchmark's train split, and prints its scores on test and heldout_test.
+and the actions, with a classifier over each dimension's score levels) on the benchmark's train
+split with class-balanced cross-entropy, and prints its scores on test and heldout_test.
 """
 
 DISTILL_EPILOG = """\
@@ -159,7 +163,13 @@ def add_train_judge_parser(train_subparsers: argparse._SubParsersAction) -> None
     )
     parser.add_argument("--bench", required=True, type=Path, help="benchmark folder (worldalign bench build --out)")
     parser.add_argument("--out", required=True, type=Path, help="checkpoint folder")
-    _add_training_options(parser, steps=400, lr=5e-4)
+    _add_training_options(parser, steps=1300, lr=1e-3)
+    parser.add_argument(
+        "--class-balance",
+        type=float,
+        default=0.5,
+        help="score-level weights (N / (K * count))**this in the teacher's cross-entropy; 0 = unweighted (default: 0.5)",
+    )
     parser.set_defaults(handler=run_train_judge)
 
 
@@ -168,12 +178,13 @@ def _add_training_options(parser: argparse.ArgumentParser, steps: int, lr: float
     parser.add_argument("--batch-size", type=int, default=16, help="videos per update (default: 16)")
     parser.add_argument("--lr", type=float, default=lr, help=f"learning rate (default: {lr:g})")
     parser.add_argument(
-        "--dimension-weights", default=None, help="six comma-separated Huber-loss weights, in dimension order (default: all 1)"
+        "--dimension-weights", default=None, help="six comma-separated per-dimension loss weights, in dimension order (default: all 1)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
 
 
-def _train_config(args: argparse.Namespace) -> JudgeTrainConfig:
+def _train_config(args: argparse.Namespace, objective: str = "huber") -> JudgeTrainConfig:
+    """The training options of ``train judge`` (``objective="levels"``) or ``distill`` (``"huber"``)."""
     from worldalign.algos.judge import JudgeTrainConfig
 
     weights = (1.0,) * 6
@@ -186,7 +197,18 @@ def _train_config(args: argparse.Namespace) -> JudgeTrainConfig:
             raise ConfigError(f"--dimension-weights has {len(weights)} numbers, expected 6 (one per dimension)")
     if args.steps < 1 or args.batch_size < 1:
         raise ConfigError(f"--steps and --batch-size must be >= 1, got {args.steps} and {args.batch_size}")
-    return JudgeTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, dimension_weights=weights, seed=args.seed)
+    balance = getattr(args, "class_balance", 0.5)
+    if not 0.0 <= balance <= 1.0:
+        raise ConfigError(f"--class-balance must be in [0, 1], got {balance}")
+    return JudgeTrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        dimension_weights=weights,
+        seed=args.seed,
+        objective=objective,  # type: ignore[arg-type]
+        class_balance=balance,
+    )
 
 
 def run_bench_build(args: argparse.Namespace) -> int:
@@ -211,7 +233,7 @@ def run_bench_build(args: argparse.Namespace) -> int:
 def run_train_judge(args: argparse.Namespace) -> int:
     from worldalign.algos.judge import train_teacher
 
-    teacher = train_teacher(args.bench, args.out, _train_config(args))
+    teacher = train_teacher(args.bench, args.out, _train_config(args, objective="levels"))
     _print_report(args.bench, {"teacher": teacher})
     Console().print(f"teacher checkpoint written to [bold]{args.out}[/bold]")
     return 0
@@ -244,7 +266,7 @@ def _print_report(bench: Path, models: dict[str, JudgeTeacher | JudgeStudent]) -
         data = load_split(bench, split)
         pool = pool_from_data(data, encoder, meta.max_scores, split)
         results = {name: evaluate(model, pool, data.scores, meta.keys) for name, model in models.items()}
-        table = Table(title=f"{split}: Spearman / pairwise accuracy ({len(data)} videos)")
+        table = Table(title=f"{split}: Spearman / pairwise accuracy of rubric scores ({len(data)} videos)")
         table.add_column("dimension")
         for name in models:
             table.add_column(name, justify="right")
@@ -263,7 +285,7 @@ def run_judge_evaluate(args: argparse.Namespace) -> int:
     report = judge_report(args.bench, judges, args.out)
     console = Console()
     for split, entry in report["splits"].items():  # type: ignore[union-attr]
-        table = Table(title=f"{split} ({entry['videos']} videos): Spearman / pairwise accuracy")
+        table = Table(title=f"{split} ({entry['videos']} videos): Spearman / pairwise accuracy of rubric scores")
         table.add_column("dimension")
         for name in judges:
             table.add_column(name, justify="right")

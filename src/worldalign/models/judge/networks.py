@@ -2,9 +2,11 @@
 
 Both map a video ``(B, V, T, 3, H, W)`` in [-1, 1], a ``(B, 384)`` instruction embedding and
 optional ``(B, T, A)`` actions to ``(B, D)`` scores normalised to [0, 1] (score / max score), one
-per dimension. The paper's teacher is a fine-tuned multimodal LLM whose 5 samples are averaged;
-ours is a video transformer averaged over MC-dropout passes (``predict``). The paper's student is
-a visual-text encoder with a linear head, about 10x cheaper; ours sees a few small frames.
+per dimension. The paper's teacher is a fine-tuned multimodal LLM whose 5 sampled integer scores
+are averaged; ours is a video transformer that classifies each dimension into its score levels,
+and ``predict`` averages the level of each of 5 MC-dropout passes. The paper's student is a
+visual-text encoder with a linear head, about 10x cheaper; ours sees a few small frames and
+regresses the teacher's scores (``rubric`` rounds them to levels for ranking against labels).
 """
 
 from __future__ import annotations
@@ -48,65 +50,139 @@ class JudgeConfig:
     """Action width."""
     samples: int = 5
     """Stochastic passes ``predict`` averages (the paper averages 5 judge samples)."""
+    stem_stride: int = 2
+    """Stride (and kernel side, when over 2) of the first convolution: 4 embeds 4x4 patches losslessly in 4x less compute."""
 
 
-def frame_encoder(widths: tuple[int, ...], image_size: int, out: int) -> nn.Sequential:
-    """``(N, 6, S, S)`` -> ``(N, out)``: stride-2 4x4 convolutions, then a linear map."""
+def frame_encoder(widths: tuple[int, ...], image_size: int, out: int, stem_stride: int = 2) -> nn.Sequential:
+    """``(N, 6, S, S)`` -> ``(N, out)``: a stride-``stem_stride`` stem, stride-2 4x4 convolutions, then a linear map."""
     layers: list[nn.Module] = []
     channels = 6
-    for width in widths:
-        layers += [nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.GELU()]
+    for index, width in enumerate(widths):
+        if index == 0 and stem_stride > 2:
+            layers += [nn.Conv2d(channels, width, stem_stride, stride=stem_stride), nn.GELU()]
+        else:
+            layers += [nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.GELU()]
         channels = width
-    side = image_size // 2 ** len(widths)
+    side = image_size // (max(stem_stride, 2) * 2 ** (len(widths) - 1))
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * side * side, out))
 
 
+def score_levels(config: JudgeConfig) -> list[int]:
+    """Number of score levels of each dimension (``max_score + 1``)."""
+    return [m + 1 for m in config.max_scores]
+
+
+def expected_scores(logits: Tensor, config: JudgeConfig) -> Tensor:
+    """``(B, sum levels)`` logits -> ``(B, D)`` expected score of each dimension, normalised to [0, 1]."""
+    outputs = []
+    for part, top in zip(logits.split(score_levels(config), dim=-1), config.max_scores):
+        levels = torch.arange(top + 1, dtype=part.dtype, device=part.device) / top
+        outputs.append(part.softmax(dim=-1) @ levels)
+    return torch.stack(outputs, dim=-1)
+
+
+def level_scores(logits: Tensor, config: JudgeConfig) -> Tensor:
+    """``(B, sum levels)`` logits -> ``(B, D)`` most likely score level of each dimension, normalised."""
+    parts = logits.split(score_levels(config), dim=-1)
+    return torch.stack([part.argmax(dim=-1).float() / top for part, top in zip(parts, config.max_scores)], dim=-1)
+
+
+def rubric_scores(normalised: Tensor, max_scores: tuple[int, ...]) -> Tensor:
+    """``(B, D)`` normalised scores rounded to the nearest rubric level (the integer scores labels use), normalised.
+
+    Ranking against integer labels needs scores that can tie: a continuous score that orders
+    every pair of levels right but varies within a level has a Spearman correlation of at most
+    ``sqrt(3 p (1 - p))`` with a binary label whose rarer level has frequency ``p`` (0.57 at
+    ``p = 0.125``), so the issue's 0.8 target is only reachable by a judge that scores in levels.
+    """
+    scale = torch.tensor(max_scores, dtype=normalised.dtype, device=normalised.device)
+    return torch.round(normalised * scale) / scale
+
+
 class JudgeTeacher(nn.Module):
-    """A video transformer over (view, frame) tokens, an instruction token and action tokens."""
+    """A video transformer over per-time-step tokens, an instruction token, with score-level heads.
+
+    Each time step's token fuses the frame and frame-difference features of every view with the
+    actions into and out of that frame, so the transformer compares commanded with observed motion
+    and sees frame order (stalls, gaps, reversals, shuffles) at every step. Each dimension has a
+    classifier over its score levels ``0..max``; ``forward`` returns the expected score.
+    """
 
     model_type = "judge_teacher"
 
     def __init__(self, config: JudgeConfig) -> None:
         super().__init__()
         self.config = config
-        width, frames, views = config.width, config.num_frames, len(config.views)
-        self.frames = frame_encoder(config.widths, config.image_size, width)
-        self.view_embedding = nn.Parameter(torch.zeros(views, 1, width))
-        self.time_embedding = nn.Parameter(torch.randn(1, frames, width) * 0.02)
+        width, views = config.width, len(config.views)
+        self.frames = frame_encoder(config.widths, config.image_size, width, config.stem_stride)
+        self.fuse_views = nn.Sequential(nn.LayerNorm(views * width), nn.Linear(views * width, width))
+        self.time_embedding = nn.Parameter(torch.randn(1, config.num_frames, width) * 0.02)
         self.instruction = nn.Linear(TEXT_DIM, width)
-        self.actions = nn.Linear(config.action_dim + 1, width)
+        # The action into frame t (which its frame difference shows) and the action out of it.
+        self.actions = nn.Linear(2 * config.action_dim + 1, width)
         layer = nn.TransformerEncoderLayer(
             width, config.heads, 4 * width, config.dropout, activation="gelu", batch_first=True, norm_first=True
         )
         self.transformer = nn.TransformerEncoder(layer, config.depth, enable_nested_tensor=False)
-        self.head = nn.Sequential(nn.LayerNorm(width), nn.Dropout(config.dropout), nn.Linear(width, len(config.max_scores)))
+        self.head = nn.Sequential(nn.LayerNorm(2 * width), nn.Dropout(config.dropout), nn.Linear(2 * width, sum(score_levels(config))))
 
-    def forward(self, video: Tensor, instruction: Tensor, actions: Tensor | None = None) -> Tensor:
-        """``(B, D)`` normalised scores of one (stochastic in train mode) pass."""
+    def encode_frames(self, video: Tensor) -> Tensor:
+        """``(B, F, W)`` per-time-step features of all views (deterministic: no dropout before the transformer)."""
         config = self.config
         check_video(video, len(config.views))
         batch, views = video.shape[:2]
         x = prepare_video(video, config.num_frames, config.image_size)
-        tokens = self.frames(x.flatten(0, 2)).view(batch, views, config.num_frames, -1)
-        tokens = (tokens + self.view_embedding + self.time_embedding).flatten(1, 2)  # (B, V*F, W)
+        features = self.frames(x.flatten(0, 2)).view(batch, views, config.num_frames, -1)
+        return self.fuse_views(features.transpose(1, 2).flatten(2))
+
+    def level_logits(self, frames: Tensor, instruction: Tensor, actions: Tensor | None = None) -> Tensor:
+        """``(B, sum_d (max_d + 1))`` score-level logits from ``encode_frames`` features (stochastic in train mode)."""
+        config = self.config
+        batch = frames.shape[0]
         pooled, present = pool_actions(actions, batch, config.num_frames, config.action_dim)
-        pooled, present = pooled.to(video.device), present.to(video.device)
-        action_tokens = self.actions(torch.cat([pooled, present[:, None].expand(-1, config.num_frames, -1)], -1))
-        text = self.instruction(instruction)[:, None]
-        sequence = torch.cat([text, tokens, action_tokens + self.time_embedding], dim=1)
-        encoded = self.transformer(sequence)
-        return torch.sigmoid(self.head(encoded[:, 0] + encoded[:, 1:].mean(dim=1)))
+        pooled, present = pooled.to(frames.device), present.to(frames.device)
+        incoming = torch.cat([torch.zeros_like(pooled[:, :1]), pooled[:, :-1]], dim=1)
+        step_actions = torch.cat([incoming, pooled, present[:, None].expand(-1, config.num_frames, -1)], -1)
+        tokens = frames + self.actions(step_actions) + self.time_embedding
+        encoded = self.transformer(torch.cat([self.instruction(instruction)[:, None], tokens], dim=1))
+        return self.head(torch.cat([encoded[:, 0], encoded[:, 1:].mean(dim=1)], dim=-1))
+
+    def logits(self, video: Tensor, instruction: Tensor, actions: Tensor | None = None) -> Tensor:
+        """``(B, sum_d (max_d + 1))`` score-level logits of one pass."""
+        return self.level_logits(self.encode_frames(video), instruction, actions)
+
+    def forward(self, video: Tensor, instruction: Tensor, actions: Tensor | None = None) -> Tensor:
+        """``(B, D)`` expected normalised scores of one (stochastic in train mode) pass."""
+        return expected_scores(self.logits(video, instruction, actions), self.config)
 
     @torch.no_grad()
     def predict(self, video: Tensor, instruction: Tensor, actions: Tensor | None = None, samples: int | None = None) -> Tensor:
-        """``(B, D)`` mean of ``samples`` MC-dropout passes (dropout on, no gradient)."""
+        """``(B, D)`` mean over ``samples`` MC-dropout passes of each pass's score level (its argmax), normalised.
+
+        RoboAlign-R1's teacher samples an integer score per dimension several times and averages
+        the samples; each dropout pass here gives its most likely level. The frames are encoded
+        once (the frame encoder has no dropout); only the transformer and head are re-run.
+        """
         was_training = self.training
         self.train()
         try:
-            passes = [self(video, instruction, actions) for _ in range(samples or self.config.samples)]
+            frames = self.encode_frames(video)
+            passes = [
+                level_scores(self.level_logits(frames, instruction, actions), self.config)
+                for _ in range(samples or self.config.samples)
+            ]
         finally:
             self.train(was_training)
         return torch.stack(passes).mean(dim=0)
+
+    def to_rubric(self, predictions: Tensor) -> Tensor:
+        """The teacher's ``predict`` output is already its rubric score: averaged whole score levels."""
+        return predictions
+
+    def rubric(self, video: Tensor, instruction: Tensor, actions: Tensor | None = None) -> Tensor:
+        """``(B, D)`` the judge's rubric scores, normalised: the teacher's averaged score levels (``predict``)."""
+        return self.to_rubric(self.predict(video, instruction, actions))
 
 
 class JudgeStudent(nn.Module):
@@ -146,10 +222,23 @@ class JudgeStudent(nn.Module):
         finally:
             self.train(was_training)
 
+    def to_rubric(self, predictions: Tensor) -> Tensor:
+        """``predict`` output rounded to the nearest score level (normalised).
+
+        The reward uses the continuous ``predict``; ranking against integer labels uses the
+        rubric score, as a continuous score cannot tie within a label level (see ``rubric_scores``).
+        """
+        return rubric_scores(predictions, self.config.max_scores)
+
+    def rubric(self, video: Tensor, instruction: Tensor, actions: Tensor | None = None) -> Tensor:
+        """``(B, D)`` the judge's rubric scores, normalised: ``predict`` rounded to the nearest score level."""
+        return self.to_rubric(self.predict(video, instruction, actions))
+
 
 def teacher_config(dimension_keys: tuple[str, ...], max_scores: tuple[int, ...], views: tuple[str, ...]) -> JudgeConfig:
-    """The default teacher: 8 frames at full 64 px (objects are a few pixels wide), a 2-layer transformer, 5 MC-dropout samples."""
-    return JudgeConfig(dimension_keys, max_scores, views)
+    """The default teacher: all 16 frames at full 64 px (objects are a few pixels wide; stalls and gaps
+    need every frame) through a 4x4-patch stem, a 2-layer transformer, 5 MC-dropout samples."""
+    return JudgeConfig(dimension_keys, max_scores, views, num_frames=16, widths=(32, 64, 96), stem_stride=4)
 
 
 def student_config(dimension_keys: tuple[str, ...], max_scores: tuple[int, ...], views: tuple[str, ...]) -> JudgeConfig:
