@@ -120,3 +120,13 @@ def test_export_in_half_precision_loads_back_as_float32(tmp_path: Path) -> None:
         assert torch.equal(restored, tensor.half().float()), name
     with pytest.raises(ConfigError, match="not a checkpoint folder"):
         export_checkpoint(tmp_path / "nothing", tmp_path / "out")
+
+
+def test_checkpoint_folders_get_the_permissions_of_a_plain_mkdir(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    expected = (tmp_path / "plain").stat().st_mode & 0o777
+    model = WorldModel(CONFIG)
+    written = write_checkpoint(tmp_path / "ckpt", model)
+    exported = export_checkpoint(written, tmp_path / "shipped")
+    assert written.stat().st_mode & 0o777 == expected
+    assert exported.stat().st_mode & 0o777 == expected

@@ -54,6 +54,16 @@ def _tensors_for_file(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     return {name: tensor.detach().to("cpu").contiguous().clone() for name, tensor in tensors.items()}
 
 
+def _staging_folder(destination: Path) -> Path:
+    """A fresh hidden folder beside ``destination`` to build it in, with the permissions a plain
+    ``mkdir`` would give (``mkdtemp`` makes it 0700, which would make every checkpoint private)."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)
+    return staging
+
+
 def write_checkpoint(
     folder: str | os.PathLike[str],
     model: ConfiguredModel,
@@ -68,7 +78,7 @@ def write_checkpoint(
     folder.parent.mkdir(parents=True, exist_ok=True)
     for stale in folder.parent.glob(f".{folder.name}.*.tmp"):  # left by a run killed mid-write
         shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    staging = _staging_folder(folder)
     try:
         save_file(_tensors_for_file(model.state_dict()), staging / MODEL_FILE)
         config = {"model_type": model.model_type, "config": config_to_dict(model.config)}
@@ -104,7 +114,7 @@ def export_checkpoint(
     if storage_dtype is not None:
         weights = {name: t.to(storage_dtype) if t.is_floating_point() else t for name, t in weights.items()}
     destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent))
+    staging = _staging_folder(destination)
     try:
         save_file(weights, staging / MODEL_FILE)
         shutil.copyfile(source / CONFIG_FILE, staging / CONFIG_FILE)
