@@ -63,6 +63,13 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=4, help="real start frames given as context (default: 4)")
     parser.add_argument("--seeds", type=int, default=3, help="sampling seeds 0..N-1 (default: 3)")
     parser.add_argument("--steps", type=int, default=10, help="Euler sampling steps per chunk (default: 10)")
+    parser.add_argument(
+        "--guidance-scale", type=float, default=1.0, help="classifier-free guidance scale (default: 1, none)"
+    )
+    parser.add_argument(
+        "--policies", help=f"comma-separated policy keys, e.g. full-history,swr-6 (default: all; fixed-{FIXED_WINDOW}, "
+        f"swr-W for W in {SWR_WINDOWS})"
+    )
     parser.add_argument("--batch-size", type=int, default=8, help="episodes per rollout call (default: 8)")
     parser.add_argument("--views", help="comma-separated camera views (default: all of the dataset's)")
     parser.add_argument("--out", type=Path, help="write the full report here as JSON")
@@ -90,6 +97,12 @@ def main() -> None:
             f"no held-out episode of {args.dataset} holds {args.context + args.horizon} frames: lower --horizon"
         )
     policies = _policies(run.model.config.max_context_frames, notes)
+    if args.policies:
+        wanted = [key.strip() for key in args.policies.split(",") if key.strip()]
+        unknown = [key for key in wanted if key not in policies]
+        if unknown:
+            raise ConfigError(f"--policies: unknown {unknown}; this model offers {list(policies)}")
+        policies = {key: policies[key] for key in wanted}
     report = evaluate_world_model(
         run.model,
         autoencoder,
@@ -103,6 +116,7 @@ def main() -> None:
         horizon=args.horizon,
         seeds=range(args.seeds),
         sampling_steps=args.steps,
+        guidance_scale=args.guidance_scale,
         batch_size=args.batch_size,
         progress=True,
     )
@@ -114,7 +128,7 @@ def main() -> None:
     print(
         f"# World model {run.model_dir}\n\n{len(episodes)} held-out episode(s) {episodes} of {args.dataset}, views "
         f"{', '.join(views)}; conditioned on {' and '.join(conditions) or 'nothing'}; {args.steps} Euler steps, "
-        f"device {device}; {elapsed:.1f} s\n"
+        f"guidance scale {args.guidance_scale:g}, device {device}; {elapsed:.1f} s\n"
     )
     print(report.markdown())
     if args.out is not None:
@@ -122,6 +136,7 @@ def main() -> None:
             "world_model": str(run.model_dir),
             "autoencoder": str(args.autoencoder),
             "dataset": str(args.dataset),
+            "guidance_scale": args.guidance_scale,
             "device": str(device),
             "wall_time_s": elapsed,
         }

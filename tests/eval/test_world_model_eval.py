@@ -219,6 +219,22 @@ def test_same_seed_gives_the_same_numbers(
     assert run(8) != first
 
 
+def test_guidance_scale_reaches_the_sampler(
+    world_model: WorldModel, autoencoder: Autoencoder, dataset: LeRobotDataset, normalizer: Normalizer
+) -> None:
+    def run(**guidance: float) -> dict[str, Any]:
+        report = evaluate(
+            world_model, autoencoder, dataset, normalizer,
+            episodes=[0, 1], policies={"swr-3": POLICIES["swr-3"]}, seeds=(0,), horizon=2, metrics=("psnr",),
+            action_gap=False, **guidance,
+        )  # fmt: skip
+        return report.policies["swr-3"].curves.mean
+
+    plain = run()
+    assert run(guidance_scale=1.0) == plain
+    assert run(guidance_scale=3.0) != plain
+
+
 def test_exact_autoencoder_has_a_perfect_ceiling_and_no_actions_no_gap(dataset: LeRobotDataset) -> None:
     model = random_world_model(latent_channels=3 * 64, latent_size=SIZE // 8, action_dim=0, instruction_dim=0)
     report = evaluate_world_model(

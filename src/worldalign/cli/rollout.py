@@ -91,6 +91,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="context frames of fixed-window (default 2) and swr (default 6); a cap for full-history",
     )
     parser.add_argument("--steps", type=int, default=10, help="Euler sampling steps per chunk (default: 10)")
+    parser.add_argument(
+        "--guidance-scale",
+        type=float,
+        default=1.0,
+        help="classifier-free guidance scale on the actions and instruction (default: 1, none)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seeds the sampling noise (default: 0)")
     parser.add_argument(
         "--batch-size", type=int, default=8, help="episodes rolled out together in one batch (default: 8)"
@@ -243,6 +249,7 @@ def run_rollout(args: argparse.Namespace) -> int:
         horizon=args.horizon,
         seeds=(args.seed,),
         sampling_steps=args.steps,
+        guidance_scale=args.guidance_scale,
         batch_size=args.batch_size,
         metrics=scored,
         action_gap=False,
@@ -260,6 +267,7 @@ def run_rollout(args: argparse.Namespace) -> int:
         "context": args.context,
         "horizon": args.horizon,
         "sampling_steps": args.steps,
+        "guidance_scale": args.guidance_scale,
         "seed": args.seed,
         "batch_size": args.batch_size,
         "device": str(device),

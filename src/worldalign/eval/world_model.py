@@ -408,6 +408,7 @@ def evaluate_world_model(
     horizon: int = 48,
     seeds: Sequence[int] = (0,),
     sampling_steps: int = 10,
+    guidance_scale: float = 1.0,
     batch_size: int = 8,
     metrics: Sequence[str] = METRIC_NAMES,
     action_gap: bool = True,
@@ -430,6 +431,8 @@ def evaluate_world_model(
         horizon: T, frames generated per episode.
         seeds: sampling seeds; every policy is rolled out once per seed.
         sampling_steps: Euler steps of the probability-flow ODE per chunk.
+        guidance_scale: classifier-free guidance scale on all conditions (1 = the plain
+            conditional model); above 1 it pushes the rollouts toward their actions/instruction.
         batch_size: most episodes per rollout call; the episodes are split into equal batches.
         metrics: names from ``worldalign.metrics.METRIC_NAMES`` (LPIPS needs frames >= 31 px).
         action_gap: measure the action gap (ignored for models without action conditioning).
@@ -508,6 +511,7 @@ def evaluate_world_model(
                         sampler=sampler,
                         actions=actions,
                         instruction=batch.instruction,
+                        guidance_scale=guidance_scale,
                         generator=torch.Generator().manual_seed(seed * _NOISE_SEED_STRIDE + b),
                     )
 
