@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,18 @@ def test_training_writes_checkpoints_evaluates_and_resumes_exactly(tiny_dataset:
     assert not torch.allclose(model.action_std, torch.ones(4))
 
 
+def test_training_on_several_datasets_shares_batches_and_evaluates_each(tiny_dataset: Path, tmp_path: Path) -> None:
+    config = IDMTrainingConfig(model=TINY_MODEL, steps=2, batch_size=5, held_out_fraction=0.3, max_frame_stride=2)
+    _, evaluations = train_idm([tiny_dataset, tiny_dataset], tmp_path / "run", config, progress=False, device="cpu")
+    results = json.loads((tmp_path / "run" / "eval.json").read_text())
+    # The first dataset's evaluation at the top level (as for one dataset), the others after it.
+    assert results["dataset"] == str(tiny_dataset) and results["episodes"] == [2]
+    assert [other["dataset"] for other in results["other_datasets"]] == [str(tiny_dataset)]
+    assert len(evaluations) == 2 and evaluations[0] == evaluations[1]  # same model, same held-out episodes
+    with pytest.raises(ConfigError, match="batch_size=2"):
+        train_idm([tiny_dataset] * 3, tmp_path / "bad", replace(config, batch_size=2), progress=False, device="cpu")
+
+
 def test_cli_parses_train_idm_and_the_reward_verbs(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser(prog="worldalign")
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -121,6 +134,9 @@ def test_cli_parses_train_idm_and_the_reward_verbs(tmp_path: Path) -> None:
         ["train", "idm", "--dataset", "d", "--out", str(tmp_path), "--views", "front,wrist", "--steps", "7"]
     )
     assert args.views == "front,wrist" and args.steps == 7 and callable(args.handler)
+    assert args.dataset == [Path("d")]
+    args = parser.parse_args(["train", "idm", "--dataset", "d1", "d2", "--out", str(tmp_path)])
+    assert args.dataset == [Path("d1"), Path("d2")]
     args = parser.parse_args(["reward", "score", "d", "--rewards", "executability=1.0,execution=0.5"])
     assert args.rewards == "executability=1.0,execution=0.5"
     assert callable(parser.parse_args(["execute", "d"]).handler)
@@ -128,9 +144,10 @@ def test_cli_parses_train_idm_and_the_reward_verbs(tmp_path: Path) -> None:
 
 
 def test_shipped_idm_beats_the_mean_action_on_unseen_episodes() -> None:
-    """Episodes recorded here with seeds the training dataset never used, as in training
-    (easy tasks, action noise 0.2): the IDM's mean absolute error on the hand displacement must
-    be well under the mean-action baseline's, and its gripper sign accuracy at least as good."""
+    """Episodes recorded here with seeds the training datasets never used, as in training
+    (easy tasks, action noise 0.2, one of its four noise levels): the IDM's mean absolute error
+    on the hand displacement must be well under the mean-action baseline's, and its gripper
+    sign accuracy at least as good."""
     model = load_idm(SHIPPED_IDM)
     errors, baseline_errors, gripper_right, baseline_right = [], [], [], []
     for index, task in enumerate(("reach-v3", "drawer-close-v3")):

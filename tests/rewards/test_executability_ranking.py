@@ -4,11 +4,13 @@
   teleport (a jump over several frames): the real clip must score higher in >= 95% of pairs;
 - scripted-expert vs noisy-policy (action noise 0.5) videos of the same tasks, scored on the
   whole episode (37 frames after 3 context frames). HERE THE 95% TARGET IS NOT MET: the shipped
-  IDM ranks the expert higher in 29 of 36 pairs (81%), so the test guards that level (>= 75%,
-  well above chance). Why: Meta-World's hand low-pass filters the action noise (true commanded
-  acceleration 0.75-1.0 vs 0.03-0.24 for the expert, but hand acceleration only ~0.31 vs ~0.19
-  action units), which at 64 px is below what the IDM resolves; even the true hand trajectory
-  ranks 16-frame expert clips smoother in only 92% of same-scene pairs;
+  IDM ranks the expert higher in 33 of 36 pairs (92%; reach, button-press and drawer-close 9/9,
+  window-close 6/9: one noisy episode, -0.66, outscores all three experts, -0.74 to -0.83), so
+  the test guards that level less one pair (>= 88%). Why: Meta-World's hand low-pass filters the
+  action noise (true commanded acceleration 0.75-1.0 vs 0.03-0.24 for the expert, but hand
+  acceleration only ~0.31 vs ~0.19 action units), so part of the noise never reaches the video;
+  even the true hand trajectory ranks 16-frame expert clips smoother in only 92% of same-scene
+  pairs. (The previous IDM, trained 800 steps on noise 0.4 only: 29/36.);
 - action-conditioned: a video scored with its own commanded actions is more consistent than
   with another episode's commands.
 
@@ -83,7 +85,7 @@ def test_expert_videos_beat_noisy_policy_videos_of_the_same_scenes(
     expert, noisy = scores(expert_episodes), scores(noisy_episodes)
     # Every (expert, noisy) pair of the same task: 4 tasks x 3 x 3 = 36 pairs (see the module docstring).
     wins = (expert[:, :, None] > noisy[:, None, :]).float().mean()
-    assert float(wins) >= 0.75, (expert, noisy)
+    assert float(wins) >= 0.88, (expert, noisy)
 
 
 def test_commanded_actions_of_the_video_itself_are_the_most_consistent(

@@ -59,20 +59,21 @@ def test_decoded_expert_videos_execute_in_the_simulator(shipped_idm: InverseDyna
     """Full-length expert episodes (seeds the IDM never saw): decode the whole video, execute
     open-loop from the first state; prints success and progress per task.
 
-    Measured with the shipped IDM (replaying the recorded actions succeeds 100% everywhere):
+    Measured with the shipped IDM (replaying the recorded actions succeeds 100% everywhere;
+    in brackets the previous IDM, trained 800 steps on noise-0.4 data only):
 
     | task | `data generate --noise 0 --seed 7` (5) | seeds 3000-3004 here (5) |
     |---|---|---|
-    | drawer-close | 100% | 100% |
-    | window-close | 80% | 0% |
-    | button-press-topdown | 20% | 40% |
-    | reach | 20% | 0% |
+    | drawer-close | 100% (100%) | 100% (100%) |
+    | window-close | 100% (80%) | 100% (0%) |
+    | button-press-topdown | 80% (20%) | 100% (40%) |
+    | reach | 20% (20%) | 40% (0%) |
 
-    The decoded actions are shrunk towards the mean (the y displacement most: 0.02-0.04 decoded
-    vs 0.12-0.14 true on the failed window-close episodes), and open-loop that bias accumulates
-    into centimetres: enough to miss reach's 5 cm goal, the button or the window handle, not
-    to fail pushing a drawer shut. "Most episodes of easy tasks succeed" holds for drawer-close
-    only; the test guards that and that the plans move things towards the goal on average."""
+    Progress here: 0.76 / 0.64 / 0.70 / 0.95 (reach, button-press, drawer-close, window-close).
+    "Most episodes of easy tasks succeed" holds for three tasks of four, not for reach: its
+    open-loop plans remove 76% of the start distance on average, often short of the 5 cm success
+    radius (an open-loop plan has no way to correct a small decoding bias over 99 steps). The
+    test guards each level less one episode, and the mean progress."""
     reward = ExecutionReward(shipped_idm)
     success, progress = {}, {}
     for task in EASY_TASKS:
@@ -82,5 +83,7 @@ def test_decoded_expert_videos_execute_in_the_simulator(shipped_idm: InverseDyna
         out = reward(stack_rollouts([episode_rollout(e, start=1, length=99, context_frames=1) for e in episodes]))
         success[task], progress[task] = float(out["execution/success"].mean()), float(out["execution/progress"].mean())
     print("decoded-plan success per task:", success, "progress:", progress)
-    assert success["drawer-close-v3"] >= 0.6, success
-    assert np.mean(list(progress.values())) > 0.1, progress
+    for task in ("drawer-close-v3", "window-close-v3", "button-press-topdown-v3"):
+        assert success[task] >= 0.8, success
+    assert success["reach-v3"] >= 0.2, success
+    assert np.mean(list(progress.values())) >= 0.6, progress

@@ -4,14 +4,18 @@ Reads top to bottom: the config, the loss, the evaluation against the mean-actio
 the training loop (AdamW, progress bar, TensorBoard scalars, checkpoint folders, exact resume).
 
 EVA ("Executable Video Alignment"; see ``rewards/executability.py``) trains its IDM on real
-robot trajectories; here: a ``worldalign data generate`` dataset, split by episode (the last
-``held_out_fraction`` of each task's episodes are held out) so the evaluation sees scenes the
-model never saw. Run folder::
+robot trajectories; here: one or more ``worldalign data generate`` datasets (e.g. the same
+tasks at several action-noise levels, so the model sees both smooth and jittery motion), each
+split by episode (the last ``held_out_fraction`` of each task's episodes are held out) so the
+evaluation sees scenes the model never saw. Every dataset fills an equal share of each batch.
+Run folder::
 
     OUT/config.json                the resolved training config
     OUT/checkpoints/step_NNNNNNN   model + config + training state (resumable)
     OUT/model                      the final model (weights + config)
-    OUT/eval.json                  held-out MAE per dimension and gripper accuracy vs the baseline
+    OUT/eval.json                  held-out MAE per dimension and gripper accuracy vs the baseline:
+                                   the first dataset's at the top level, the others' under
+                                   ``other_datasets``
     OUT/tensorboard/               training scalars
 """
 
@@ -258,46 +262,74 @@ def split_dataset(dataset: LeRobotDataset, held_out_fraction: float) -> tuple[li
     return split_episodes(dataset.task_names, held_out_fraction=held_out_fraction)
 
 
+def _training_datasets(
+    datasets: list[LeRobotDataset], config: IDMTrainingConfig
+) -> tuple[IDMTrainingConfig, list[tuple[LeRobotDataset, list[int], list[int]]]]:
+    """The config with the data's action and frame sizes, and each dataset's (train, held-out) episodes."""
+    first = datasets[0]
+    # The data fixes the action size and the frame size; the config fixes everything else.
+    known_view = next((view for view in config.model.views if view in first.views), None)
+    image_size = first.image_size(known_view)[0] if known_view is not None else config.model.image_size
+    config = replace(config, model=replace(config.model, action_dim=first.action_dim, image_size=image_size))
+    splits = []
+    for dataset in datasets:
+        if dataset.action_dim != first.action_dim:
+            raise ConfigError(
+                f"{dataset.root}: actions have {dataset.action_dim} dimensions, {first.root} {first.action_dim}"
+            )
+        train_episodes, held_out = split_dataset(dataset, config.held_out_fraction)
+        if not held_out:
+            raise ConfigError(
+                f"{dataset.root}: no held-out episode with held_out_fraction={config.held_out_fraction}; "
+                "record at least 2 episodes per task or raise the fraction"
+            )
+        splits.append((dataset, train_episodes, held_out))
+    return config, splits
+
+
 def train_idm(
-    dataset_root: str | Path,
+    dataset_roots: str | Path | list[str | Path],
     out: str | Path,
     config: IDMTrainingConfig | None = None,
     *,
     device: str | torch.device | None = None,
     progress: bool = True,
     resume: bool = True,
-) -> tuple[InverseDynamicsModel, IDMEvaluation]:
-    """Train an IDM on ``dataset_root``'s training episodes, evaluate it on the held-out ones.
+) -> tuple[InverseDynamicsModel, list[IDMEvaluation]]:
+    """Train an IDM on the training episodes of ``dataset_roots`` (one dataset or several, each
+    filling an equal share of every batch), evaluate it on each dataset's held-out episodes.
 
     With ``resume``, a run continues bit-exactly from the newest checkpoint in ``out``. Writes
-    the run folder described in the module docstring; returns the model and its evaluation.
+    the run folder described in the module docstring; returns the model and one evaluation
+    per dataset, in the order given.
     """
     config = config or IDMTrainingConfig()
     out = Path(out)
     device = torch.device(device) if device is not None else default_device()
-    dataset = LeRobotDataset(dataset_root)
-    # The data fixes the action size and the frame size; the config fixes everything else.
-    known_view = next((view for view in config.model.views if view in dataset.views), None)
-    image_size = dataset.image_size(known_view)[0] if known_view is not None else config.model.image_size
-    config = replace(config, model=replace(config.model, action_dim=dataset.action_dim, image_size=image_size))
-    train_episodes, held_out = split_dataset(dataset, config.held_out_fraction)
-    if not held_out:
-        raise ConfigError(
-            f"{dataset.root}: no held-out episode with held_out_fraction={config.held_out_fraction}; "
-            "record at least 2 episodes per task or raise the fraction"
-        )
-    normalizer = _action_normalizer(dataset)
+    roots = [dataset_roots] if isinstance(dataset_roots, (str, Path)) else list(dataset_roots)
+    if not roots or config.batch_size < len(roots):
+        raise ConfigError(f"{len(roots)} datasets and batch_size={config.batch_size}; expected 1..batch_size datasets")
+    config, splits = _training_datasets([LeRobotDataset(root) for root in roots], config)
     if config.max_frame_stride < 1 or not 0 <= config.strided_fraction <= 1:
         raise ConfigError(
             f"max_frame_stride={config.max_frame_stride}, strided_fraction={config.strided_fraction}; "
             "expected >= 1 and within [0, 1]"
         )
     max_stride = config.max_frame_stride
-    sampler = _window_sampler(
-        dataset, config.model, normalizer, config.batch_size, train_episodes, config.seed, max_stride
+    # Dataset i contributes shares[i] windows to every batch (the remainder goes to the first ones).
+    shares = [config.batch_size // len(splits) + (i < config.batch_size % len(splits)) for i in range(len(splits))]
+    normalizers = [_action_normalizer(dataset) for dataset, _, _ in splits]
+    samplers = [
+        _window_sampler(dataset, config.model, normalizer, share, train_episodes, config.seed, max_stride)
+        for (dataset, train_episodes, _), normalizer, share in zip(splits, normalizers, shares, strict=True)
+    ]
+    # Mean and std of the training actions (all datasets): the model's output units and the baseline.
+    train_actions = torch.cat(
+        [
+            torch.from_numpy(normalizer.unnormalize(fmt.ACTION, sampler.cache.actions)).float()
+            for sampler, normalizer in zip(samplers, normalizers, strict=True)
+        ]
     )
-    # Mean and std of the training actions: the model's output units and the baseline.
-    train_actions = torch.from_numpy(normalizer.unnormalize(fmt.ACTION, sampler.cache.actions)).float()
     mean, std = train_actions.mean(0), train_actions.std(0)
 
     torch.manual_seed(config.seed)
@@ -321,12 +353,11 @@ def train_idm(
     bar = tqdm(total=config.steps, initial=step, desc="training IDM", disable=not progress, dynamic_ncols=True)
     model.train()
     while step < config.steps:
-        clip = sampler.sample(rng)
-        strides = np.ones(config.batch_size, dtype=np.int64)
-        if max_stride > 1:
-            strided = rng.random(config.batch_size) < config.strided_fraction
-            strides[strided] = rng.integers(2, max_stride + 1, int(strided.sum()))
-        windows, target = strided_windows(clip, torch.from_numpy(strides), config.model, normalizer, max_stride)
+        parts = [
+            _training_windows(sampler, normalizer, config, rng)
+            for sampler, normalizer in zip(samplers, normalizers, strict=True)
+        ]
+        windows, target = torch.cat([w for w, _ in parts]), torch.cat([t for _, t in parts])
         loss = idm_loss(model, windows.to(device), target.to(device))
         grad_norm = optimizer_step(model, optimizer, loss, step, config.steps, config.optimizer)
         step += 1
@@ -349,13 +380,32 @@ def train_idm(
     bar.close()
     write_checkpoint(out / FINAL_MODEL_DIR, model)  # type: ignore[arg-type]
 
-    evaluation = evaluate_idm(model, dataset, held_out, mean, progress=progress)
+    evaluations = [evaluate_idm(model, dataset, held_out, mean, progress=progress) for dataset, _, held_out in splits]
+    evaluation = evaluations[0]  # TensorBoard gets the first dataset's, eval.json all of them
     for index, (mae, base) in enumerate(zip(evaluation.mae, evaluation.baseline_mae, strict=True)):
         writer.add_scalar(f"eval/mae_dim{index}", mae, step)
         writer.add_scalar(f"eval/baseline_mae_dim{index}", base, step)
     if evaluation.gripper_accuracy is not None:
         writer.add_scalar("eval/gripper_accuracy", evaluation.gripper_accuracy, step)
     writer.close()
-    atomic_write_json(out / EVAL_FILE, {"dataset": str(dataset.root), **evaluation.as_json()})
-    return model, evaluation
+    results = [
+        {"dataset": str(dataset.root), **each.as_json()}
+        for (dataset, _, _), each in zip(splits, evaluations, strict=True)
+    ]
+    atomic_write_json(out / EVAL_FILE, {**results[0], **({"other_datasets": results[1:]} if len(results) > 1 else {})})
+    return model, evaluations
+
+
+def _training_windows(
+    sampler: ClipSampler, normalizer: Normalizer, config: IDMTrainingConfig, rng: np.random.Generator
+) -> tuple[Tensor, Tensor]:
+    """One dataset's share of a training batch: windows, a ``strided_fraction`` of them with
+    frames 2 .. ``max_frame_stride`` apart, and their targets (``strided_windows``)."""
+    max_stride = config.max_frame_stride
+    clip = sampler.sample(rng)
+    strides = np.ones(sampler.batch_size, dtype=np.int64)
+    if max_stride > 1:
+        strided = rng.random(sampler.batch_size) < config.strided_fraction
+        strides[strided] = rng.integers(2, max_stride + 1, int(strided.sum()))
+    return strided_windows(clip, torch.from_numpy(strides), config.model, normalizer, max_stride)
 

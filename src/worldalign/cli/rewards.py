@@ -18,11 +18,13 @@ examples:
       --episodes-per-task 16 --noise 0.2 --out data/idm-easy
   worldalign train idm --dataset data/idm-easy --out runs/idm
   worldalign train idm --dataset data/idm-easy --out runs/idm-wrist --views wrist --steps 300
+  worldalign train idm --dataset data/easy-noise0 data/easy-noise0.5 --out runs/idm-mix
 
-Held-out episodes (the last --held-out of each task) are never trained on; the run ends with
-their MAE per action dimension and gripper sign accuracy vs the mean-action baseline, printed
-and written to OUT/eval.json. The model is OUT/model; running the same command again resumes
-from the newest checkpoint in OUT/checkpoints.
+Several datasets (e.g. the same tasks at several action-noise levels) each fill an equal share
+of every batch. Held-out episodes (the last --held-out of each task of each dataset) are never
+trained on; the run ends with their MAE per action dimension and gripper sign accuracy vs the
+mean-action baseline, printed per dataset and written to OUT/eval.json. The model is
+OUT/model; running the same command again resumes from the newest checkpoint in OUT/checkpoints.
 """
 
 SCORE_EPILOG = """\
@@ -110,7 +112,9 @@ def add_train_idm_parser(train_subparsers: argparse._SubParsersAction) -> None:
         epilog=TRAIN_IDM_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--dataset", required=True, type=Path, help="dataset folder")
+    parser.add_argument(
+        "--dataset", required=True, type=Path, nargs="+", help="dataset folder(s); several share every batch equally"
+    )
     parser.add_argument("--out", required=True, type=Path, help="run folder")
     parser.add_argument(
         "--views",
@@ -201,8 +205,9 @@ def run_train_idm(args: argparse.Namespace) -> int:
         held_out_fraction=args.held_out,
         seed=args.seed,
     )
-    _, evaluation = train_idm(args.dataset, args.out, config, resume=not args.no_resume)
-    _print_idm_evaluation(evaluation, f"IDM on held-out episodes of {args.dataset}")
+    _, evaluations = train_idm(args.dataset, args.out, config, resume=not args.no_resume)
+    for dataset, evaluation in zip(args.dataset, evaluations, strict=True):
+        _print_idm_evaluation(evaluation, f"IDM on held-out episodes of {dataset}")
     print(f"model: {args.out / FINAL_MODEL_DIR}   results: {args.out / EVAL_FILE}")
     return 0
 
