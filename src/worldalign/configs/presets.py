@@ -5,7 +5,10 @@
   prototype's size: width 128, depth 4, patch 2) whose training step at batch 16 with one view
   takes 74 ms with 2 context frames, 287 ms with 16, 125 ms on average over the log-uniform
   context lengths (fp32, 2 cores; ``benchmarks/bench_train_step.py``; views multiply the
-  tokens); the autoencoder's step at batch 32 takes ~0.5 s.
+  tokens); the autoencoder's step at batch 32 takes ~0.5 s. It is the architecture of the
+  shipped checkpoints (about 1.5 h of training on 2 cores for 3 views); a from-scratch run of
+  10-15 minutes gives a model that beats copy-last-frame on PSNR from a few frames on with one
+  view, not a good 3-view model (docs/benchmarks.md, "Short from-scratch runs").
 - ``gpu``: the same design at scale: 128 px frames → 8x8x16 latents with patch 1, a ~60M-parameter
   world model, bf16, larger batches.
 
