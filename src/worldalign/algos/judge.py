@@ -91,7 +91,9 @@ def level_weights(targets: Tensor, max_scores: tuple[int, ...], power: float) ->
     return weights
 
 
-def weighted_level_loss(logits: Tensor, levels: Tensor, class_weights: list[Tensor], weights: Tensor, max_scores: tuple[int, ...]) -> Tensor:
+def weighted_level_loss(
+    logits: Tensor, levels: Tensor, class_weights: list[Tensor], weights: Tensor, max_scores: tuple[int, ...]
+) -> Tensor:
     """Dimension-weighted, class-weighted cross-entropy over score levels: ``sum_d w_d CE_d / sum_d w_d``."""
     parts = logits.split([m + 1 for m in max_scores], dim=-1)
     losses = torch.stack(
@@ -353,7 +355,10 @@ def judge_report(bench: str | Path, judges: dict[str, Judge], out: str | Path, *
     for split in (s for s in ("test", "heldout_test") if s in meta.splits):
         data = load_split(bench, split)
         pool = pool_from_data(data, encoder, meta.max_scores, split)
-        normalised = {name: predict_pool(model, pool) for name, model in tqdm(judges.items(), desc=split, disable=not progress)}
+        normalised = {
+            name: predict_pool(model, pool)
+            for name, model in tqdm(judges.items(), desc=split, disable=not progress)
+        }
         raw = {name: (value * scale).numpy() for name, value in normalised.items()}
         rubric = {name: (judges[name].to_rubric(value) * scale).numpy() for name, value in normalised.items()}
         labels = data.scores.numpy()

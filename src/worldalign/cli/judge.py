@@ -178,7 +178,9 @@ def _add_training_options(parser: argparse.ArgumentParser, steps: int, lr: float
     parser.add_argument("--batch-size", type=int, default=16, help="videos per update (default: 16)")
     parser.add_argument("--lr", type=float, default=lr, help=f"learning rate (default: {lr:g})")
     parser.add_argument(
-        "--dimension-weights", default=None, help="six comma-separated per-dimension loss weights, in dimension order (default: all 1)"
+        "--dimension-weights",
+        default=None,
+        help="six comma-separated per-dimension loss weights, in dimension order (default: all 1)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
 

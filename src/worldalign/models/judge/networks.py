@@ -51,7 +51,8 @@ class JudgeConfig:
     samples: int = 5
     """Stochastic passes ``predict`` averages (the paper averages 5 judge samples)."""
     stem_stride: int = 2
-    """Stride (and kernel side, when over 2) of the first convolution: 4 embeds 4x4 patches losslessly in 4x less compute."""
+    """Stride (and kernel side, when over 2) of the first convolution: 4 embeds 4x4 patches
+    losslessly in 4x less compute."""
 
 
 def frame_encoder(widths: tuple[int, ...], image_size: int, out: int, stem_stride: int = 2) -> nn.Sequential:
@@ -125,7 +126,9 @@ class JudgeTeacher(nn.Module):
             width, config.heads, 4 * width, config.dropout, activation="gelu", batch_first=True, norm_first=True
         )
         self.transformer = nn.TransformerEncoder(layer, config.depth, enable_nested_tensor=False)
-        self.head = nn.Sequential(nn.LayerNorm(2 * width), nn.Dropout(config.dropout), nn.Linear(2 * width, sum(score_levels(config))))
+        self.head = nn.Sequential(
+            nn.LayerNorm(2 * width), nn.Dropout(config.dropout), nn.Linear(2 * width, sum(score_levels(config)))
+        )
 
     def encode_frames(self, video: Tensor) -> Tensor:
         """``(B, F, W)`` per-time-step features of all views (deterministic: no dropout before the transformer)."""
