@@ -165,6 +165,8 @@ def add_train_world_model_parser(train_subparsers: argparse._SubParsersAction) -
         default="actions",
         help="what the model is conditioned on (default: actions)",
     )
+    parser.add_argument("--width", type=int, help="transformer width (default: the preset's; a multiple of its heads)")
+    parser.add_argument("--depth", type=int, help="transformer blocks (default: the preset's)")
     parser.set_defaults(handler=run_train_world_model)
 
 
@@ -220,6 +222,19 @@ def _training_config(config: Any, args: argparse.Namespace) -> Any:
     if changes.get("steps", config.steps) < 1 or changes.get("batch_size", config.batch_size) < 1:
         raise ConfigError(f"--steps {args.steps} and --batch-size {args.batch_size}: expected both >= 1")
     return dataclasses.replace(config, **changes)
+
+
+def _with_architecture(config: Any, args: argparse.Namespace) -> Any:
+    """``config`` with the command line's world-model width and depth (between the presets' sizes)."""
+    model = config.model
+    width = model.width if args.width is None else args.width
+    depth = model.depth if args.depth is None else args.depth
+    if width < 1 or depth < 1 or width % model.num_heads:
+        raise ConfigError(
+            f"--width {args.width} --depth {args.depth}: expected >= 1, the width a multiple of the "
+            f"preset's {model.num_heads} heads"
+        )
+    return dataclasses.replace(config, model=dataclasses.replace(model, width=width, depth=depth))
 
 
 # --------------------------------------------------------------------------------------------
@@ -362,7 +377,7 @@ def run_train_world_model(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset).with_dataset(
         len(views), dataset.action_dim if actions else 0, EMBEDDING_DIM if instruction else 0
     )
-    config = _training_config(preset.world_model, args)
+    config = _with_architecture(_training_config(preset.world_model, args), args)
     train, _ = _split(dataset, args.held_out)
     span = config.model.max_context_frames + config.model.future_frames
     longest = int(dataset.episode_lengths[train].max())
