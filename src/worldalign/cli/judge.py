@@ -163,7 +163,7 @@ def add_train_judge_parser(train_subparsers: argparse._SubParsersAction) -> None
     )
     parser.add_argument("--bench", required=True, type=Path, help="benchmark folder (worldalign bench build --out)")
     parser.add_argument("--out", required=True, type=Path, help="checkpoint folder")
-    _add_training_options(parser, steps=1300, lr=1e-3)
+    _add_training_options(parser, steps=2600, lr=1e-3)
     parser.add_argument(
         "--class-balance",
         type=float,
