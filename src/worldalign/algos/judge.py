@@ -65,6 +65,8 @@ class JudgeTrainConfig:
     def __post_init__(self) -> None:
         if self.objective not in ("huber", "levels"):
             raise ConfigError(f"objective must be 'huber' or 'levels', got {self.objective!r}")
+        if not 0.0 <= self.class_balance <= 1.0:
+            raise ConfigError(f"class_balance (--class-balance) must be in [0, 1], got {self.class_balance}")
 
 
 def weighted_huber(prediction: Tensor, target: Tensor, weights: Tensor, delta: float) -> Tensor:

@@ -168,7 +168,8 @@ def add_train_judge_parser(train_subparsers: argparse._SubParsersAction) -> None
         "--class-balance",
         type=float,
         default=0.5,
-        help="score-level weights (N / (K * count))**this in the teacher's cross-entropy; 0 = unweighted (default: 0.5)",
+        help="score-level weights (N / (K * count))**this in the teacher's cross-entropy; "
+        "0 = unweighted (default: 0.5)",
     )
     parser.set_defaults(handler=run_train_judge)
 
@@ -199,9 +200,7 @@ def _train_config(args: argparse.Namespace, objective: str = "huber") -> JudgeTr
             raise ConfigError(f"--dimension-weights has {len(weights)} numbers, expected 6 (one per dimension)")
     if args.steps < 1 or args.batch_size < 1:
         raise ConfigError(f"--steps and --batch-size must be >= 1, got {args.steps} and {args.batch_size}")
-    balance = getattr(args, "class_balance", 0.5)
-    if not 0.0 <= balance <= 1.0:
-        raise ConfigError(f"--class-balance must be in [0, 1], got {balance}")
+    balance = {"class_balance": args.class_balance} if hasattr(args, "class_balance") else {}  # train judge only
     return JudgeTrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,
@@ -209,7 +208,7 @@ def _train_config(args: argparse.Namespace, objective: str = "huber") -> JudgeTr
         dimension_weights=weights,
         seed=args.seed,
         objective=objective,  # type: ignore[arg-type]
-        class_balance=balance,
+        **balance,
     )
 
 
