@@ -14,13 +14,22 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from worldalign.algos.idm import IDMTrainingConfig, strided_windows, train_idm
+from worldalign.algos.idm import (
+    IDMTrainingConfig,
+    _action_normalizer,
+    _window_sampler,
+    state_displacements,
+    strided_windows,
+    train_idm,
+)
+from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.stats import Normalizer
 from worldalign.data.types import ClipBatch
-from worldalign.cli.rewards import add_train_idm_parser, register
+from worldalign.cli.rewards import add_train_idm_parser, parse_state_dims, register
 from worldalign.envs.generate import GenerationConfig, generate_dataset
 from worldalign.envs.recorder import record_episode
 from worldalign.errors import ConfigError
+from worldalign.models.checkpoint import write_checkpoint
 from worldalign.models.idm import IDMConfig, InverseDynamicsModel
 from worldalign.rewards.decode import SHIPPED_IDM, load_idm
 from worldalign.rewards.episode_rollouts import episode_frames
@@ -77,6 +86,75 @@ def test_strided_windows_skip_frames_and_sum_the_skipped_displacements() -> None
     torch.testing.assert_close(target, torch.tensor([[0.6, 0.6, 0.6, 0.6], [2.1, 2.1, 2.1, 0.6]]))
 
 
+def test_the_state_head_predicts_displacements_in_state_units() -> None:
+    torch.manual_seed(0)
+    model = InverseDynamicsModel(replace(TINY_MODEL, state_dims=(0, 1, 2))).eval()
+    mean, std = torch.tensor([0.001, -0.002, 0.003]), torch.tensor([0.004, 0.005, 0.006])
+    model.set_state_statistics(mean, std)
+    windows = torch.rand(3, 1, TINY_MODEL.window, 3, 32, 32) * 2 - 1
+    outputs = model(windows)
+    assert outputs.shape == (3, 4 + 3)
+    actions, state = model.predict_with_state(windows)
+    torch.testing.assert_close(actions, model.predict(windows))
+    torch.testing.assert_close(actions, outputs[:, :4] * model.action_std + model.action_mean)
+    torch.testing.assert_close(state, outputs[:, 4:] * std + mean)
+    torch.testing.assert_close(model.state_to_normalized(state), outputs[:, 4:])
+    # One pass over a video gives both, aligned transition by transition.
+    video = torch.rand(2, 1, 7, 3, 32, 32) * 2 - 1
+    decoded_actions, decoded_state = model.decode_video_with_state(video, ("front",))
+    assert decoded_actions.shape == (2, 6, 4) and decoded_state.shape == (2, 6, 3)
+    torch.testing.assert_close(decoded_actions, model.decode_video(video, ("front",)))
+    torch.testing.assert_close(decoded_state[:, 3], model.predict_with_state(video[:, :, 1:6])[1])
+
+
+def test_a_checkpoint_without_state_dims_loads_and_predicts_as_before(tmp_path: Path) -> None:
+    """A checkpoint written before ``state_dims`` existed (no such key in its config.json, no
+    state buffers in its weights) loads into a model without a state head and predicts the same."""
+    torch.manual_seed(0)
+    model = InverseDynamicsModel(TINY_MODEL).eval()
+    model.set_action_statistics(torch.tensor([0.1, 0.2, 0.3, 0.4]), torch.tensor([0.5, 0.6, 0.7, 0.8]))
+    write_checkpoint(tmp_path / "old", model)
+    config_path = tmp_path / "old" / "config.json"
+    stored = json.loads(config_path.read_text())
+    assert stored["config"].pop("state_dims") == []
+    config_path.write_text(json.dumps(stored))
+    assert not any(name.startswith("state_") for name in load_file(tmp_path / "old" / "model.safetensors"))
+    loaded = load_idm(tmp_path / "old")
+    assert loaded.config == TINY_MODEL and not loaded.has_state_head
+    windows = torch.rand(3, 1, TINY_MODEL.window, 3, 32, 32) * 2 - 1
+    torch.testing.assert_close(loaded.predict(windows), model.predict(windows), rtol=0, atol=0)
+    assert loaded.predict_with_state(windows)[1].shape == (3, 0)
+    with pytest.raises(ConfigError, match="no state head"):
+        loaded.set_state_statistics(torch.zeros(3), torch.ones(3))
+
+
+def test_state_targets_are_the_state_displacement_over_each_windows_stride(tiny_dataset: Path) -> None:
+    dataset = LeRobotDataset(tiny_dataset)
+    config = replace(TINY_MODEL, state_dims=(0, 2))
+    sampler = _window_sampler(dataset, config, _action_normalizer(dataset), 4, [0, 2], seed=0, max_stride=2)
+    clip = sampler.sample(np.random.default_rng(1))
+    strides = torch.tensor([1, 2, 1, 2])
+    targets = state_displacements(sampler.cache, clip, strides, config, max_stride=2)
+    assert targets.shape == (4, 2)
+    for row in range(4):
+        state = dataset.episode(int(clip.episode_index[row])).state
+        centre = int(clip.start_frame[row]) + config.past_frames * 2
+        expected = state[centre + int(strides[row]), [0, 2]] - state[centre, [0, 2]]
+        np.testing.assert_allclose(targets[row].numpy(), expected, rtol=0, atol=1e-7)
+    assert targets.abs().sum() > 0  # the hand moves in these episodes
+
+
+def test_state_dims_outside_the_datasets_state_are_a_clear_error(tiny_dataset: Path, tmp_path: Path) -> None:
+    config = IDMTrainingConfig(model=replace(TINY_MODEL, state_dims=(0, 4)), steps=1, batch_size=4)
+    with pytest.raises(ConfigError, match=r"state_dims=\(0, 4\).*observation.state has 4 dimension\(s\).*0..3"):
+        train_idm(tiny_dataset, tmp_path / "bad", config, progress=False, device="cpu")
+    with pytest.raises(ConfigError, match="state_dims"):
+        IDMConfig(state_dims=(1, 1))
+    with pytest.raises(ConfigError, match="--state-dims 'x'"):
+        parse_state_dims("x")
+    assert parse_state_dims("none") == () and parse_state_dims("0, 1,2") == (0, 1, 2)
+
+
 def test_config_errors_name_the_field() -> None:
     with pytest.raises(ConfigError, match="divisible"):
         IDMConfig(image_size=40, channels=(8, 8, 8, 8))
@@ -112,6 +190,49 @@ def test_training_writes_checkpoints_evaluates_and_resumes_exactly(tiny_dataset:
     assert not torch.allclose(model.action_std, torch.ones(4))
 
 
+def test_training_with_state_dims_learns_and_evaluates_the_state_displacement(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    model_config = replace(TINY_MODEL, state_dims=(0, 1, 2))
+    config = IDMTrainingConfig(model=model_config, steps=3, batch_size=8, held_out_fraction=0.3, max_frame_stride=2)
+    train_idm(tiny_dataset, tmp_path / "run", config, progress=False, device="cpu")
+    results = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert results["state_dims"] == [0, 1, 2]
+    assert len(results["state_mae"]) == len(results["baseline_state_mae"]) == 3
+    assert all(0 < base < 0.1 for base in results["baseline_state_mae"])  # metres per step
+    model = load_idm(tmp_path / "run" / "model")
+    assert model.config.state_dims == (0, 1, 2)
+    # The stored statistics are those of the training episodes' one-step hand displacements.
+    dataset = LeRobotDataset(tiny_dataset)
+    steps = np.concatenate([np.diff(dataset.episode(e).state[:, :3], axis=0) for e in (0, 1)])
+    np.testing.assert_allclose(model.state_mean.numpy(), steps.mean(0), atol=1e-6)
+    np.testing.assert_allclose(model.state_std.numpy(), steps.std(0, ddof=1), rtol=1e-4)
+
+
+def test_training_a_state_head_on_a_frozen_idm_keeps_its_actions_exactly(tiny_dataset: Path, tmp_path: Path) -> None:
+    base = IDMTrainingConfig(model=TINY_MODEL, steps=2, batch_size=8, held_out_fraction=0.3, max_frame_stride=2)
+    train_idm(tiny_dataset, tmp_path / "actions", base, progress=False, device="cpu")
+    with_state = replace(
+        base, model=replace(TINY_MODEL, state_dims=(0, 1, 2)), steps=3, init_from=str(tmp_path / "actions" / "model")
+    )
+    train_idm(tiny_dataset, tmp_path / "state", with_state, progress=False, device="cpu")
+    frozen, trained = load_file(tmp_path / "actions" / "model" / "model.safetensors"), load_file(
+        tmp_path / "state" / "model" / "model.safetensors"
+    )
+    for name, tensor in frozen.items():
+        torch.testing.assert_close(trained[name], tensor, rtol=0, atol=0)
+    windows = torch.rand(2, 1, TINY_MODEL.window, 3, 32, 32) * 2 - 1
+    actions_only, state_model = load_idm(tmp_path / "actions" / "model"), load_idm(tmp_path / "state" / "model")
+    torch.testing.assert_close(state_model.predict(windows), actions_only.predict(windows), rtol=0, atol=0)
+    # The state head did train: it no longer predicts what a fresh one with the same seed would.
+    torch.manual_seed(0)
+    fresh = InverseDynamicsModel(state_model.config)
+    assert not torch.equal(fresh.state_head[-1].weight, state_model.state_head[-1].weight)
+    wider = replace(with_state, model=replace(with_state.model, hidden=64))
+    with pytest.raises(ConfigError, match="expected an action-only IDM shaped like"):
+        train_idm(tiny_dataset, tmp_path / "bad", wider, progress=False, device="cpu")
+
+
 def test_training_on_several_datasets_shares_batches_and_evaluates_each(tiny_dataset: Path, tmp_path: Path) -> None:
     config = IDMTrainingConfig(model=TINY_MODEL, steps=2, batch_size=5, held_out_fraction=0.3, max_frame_stride=2)
     _, evaluations = train_idm([tiny_dataset, tiny_dataset], tmp_path / "run", config, progress=False, device="cpu")
@@ -134,6 +255,7 @@ def test_cli_parses_train_idm_and_the_reward_verbs(tmp_path: Path) -> None:
         ["train", "idm", "--dataset", "d", "--out", str(tmp_path), "--views", "front,wrist", "--steps", "7"]
     )
     assert args.views == "front,wrist" and args.steps == 7 and callable(args.handler)
+    assert args.state_dims == "none"  # actions only unless asked: the head is trained beside a frozen IDM
     assert args.dataset == [Path("d")]
     args = parser.parse_args(["train", "idm", "--dataset", "d1", "d2", "--out", str(tmp_path)])
     assert args.dataset == [Path("d1"), Path("d2")]

@@ -156,5 +156,6 @@ def test_relabel_hook_grows_its_pool_and_refreshes_the_reward_student(
     second = hook(rollout)
     assert first["pool"] == 3 and second["pool"] == 6 and hook.pool is not None and len(hook.pool) == 6
     assert not torch.isnan(hook.pool.targets).any()  # teacher scores, not NaN
+    assert hook.pool.frames.shape[2] == teacher.config.num_frames != student.config.num_frames  # no repeated frames
     assert any(not torch.equal(a, b) for a, b in zip(before, student.parameters(), strict=True))
     assert not student.training  # back in eval mode for the reward

@@ -15,7 +15,15 @@ from worldalign.models.judge.networks import (
     level_scores,
     rubric_scores,
 )
-from worldalign.models.judge.video_input import frame_positions, frames_from_storage, pool_actions, prepare_video, signed_sqrt
+from worldalign.models.judge.video_input import (
+    frame_positions,
+    frames_from_storage,
+    motion_statistics,
+    pool_actions,
+    prepare_video,
+    resample_video,
+    signed_sqrt,
+)
 
 
 def video(batch: int = 3, views: int = 2, frames: int = 7, size: int = 20) -> torch.Tensor:
@@ -116,3 +124,23 @@ def test_video_preparation() -> None:
     pooled, present = pool_actions(torch.arange(8.0).view(1, 8, 1).expand(1, 8, 4), 1, 4, 4)
     assert pooled[0, :, 0].tolist() == [0.5, 2.5, 4.5, 6.5] and present.item() == 1
     assert pool_actions(None, 2, 4, 4)[1].sum() == 0
+
+
+def moving_square_clip(positions: list[int], size: int = 32) -> torch.Tensor:
+    """``(1, 1, T, 3, size, size)``: a white 6-px square on black at column ``positions[t]``."""
+    clip = -torch.ones(1, 1, len(positions), 3, size, size)
+    for t, column in enumerate(positions):
+        clip[0, 0, t, :, 12:18, column : column + 6] = 1.0
+    return clip
+
+
+def test_motion_statistics_expose_stalls_and_gaps() -> None:
+    smooth = motion_statistics(resample_video(moving_square_clip([2, 4, 6, 8, 10, 12, 14, 16]), 8, 32))
+    frozen = motion_statistics(resample_video(moving_square_clip([2, 4, 6, 6, 8, 10, 12, 14]), 8, 32))
+    gap = motion_statistics(resample_video(moving_square_clip([2, 4, 6, 12, 14, 16, 18, 20]), 8, 32))
+    assert smooth.shape == (1, 8, 3)  # per step: log energy, changed fraction, contrast to neighbours
+    assert smooth[0, 1:, 2].abs().max() < 1e-5  # steady motion: every step like its neighbours
+    assert frozen[0, 3, 1] == 0 and frozen[0, 3, 2] < -1.5  # the stall: nothing changed, far below its neighbours
+    assert gap[0, 3, 0] > smooth[0, 3, 0] and gap[0, 3, 2] > 0.1  # the gap: more moved than around it
+    assert (smooth[0, 1:, 1] > 0).all() and smooth[0, 0, 1] == 0  # the first step has no previous frame
+

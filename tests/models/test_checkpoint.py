@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from worldalign.configs.presets import get_preset
 from worldalign.configs.serialization import config_from_dict, config_to_dict
@@ -52,6 +53,16 @@ def test_mismatched_config_names_field_and_both_values(tmp_path: Path) -> None:
         load_model(WorldModel, folder, expected_config=other)
     with pytest.raises(ConfigError, match=r"width: model has 64, checkpoint has 48"):
         load_weights(WorldModel(other), folder)
+
+
+def test_weights_of_another_model_version_are_named_with_both_shapes(tmp_path: Path) -> None:
+    folder = write_checkpoint(tmp_path / "wm", WorldModel(CONFIG))
+    weights = dict(load_file(folder / "model.safetensors"))
+    name = next(iter(weights))
+    weights[name] = torch.zeros(*weights[name].shape[:-1], weights[name].shape[-1] + 1)  # same config, other code
+    save_file(weights, folder / "model.safetensors")
+    with pytest.raises(ConfigError, match=rf"another version of WorldModel.*{name} \("):
+        load_model(WorldModel, folder)
 
 
 def test_wrong_model_type_is_named(tmp_path: Path) -> None:

@@ -3,15 +3,14 @@
 - real expert clips vs the same clips with injected jitter (adjacent frames swapped) or a
   teleport (a jump over several frames): the real clip must score higher in >= 95% of pairs;
 - scripted-expert vs noisy-policy (action noise 0.5) videos of the same tasks, scored on the
-  whole episode (37 frames after 3 context frames). HERE THE 95% TARGET IS NOT MET: the shipped
-  IDM ranks the expert higher in 33 of 36 pairs (92%; reach, button-press and drawer-close 9/9,
-  window-close 6/9: one noisy episode, -0.66, outscores all three experts, -0.74 to -0.83), so
-  the test guards that level less one pair (>= 88%). The gap is the IDM's: the same penalties on
-  the TRUE hand trajectory (privileged ``hand_pos``) rank these whole episodes 36/36 (tested), but
-  Meta-World's hand low-pass filters the action noise (commanded acceleration 0.75-1.0 vs
-  0.03-0.24 for the expert, hand acceleration only ~0.31 vs ~0.19 action units), so the noise
-  that reaches the video is small and the decoded actions miss part of it. (The previous IDM,
-  trained 800 steps on noise 0.4 only: 29/36; a 2x wider IDM on the same data: 34/36.);
+  whole episode (37 frames after 3 context frames): the expert must score higher in >= 95% of
+  the 36 same-task pairs. The shipped IDM's state head decodes the hand's displacement, and the
+  smoothness terms score that end-effector trajectory (35/36; reach, button-press and
+  drawer-close 9/9, window-close 8/9). Scored on the decoded commanded actions instead, the same
+  IDM ranks 33/36: Meta-World's hand low-pass filters the action noise (commanded acceleration
+  0.75-1.0 vs 0.03-0.24 for the expert, hand acceleration only ~0.31 vs ~0.19 action units), so
+  an IDM regresses the invisible part of the commanded jitter toward the mean. The penalties on
+  the TRUE hand trajectory (privileged ``hand_pos``) rank these whole episodes 36/36 (tested);
 - action-conditioned: a video scored with its own commanded actions is more consistent than
   with another episode's commands.
 
@@ -79,6 +78,7 @@ def test_expert_videos_beat_noisy_policy_videos_of_the_same_scenes(
     shipped_idm: InverseDynamicsModel, expert_episodes: list[Episode], noisy_episodes: list[Episode]
 ) -> None:
     reward = ExecutabilityReward(shipped_idm)
+    assert reward.trajectory == "end_effector"  # the shipped IDM has a state head
 
     def scores(episodes: list[Episode]) -> torch.Tensor:  # (tasks, seeds)
         length = episodes[0].length - CONTEXT
@@ -88,7 +88,7 @@ def test_expert_videos_beat_noisy_policy_videos_of_the_same_scenes(
     expert, noisy = scores(expert_episodes), scores(noisy_episodes)
     # Every (expert, noisy) pair of the same task: 4 tasks x 3 x 3 = 36 pairs (see the module docstring).
     wins = (expert[:, :, None] > noisy[:, None, :]).float().mean()
-    assert float(wins) >= 0.88, (expert, noisy)
+    assert float(wins) >= 0.95, (expert, noisy)
 
 
 def test_the_penalties_rank_every_pair_on_the_true_hand_trajectory(

@@ -8,12 +8,17 @@ robot trajectories; here: one or more ``worldalign data generate`` datasets (e.g
 tasks at several action-noise levels, so the model sees both smooth and jittery motion), each
 split by episode (the last ``held_out_fraction`` of each task's episodes are held out) so the
 evaluation sees scenes the model never saw. Every dataset fills an equal share of each batch.
+With ``IDMConfig.state_dims`` the model also learns the displacement of those dimensions of the
+dataset's ``observation.state`` (Meta-World: the hand's xyz), the loss being the sum of the two
+normalised losses; the executability reward scores the decoded end-effector trajectory. With
+``init_from``, an action-only IDM is loaded and frozen and only the state head trains.
 Run folder::
 
     OUT/config.json                the resolved training config
     OUT/checkpoints/step_NNNNNNN   model + config + training state (resumable)
     OUT/model                      the final model (weights + config)
-    OUT/eval.json                  held-out MAE per dimension and gripper accuracy vs the baseline:
+    OUT/eval.json                  held-out MAE per dimension (actions, and state displacements
+                                   with a state head) and gripper accuracy vs the baseline:
                                    the first dataset's at the top level, the others' under
                                    ``other_datasets``
     OUT/tensorboard/               training scalars
@@ -44,11 +49,12 @@ from worldalign.configs.pretrain import OptimizerConfig
 from worldalign.configs.serialization import config_to_dict
 from worldalign.data import lerobot_format as fmt
 from worldalign.data.clips import ClipSampler, split_episodes
+from worldalign.data.frame_cache import FrameCache
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.stats import Normalizer
 from worldalign.data.types import ClipBatch
 from worldalign.errors import ConfigError
-from worldalign.models.checkpoint import write_checkpoint
+from worldalign.models.checkpoint import load_model, write_checkpoint
 from worldalign.models.idm import IDMConfig, InverseDynamicsModel
 from worldalign.utils.atomic import atomic_write_json
 
@@ -81,6 +87,12 @@ class IDMTrainingConfig:
     out-of-bounds action rather than a plausible one (EVA: artifacts become infeasible actions)."""
     strided_fraction: float = 0.3
     """Fraction of the windows drawn with a stride above 1."""
+    init_from: str | None = None
+    """An action-only IDM checkpoint folder (same views, window and widths) whose encoder, action
+    head and action statistics are loaded and frozen: only the state head trains, so the decoded
+    actions (and everything that executes them) stay exactly the checkpoint's. None: train all.
+    Use the datasets and ``held_out_fraction`` it was trained with, so its held-out episodes stay
+    unseen."""
     seed: int = 0
     """Seeds the weights and the window draws."""
     log_every: int = 25
@@ -129,9 +141,40 @@ def strided_windows(
     return windows, target
 
 
-def idm_loss(model: InverseDynamicsModel, windows: Tensor, target: Tensor) -> Tensor:
-    """Smooth-L1 between predicted and target actions, in the model's normalised units."""
-    return F.smooth_l1_loss(model(windows), model.to_normalized(target), beta=0.1)
+def state_displacements(
+    cache: FrameCache, clip: ClipBatch, strides: Tensor, config: IDMConfig, max_stride: int
+) -> Tensor:
+    """The displacement ``state[c + stride_b] - state[c]`` of ``config.state_dims`` for the
+    windows ``strided_windows`` cuts from ``clip`` (``c`` its centre frame): what the frames of
+    sample ``b`` show the hand doing, in the state's units, ``(B, S)``."""
+    position = np.searchsorted(cache.episode_index, clip.episode_index.numpy())  # cached episode of each clip
+    centre = cache.offsets[position] + clip.start_frame.numpy() + config.past_frames * max_stride
+    dims = list(config.state_dims)
+    after = cache.state[centre + strides.numpy()][:, dims]
+    return torch.from_numpy(after - cache.state[centre][:, dims])
+
+
+def one_step_state_displacements(cache: FrameCache, state_dims: tuple[int, ...]) -> Tensor:
+    """Every ``state[t + 1] - state[t]`` of ``state_dims`` within the cached episodes ``(M, S)``."""
+    inside = np.ones(cache.num_frames - 1, dtype=bool)
+    inside[cache.offsets[1:-1] - 1] = False  # no displacement across an episode boundary
+    state = cache.state[:, list(state_dims)]
+    return torch.from_numpy(np.diff(state, axis=0)[inside])
+
+
+def idm_loss(
+    model: InverseDynamicsModel, windows: Tensor, target: Tensor, state_target: Tensor | None = None
+) -> Tensor:
+    """Smooth-L1 between predicted and target actions, in the model's normalised units; with a
+    state head, plus the same loss on the state displacements (``state_target (B, S)``)."""
+    outputs = model(windows)
+    action_dim = model.config.action_dim
+    loss = F.smooth_l1_loss(outputs[:, :action_dim], model.to_normalized(target), beta=0.1)
+    if model.has_state_head:
+        if state_target is None:
+            raise ConfigError("idm_loss: the IDM has a state head (IDMConfig.state_dims); pass state_target")
+        loss = loss + F.smooth_l1_loss(outputs[:, action_dim:], model.state_to_normalized(state_target), beta=0.1)
+    return loss
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,6 +193,11 @@ class IDMEvaluation:
         baseline_gripper_accuracy: the same for the baseline's constant sign.
         windows: number of held-out windows evaluated.
         episodes: the held-out episode indices.
+        state_dims: the ``observation.state`` dimensions of the model's state head.
+        state_mae: per dimension of ``state_dims``, mean
+            absolute error of the predicted displacement ``state[t+1] - state[t]`` (state units);
+            empty without a state head.
+        baseline_state_mae: the same for always predicting the training set's mean displacement.
     """
 
     mae: list[float]
@@ -158,6 +206,9 @@ class IDMEvaluation:
     baseline_gripper_accuracy: float | None
     windows: int
     episodes: list[int]
+    state_dims: list[int] = field(default_factory=list)
+    state_mae: list[float] = field(default_factory=list)
+    baseline_state_mae: list[float] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -168,6 +219,9 @@ class IDMEvaluation:
             "baseline_gripper_accuracy": self.baseline_gripper_accuracy,
             "windows": self.windows,
             "episodes": self.episodes,
+            "state_dims": self.state_dims,
+            "state_mae": self.state_mae,
+            "baseline_state_mae": self.baseline_state_mae,
         }
 
 
@@ -182,21 +236,29 @@ def evaluate_idm(
     progress: bool = True,
 ) -> IDMEvaluation:
     """MAE per dimension and gripper sign accuracy on every window of ``episodes``, for the
-    model and for the constant ``baseline_action (A,)``."""
+    model and for the constant ``baseline_action (A,)``; with a state head, the MAE of the state
+    displacements too, the baseline being the model's stored mean displacement."""
     model.eval()
     config = model.config
+    check_state_dims(dataset, config)
     normalizer = _action_normalizer(dataset)
     sampler = _window_sampler(dataset, config, normalizer, batch_size, episodes, seed=0, max_stride=1)
     device = model.action_mean.device
     errors, baseline_errors, signs_right, count = 0.0, 0.0, 0.0, 0
+    state_errors, baseline_state_errors = torch.zeros(len(config.state_dims)), torch.zeros(len(config.state_dims))
     baseline_signs_right, gripper_count = 0.0, 0
     total = -(-sampler.num_windows // batch_size)
     for clip in tqdm(sampler.all_windows(), total=total, desc="evaluating IDM", disable=not progress, leave=False):
-        windows, target = strided_windows(clip, torch.ones(len(clip.tasks), dtype=torch.long), config, normalizer, 1)
+        strides = torch.ones(len(clip.tasks), dtype=torch.long)
+        windows, target = strided_windows(clip, strides, config, normalizer, 1)
         target = target.to(device)
-        predicted = model.predict(windows.to(device))
+        predicted, predicted_state = model.predict_with_state(windows.to(device))
         errors = errors + (predicted - target).abs().sum(0)
         baseline_errors = baseline_errors + (baseline_action.to(device) - target).abs().sum(0)
+        if model.has_state_head:
+            state_target = state_displacements(sampler.cache, clip, strides, config, 1).to(device)
+            state_errors += (predicted_state - state_target).abs().sum(0).cpu()
+            baseline_state_errors += (model.state_mean - state_target).abs().sum(0).cpu()
         if config.gripper_index is not None:
             g = config.gripper_index
             # A zero effort (an expert that leaves the gripper alone) has no sign to get right.
@@ -214,6 +276,9 @@ def evaluate_idm(
         baseline_gripper_accuracy=baseline_signs_right / gripper_count if with_gripper and gripper_count else None,
         windows=count,
         episodes=list(episodes),
+        state_dims=list(config.state_dims),
+        state_mae=(state_errors / count).tolist(),
+        baseline_state_mae=(baseline_state_errors / count).tolist(),
     )
 
 
@@ -257,6 +322,17 @@ def _window_sampler(
     )
 
 
+def check_state_dims(dataset: LeRobotDataset, config: IDMConfig) -> None:
+    """``ConfigError`` unless every ``config.state_dims`` index is inside the dataset's state."""
+    outside = [dim for dim in config.state_dims if dim >= dataset.state_dim]
+    if outside:
+        raise ConfigError(
+            f"{dataset.root}: IDMConfig.state_dims={config.state_dims} (--state-dims) but its "
+            f"{fmt.STATE} has {dataset.state_dim} dimension(s); expected indices 0..{dataset.state_dim - 1}"
+            + (" (record the state, or pass --state-dims none)" if dataset.state_dim == 0 else "")
+        )
+
+
 def split_dataset(dataset: LeRobotDataset, held_out_fraction: float) -> tuple[list[int], list[int]]:
     """(train, held-out) episode indices, by task (``data.clips.split_episodes``)."""
     return split_episodes(dataset.task_names, held_out_fraction=held_out_fraction)
@@ -277,6 +353,7 @@ def _training_datasets(
             raise ConfigError(
                 f"{dataset.root}: actions have {dataset.action_dim} dimensions, {first.root} {first.action_dim}"
             )
+        check_state_dims(dataset, config.model)
         train_episodes, held_out = split_dataset(dataset, config.held_out_fraction)
         if not held_out:
             raise ConfigError(
@@ -335,6 +412,11 @@ def train_idm(
     torch.manual_seed(config.seed)
     model = InverseDynamicsModel(config.model).to(device)
     model.set_action_statistics(mean, std)
+    if model.has_state_head:  # the same for the one-step state displacements
+        displacements = torch.cat([one_step_state_displacements(s.cache, config.model.state_dims) for s in samplers])
+        model.set_state_statistics(displacements.mean(0), displacements.std(0))
+    if config.init_from is not None:
+        load_frozen_action_model(model, config.init_from)
     optimizer = adamw(model, config.optimizer)
     rng = np.random.default_rng(config.seed)
     step = 0
@@ -357,8 +439,9 @@ def train_idm(
             _training_windows(sampler, normalizer, config, rng)
             for sampler, normalizer in zip(samplers, normalizers, strict=True)
         ]
-        windows, target = torch.cat([w for w, _ in parts]), torch.cat([t for _, t in parts])
-        loss = idm_loss(model, windows.to(device), target.to(device))
+        windows, target = torch.cat([w for w, _, _ in parts]), torch.cat([t for _, t, _ in parts])
+        state_target = torch.cat([d for _, _, d in parts]).to(device) if model.has_state_head else None
+        loss = idm_loss(model, windows.to(device), target.to(device), state_target)
         grad_norm = optimizer_step(model, optimizer, loss, step, config.steps, config.optimizer)
         step += 1
         bar.update(1)
@@ -380,11 +463,17 @@ def train_idm(
     bar.close()
     write_checkpoint(out / FINAL_MODEL_DIR, model)  # type: ignore[arg-type]
 
-    evaluations = [evaluate_idm(model, dataset, held_out, mean, progress=progress) for dataset, _, held_out in splits]
+    baseline = model.action_mean.detach().cpu()  # the training mean (init_from: the loaded model's)
+    evaluations = [
+        evaluate_idm(model, dataset, held_out, baseline, progress=progress) for dataset, _, held_out in splits
+    ]
     evaluation = evaluations[0]  # TensorBoard gets the first dataset's, eval.json all of them
     for index, (mae, base) in enumerate(zip(evaluation.mae, evaluation.baseline_mae, strict=True)):
         writer.add_scalar(f"eval/mae_dim{index}", mae, step)
         writer.add_scalar(f"eval/baseline_mae_dim{index}", base, step)
+    for index, (mae, base) in enumerate(zip(evaluation.state_mae, evaluation.baseline_state_mae, strict=True)):
+        writer.add_scalar(f"eval/state_mae_dim{evaluation.state_dims[index]}", mae, step)
+        writer.add_scalar(f"eval/baseline_state_mae_dim{evaluation.state_dims[index]}", base, step)
     if evaluation.gripper_accuracy is not None:
         writer.add_scalar("eval/gripper_accuracy", evaluation.gripper_accuracy, step)
     writer.close()
@@ -396,16 +485,38 @@ def train_idm(
     return model, evaluations
 
 
+def load_frozen_action_model(model: InverseDynamicsModel, folder: str | Path) -> None:
+    """Load the action-only IDM in ``folder`` into ``model`` (encoder, action head, action
+    statistics) and freeze those: only ``model``'s state head (``state_encoder``, ``state_head``)
+    is left to train."""
+    if not model.has_state_head:
+        raise ConfigError(f"init_from={folder}: only a state head can be trained on a frozen IDM; set state_dims")
+    source = load_model(InverseDynamicsModel, Path(folder))
+    if source.has_state_head or replace(source.config, state_dims=model.config.state_dims) != model.config:
+        raise ConfigError(
+            f"init_from={folder}: expected an action-only IDM shaped like the one trained here "
+            f"({replace(model.config, state_dims=())}); it has {source.config}"
+        )
+    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    assert not unexpected and all(name.startswith(("state_head.", "state_")) for name in missing), missing
+    for module in (model.encoder, model.head):
+        module.requires_grad_(False)
+
+
 def _training_windows(
     sampler: ClipSampler, normalizer: Normalizer, config: IDMTrainingConfig, rng: np.random.Generator
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor]:
     """One dataset's share of a training batch: windows, a ``strided_fraction`` of them with
-    frames 2 .. ``max_frame_stride`` apart, and their targets (``strided_windows``)."""
+    frames 2 .. ``max_frame_stride`` apart, their action targets (``strided_windows``) and
+    their state displacements (``state_displacements``; ``(B, 0)`` without state dims)."""
     max_stride = config.max_frame_stride
     clip = sampler.sample(rng)
     strides = np.ones(sampler.batch_size, dtype=np.int64)
     if max_stride > 1:
         strided = rng.random(sampler.batch_size) < config.strided_fraction
         strides[strided] = rng.integers(2, max_stride + 1, int(strided.sum()))
-    return strided_windows(clip, torch.from_numpy(strides), config.model, normalizer, max_stride)
+    strides_tensor = torch.from_numpy(strides)
+    windows, target = strided_windows(clip, strides_tensor, config.model, normalizer, max_stride)
+    state = state_displacements(sampler.cache, clip, strides_tensor, config.model, max_stride)
+    return windows, target, state
 

@@ -302,7 +302,9 @@ class RelabelHook:
     pool: DistillPool | None = None
 
     def __call__(self, rollout: Rollout) -> dict[str, float]:
-        fresh = pool_from_rollout(rollout, self.encoder, self.student.config.num_frames)
+        # At the teacher's frame count: a clip resampled to fewer frames and stretched back would
+        # repeat frames, which the teacher rightly reads as stalls (the student resamples itself).
+        fresh = pool_from_rollout(rollout, self.encoder, self.teacher.config.num_frames)
         if self.pool is None:
             empty = {name: getattr(fresh, name)[:0] for name in ("frames", "embeddings", "actions", "has_actions")}
             self.pool = DistillPool(**empty, targets=fresh.targets[:0])

@@ -41,13 +41,15 @@ distribution (score_distribution.md). Deterministic by --seed, whatever --worker
 TRAIN_EPILOG = """\
 examples:
   worldalign train judge --bench bench/default --out checkpoints/judge-teacher
-  # the measured recipe (docs/benchmarks.md): a 20-unit build, physical dimensions weighted 2x
-  worldalign bench build --out bench/b20 --seed 0 --items-per-source 20
-  worldalign train judge --bench bench/b20 --out runs/teacher --dimension-weights 1,1,2,2,2,2
+  # the measured recipe (docs/benchmarks.md): a 60-unit build (27 min with 2 workers),
+  # physical dimensions weighted 2x (45 min on one core)
+  worldalign bench build --out bench/b60 --seed 0 --items-per-source 60 --workers 2
+  worldalign train judge --bench bench/b60 --out runs/teacher --dimension-weights 1,1,2,2,2,2
 
-Trains the teacher (a video transformer over all views and frames, the instruction embedding
-and the actions, with a classifier over each dimension's score levels) on the benchmark's train
-split with class-balanced cross-entropy, and prints its scores on test and heldout_test.
+Trains the teacher (a video transformer over all views and frames with explicit per-step motion
+statistics, the instruction embedding and the actions, with a classifier over each dimension's
+score levels) on the benchmark's train split with class-balanced cross-entropy, and prints its
+scores on test and heldout_test.
 """
 
 DISTILL_EPILOG = """\
@@ -113,7 +115,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     distill.add_argument("--bench", required=True, type=Path, help="benchmark folder")
     distill.add_argument("--rollouts", type=Path, default=None, help="LeRobot dataset of unlabelled videos the teacher labels")
     distill.add_argument("--out", required=True, type=Path, help="student checkpoint folder")
-    _add_training_options(distill, steps=800, lr=1e-3)
+    _add_training_options(distill, steps=1600, lr=1e-3)
     distill.set_defaults(handler=run_distill)
 
     judge = verbs.add_parser("judge", help="score videos with a judge")
@@ -163,7 +165,7 @@ def add_train_judge_parser(train_subparsers: argparse._SubParsersAction) -> None
     )
     parser.add_argument("--bench", required=True, type=Path, help="benchmark folder (worldalign bench build --out)")
     parser.add_argument("--out", required=True, type=Path, help="checkpoint folder")
-    _add_training_options(parser, steps=2600, lr=1e-3)
+    _add_training_options(parser, steps=4000, lr=1e-3)
     parser.add_argument(
         "--class-balance",
         type=float,

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 TRAIN_IDM_EPILOG = """\
@@ -19,12 +20,23 @@ examples:
   worldalign train idm --dataset data/idm-easy --out runs/idm
   worldalign train idm --dataset data/idm-easy --out runs/idm-wrist --views wrist --steps 300
   worldalign train idm --dataset data/easy-noise0 data/easy-noise0.5 --out runs/idm-mix
+  # + a head decoding the hand's displacement, beside the frozen action IDM (the shipped recipe)
+  worldalign train idm --dataset data/easy-noise0 data/easy-noise0.5 --out runs/idm-ee \\
+      --init-from runs/idm-mix/model --state-dims 0,1,2 --steps 8000
 
 Several datasets (e.g. the same tasks at several action-noise levels) each fill an equal share
 of every batch. Held-out episodes (the last --held-out of each task of each dataset) are never
 trained on; the run ends with their MAE per action dimension and gripper sign accuracy vs the
 mean-action baseline, printed per dataset and written to OUT/eval.json. The model is
 OUT/model; running the same command again resumes from the newest checkpoint in OUT/checkpoints.
+
+With --state-dims (0,1,2: Meta-World's hand xyz in observation.state) the IDM also predicts the
+hand's displacement between frames, and the executability reward then scores the smoothness of
+that decoded end-effector trajectory instead of the decoded commanded actions (which an IDM
+regresses toward the mean where the hand low-passes a noisy policy's jitter). --init-from trains
+only that head, with its own encoder, beside a frozen action-only IDM, whose decoded actions (and
+so the execution reward) stay exactly the same: measured, training both jointly ranked as well
+but executed window-close plans at 0% instead of 100% (docs/benchmarks.md).
 """
 
 SCORE_EPILOG = """\
@@ -151,6 +163,20 @@ def add_train_idm_parser(train_subparsers: argparse._SubParsersAction) -> None:
         default=defaults.held_out_fraction,
         help=f"fraction of each task's episodes held out (default: {defaults.held_out_fraction})",
     )
+    parser.add_argument(
+        "--state-dims",
+        default="none",
+        help="comma-separated observation.state dimensions whose displacement state[t+1] - state[t] the IDM "
+        "also predicts, or 'none' for actions only (default: none; 0,1,2 is the hand's xyz in metres in "
+        "Meta-World datasets from `data generate`; on other robots pick the end-effector position "
+        "dimensions, not joint angles)",
+    )
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        help="action-only IDM checkpoint to load and freeze: only the state head trains, so the decoded actions "
+        "stay exactly that checkpoint's (train on the datasets it was trained on)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed, help=f"seed (default: {defaults.seed})")
     parser.add_argument("--no-resume", action="store_true", help="start from scratch even if OUT has checkpoints")
     parser.set_defaults(handler=run_train_idm)
@@ -167,6 +193,20 @@ def parse_indices(text: str | None) -> list[int] | None:
         raise ConfigError(f"--episodes {text!r}: expected comma-separated integers, e.g. 0,1,2") from None
 
 
+def parse_state_dims(text: str) -> tuple[int, ...]:
+    """``--state-dims``: ``"0,1,2"`` -> ``(0, 1, 2)``; ``"none"`` (or empty) -> ``()``."""
+    from worldalign.errors import ConfigError
+
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--state-dims {text!r}: expected comma-separated state indices, e.g. 0,1,2, or 'none'"
+        ) from None
+
+
 def _print_idm_evaluation(evaluation: object, title: str) -> None:
     from worldalign.algos.idm import IDMEvaluation
 
@@ -181,6 +221,14 @@ def _print_idm_evaluation(evaluation: object, title: str) -> None:
             "gripper sign acc.", f"{evaluation.gripper_accuracy:.1%}", f"{evaluation.baseline_gripper_accuracy:.1%}", ""
         )
     Console().print(table)
+    if evaluation.state_mae:
+        state_table = Table(title=escape(f"{title}: state displacement state[t+1] - state[t]"))
+        for column in ("state dim", "IDM MAE", "mean-displacement MAE", "ratio"):
+            state_table.add_column(column, justify="right")
+        rows = zip(evaluation.state_dims, evaluation.state_mae, evaluation.baseline_state_mae, strict=True)
+        for dim, mae, base in rows:
+            state_table.add_row(str(dim), f"{mae:.5f}", f"{base:.5f}", f"{mae / base:.2f}" if base > 0 else "-")
+        Console().print(state_table)
     print(f"{evaluation.windows} held-out windows from episodes {evaluation.episodes}")
 
 
@@ -198,11 +246,13 @@ def run_train_idm(args: argparse.Namespace) -> int:
             views=tuple(v.strip() for v in args.views.split(",") if v.strip()),
             past_frames=args.past_frames,
             future_frames=args.future_frames,
+            state_dims=parse_state_dims(args.state_dims),
         ),
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.lr,
         held_out_fraction=args.held_out,
+        init_from=None if args.init_from is None else str(args.init_from),
         seed=args.seed,
     )
     _, evaluations = train_idm(args.dataset, args.out, config, resume=not args.no_resume)

@@ -3,7 +3,8 @@
 Frames are stored view-major and channels-first, ``(V * N, 3, H, W)`` uint8 with row
 ``v * N + n`` = view ``v`` of frame ``n`` (frames of all episodes concatenated), so one numpy
 fancy-index with a ``(B, V, T)`` row array yields a batch already in model layout
-``(B, V, T, 3, H, W)``. Actions are stored normalised, ``(N, A)`` float32.
+``(B, V, T, 3, H, W)``. Actions are stored normalised, ``(N, A)`` float32; the proprioceptive
+state as recorded, ``(N, S)`` float32.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class FrameCache:
         views: camera names, in the order of the view axis.
         frames: ``(V * N, 3, H, W)`` uint8, view-major (see the module docstring).
         actions: ``(N, A)`` float32, normalised.
+        state: ``(N, S)`` float32 ``observation.state`` as recorded (``S = 0`` if there is none).
         offsets: ``(E + 1,)`` int64; cached episode ``e`` is frames ``offsets[e]:offsets[e+1]``.
         episode_index: ``(E,)`` int64 index of each cached episode in its source.
         task_names, instructions: per cached episode.
@@ -41,6 +43,7 @@ class FrameCache:
     views: tuple[str, ...]
     frames: np.ndarray
     actions: np.ndarray
+    state: np.ndarray
     offsets: np.ndarray
     episode_index: np.ndarray
     task_names: list[str]
@@ -86,24 +89,32 @@ class FrameCache:
         height, width = first.frames.shape[2:4]
         frames = np.empty((len(views), offsets[-1], 3, height, width), np.uint8)
         actions = np.empty((offsets[-1], first.actions.shape[1]), np.float32)
+        state = np.empty((offsets[-1], first.state.shape[1]), np.float32)
         task_names, instructions = [], []
         episodes_in_order = zip(indices, itertools.chain([first], stream), strict=True)
         progress = tqdm(episodes_in_order, total=len(indices), desc="decoding episodes", unit="episode", disable=None)
         for position, (index, episode) in enumerate(progress):
             start, end = offsets[position], offsets[position + 1]
-            if episode.frames.shape[2:4] != frames.shape[3:5] or episode.actions.shape[1] != actions.shape[1]:
+            if (
+                episode.frames.shape[2:4] != frames.shape[3:5]
+                or episode.actions.shape[1] != actions.shape[1]
+                or episode.state.shape[1] != state.shape[1]
+            ):
                 raise DatasetError(
-                    f"episode {index}: frames {episode.frames.shape[2:4]} and {episode.actions.shape[1]} action dims, "
-                    f"expected {frames.shape[3:5]} and {actions.shape[1]} as in episode {indices[0]}"
+                    f"episode {index}: frames {episode.frames.shape[2:4]}, {episode.actions.shape[1]} action dims and "
+                    f"{episode.state.shape[1]} state dims, expected {frames.shape[3:5]}, {actions.shape[1]} and "
+                    f"{state.shape[1]} as in episode {indices[0]}"
                 )
             frames[:, start:end] = episode.frames.transpose(0, 1, 4, 2, 3)
             actions[start:end] = normalizer.normalize(fmt.ACTION, episode.actions.astype(np.float32))
+            state[start:end] = episode.state
             task_names.append(episode.task)
             instructions.append(episode.instruction)
         return cls(
             views=views,
             frames=frames.reshape(-1, *frames.shape[2:]),
             actions=actions,
+            state=state,
             offsets=offsets,
             episode_index=indices,
             task_names=task_names,

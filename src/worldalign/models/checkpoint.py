@@ -145,9 +145,16 @@ def load_weights(model: ConfiguredModel, folder: str | os.PathLike[str]) -> None
         raise ConfigError(f"checkpoint {folder} does not match the model: " + "; ".join(differences))
     device = next(iter(model.state_dict().values())).device
     weights = load_file(Path(folder) / MODEL_FILE, device=str(device))
-    missing, unexpected = _key_mismatch(model.state_dict(), weights)
+    expected = model.state_dict()
+    missing, unexpected = _key_mismatch(expected, weights)
     if missing or unexpected:
         raise ConfigError(f"{folder}/{MODEL_FILE}: missing tensors {missing}, unexpected tensors {unexpected}")
+    reshaped = [f"{name} {tuple(weights[name].shape)} (model: {tuple(tensor.shape)})" for name, tensor in expected.items() if weights[name].shape != tensor.shape]
+    if reshaped:
+        raise ConfigError(
+            f"{folder}/{MODEL_FILE} was written by another version of {type(model).__name__}; tensors of another shape: "
+            + "; ".join(reshaped)
+        )
     model.load_state_dict(weights)
 
 

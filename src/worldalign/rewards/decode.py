@@ -1,4 +1,5 @@
-"""Read the actions a rollout's video implies with an inverse dynamics model (EVA).
+"""Read the actions (and, with a state head, the end-effector motion) a rollout's video implies
+with an inverse dynamics model (EVA).
 
 Shared by the executability reward (which scores the decoded actions) and the execution reward
 (which runs them in the simulator), so both decode the same way:
@@ -49,6 +50,9 @@ class DecodedActions:
     Attributes:
         actions: ``(B, N, A)`` in the embodiment's units.
         commanded: ``(B, N, A)`` the rollout's commanded actions for the same steps, if any.
+        state_displacement: ``(B, N, S)`` the displacement of the IDM's ``config.state_dims``
+            over the same transitions (state units; Meta-World: metres), ``S = 0`` without a
+            state head.
         from_context: True when ``actions[:, 0]`` leaves the last context frame (N = T),
             False when it leaves generated frame 0 (N = T - 1).
     """
@@ -56,6 +60,7 @@ class DecodedActions:
     actions: Tensor
     commanded: Tensor | None
     from_context: bool
+    state_displacement: Tensor
 
 
 def decode_rollout_actions(idm: InverseDynamicsModel, rollout: Rollout) -> DecodedActions:
@@ -73,9 +78,11 @@ def decode_rollout_actions(idm: InverseDynamicsModel, rollout: Rollout) -> Decod
         raise ConfigError(
             f"cannot decode actions from a rollout of {rollout.frames.shape[2]} frame(s) without context frames"
         )
-    actions = idm.decode_video(frames, rollout.views, first=skip)  # (B, N, A)
+    actions, state_displacement = idm.decode_video_with_state(frames, rollout.views, first=skip)  # (B, N, A|S)
     commanded = None
     if rollout.actions is not None:
         commanded = rollout.actions if from_context else rollout.actions[:, 1:]
         commanded = commanded.to(actions)
-    return DecodedActions(actions=actions, commanded=commanded, from_context=from_context)
+    return DecodedActions(
+        actions=actions, commanded=commanded, from_context=from_context, state_displacement=state_displacement
+    )

@@ -1,4 +1,4 @@
-"""Configuration of the inverse dynamics model (IDM): which views, which frames, how wide."""
+"""Configuration of the inverse dynamics model (IDM): which views, which frames, how wide, what it predicts."""
 
 from __future__ import annotations
 
@@ -27,6 +27,13 @@ class IDMConfig:
     """Action size (Meta-World: hand displacement xyz + gripper effort)."""
     gripper_index: int | None = 3
     """Index of the gripper-effort dimension (its sign is open/close), or None if there is none."""
+    state_dims: tuple[int, ...] = ()
+    """Dimensions of the dataset's ``observation.state`` whose displacement ``state[t+1] -
+    state[t]`` the model also predicts (Meta-World: (0, 1, 2), the hand's xyz in metres); empty:
+    actions only. The commanded action of a noisy policy is not fully visible (the hand low-passes
+    it), so an action-only IDM regresses its jitter toward the mean; the displacement of the
+    hand IS visible, and the executability reward (EVA) scores its smoothness (see
+    ``rewards/executability.py``)."""
     channels: tuple[int, ...] = (16, 32, 64, 64)
     """Output channels of the per-view convolutions, each halving the resolution."""
     view_features: int = 128
@@ -50,6 +57,10 @@ class IDMConfig:
         if self.gripper_index is not None and not 0 <= self.gripper_index < self.action_dim:
             raise ConfigError(
                 f"IDMConfig.gripper_index={self.gripper_index}; expected None or 0..{self.action_dim - 1}"
+            )
+        if len(set(self.state_dims)) != len(self.state_dims) or any(dim < 0 for dim in self.state_dims):
+            raise ConfigError(
+                f"IDMConfig.state_dims={self.state_dims}; expected distinct indices >= 0 into observation.state"
             )
 
     @property

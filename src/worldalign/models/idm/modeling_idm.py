@@ -11,7 +11,19 @@ to frame ``t + 1``) from frames ``t - past_frames .. t + future_frames`` of each
   (flattened, not pooled: where the hand is in the image matters);
 - the view features are concatenated in the configured view order and an MLP predicts the
   action, in normalised units; ``predict`` maps it back to the embodiment's units with the
-  action statistics stored in the model's buffers (so a checkpoint carries its normalisation).
+  action statistics stored in the model's buffers (so a checkpoint carries its normalisation);
+- with ``config.state_dims``, a second network of the same shape (the state head: its own view
+  encoder and MLP, reading the same stacked windows) predicts the displacement ``state[t+1] -
+  state[t]`` of those proprioceptive dimensions (Meta-World: the hand's xyz, metres), normalised
+  with its own statistics buffers (``predict_with_state``). Being separate, it can be trained
+  beside a frozen action-only IDM (``IDMTrainingConfig.init_from``), whose decoded actions then
+  stay exactly the same. (Measured on Meta-World, held-out episodes at action noise 0.4: with
+  its own encoder the state head's MAE is 0.7 mm per axis, with an MLP on the frozen action
+  encoder's features 1.4-1.6 mm; sharing one encoder trained on both retrains, and so changes,
+  the actions.) The executability reward scores the
+  smoothness of this decoded end-effector trajectory: unlike a noisy commanded action, which the
+  hand low-passes, the displacement is visible in the frames, so it is decoded without
+  regression toward the mean.
 """
 
 from __future__ import annotations
@@ -44,36 +56,63 @@ class _ViewEncoder(nn.Module):
         return self.project(self.convs(x).flatten(1))
 
 
+def _head(config: IDMConfig, outputs: int) -> nn.Sequential:
+    """``(N, views * view_features) -> (N, outputs)``: a two-hidden-layer MLP."""
+    return nn.Sequential(
+        nn.Linear(len(config.views) * config.view_features, config.hidden),
+        nn.GELU(),
+        nn.Linear(config.hidden, config.hidden),
+        nn.GELU(),
+        nn.Linear(config.hidden, outputs),
+    )
+
+
 class InverseDynamicsModel(nn.Module):
-    """Frames ``(B, V, K, 3, H, W)`` in [-1, 1] -> action ``(B, A)`` (see the module docstring)."""
+    """Frames ``(B, V, K, 3, H, W)`` in [-1, 1] -> action ``(B, A)`` and, with
+    ``config.state_dims``, state displacement ``(B, S)`` (see the module docstring)."""
 
     model_type = "idm"
     action_mean: Tensor
     action_std: Tensor
+    state_mean: Tensor
+    state_std: Tensor
 
     def __init__(self, config: IDMConfig) -> None:
         super().__init__()
         self.config = config
-        window = config.window
-        self.encoder = _ViewEncoder(config, in_channels=3 * window + 3 * (window - 1))
-        self.head = nn.Sequential(
-            nn.Linear(len(config.views) * config.view_features, config.hidden),
-            nn.GELU(),
-            nn.Linear(config.hidden, config.hidden),
-            nn.GELU(),
-            nn.Linear(config.hidden, config.action_dim),
-        )
+        in_channels = 3 * config.window + 3 * (config.window - 1)
+        self.encoder = _ViewEncoder(config, in_channels)
+        self.head = _head(config, config.action_dim)
+        if config.state_dims:  # absent otherwise, so checkpoints without a state head load unchanged
+            self.state_encoder = _ViewEncoder(config, in_channels)
+            self.state_head = _head(config, len(config.state_dims))
         # Saved with the weights: a checkpoint maps its outputs to action units on its own.
         self.register_buffer("action_mean", torch.zeros(config.action_dim))
         self.register_buffer("action_std", torch.ones(config.action_dim))
+        if config.state_dims:
+            self.register_buffer("state_mean", torch.zeros(len(config.state_dims)))
+            self.register_buffer("state_std", torch.ones(len(config.state_dims)))
+
+    @property
+    def has_state_head(self) -> bool:
+        """Whether the model also predicts the displacement of ``config.state_dims``."""
+        return bool(self.config.state_dims)
 
     def set_action_statistics(self, mean: Tensor, std: Tensor) -> None:
         """Use the training data's per-dimension action mean and std ``(A,)`` for ``predict``."""
         self.action_mean.copy_(torch.as_tensor(mean, dtype=self.action_mean.dtype))
         self.action_std.copy_(torch.as_tensor(std, dtype=self.action_std.dtype).clamp_min(1e-6))
 
+    def set_state_statistics(self, mean: Tensor, std: Tensor) -> None:
+        """Use the training data's mean and std ``(S,)`` of the one-step state displacement."""
+        if not self.has_state_head:
+            raise ConfigError("set_state_statistics: the IDM has no state head (IDMConfig.state_dims is empty)")
+        self.state_mean.copy_(torch.as_tensor(mean, dtype=self.state_mean.dtype))
+        self.state_std.copy_(torch.as_tensor(std, dtype=self.state_std.dtype).clamp_min(1e-6))
+
     def forward(self, windows: Tensor) -> Tensor:
-        """Normalised action ``(B, A)`` from ``windows (B, V, K, 3, H, W)``."""
+        """Normalised outputs ``(B, A + S)`` from ``windows (B, V, K, 3, H, W)``: the action,
+        then the displacement of the ``S = len(config.state_dims)`` state dimensions."""
         config = self.config
         batch, views, steps = windows.shape[:3]
         expected = (len(config.views), config.window, 3, config.image_size, config.image_size)
@@ -84,8 +123,12 @@ class InverseDynamicsModel(nn.Module):
             )
         motion = windows[:, :, 1:] - windows[:, :, :-1]  # (B, V, K-1, 3, H, W)
         stacked = torch.cat([windows.flatten(2, 3), motion.flatten(2, 3)], dim=2)  # (B, V, C_in, H, W)
-        features = self.encoder(stacked.flatten(0, 1)).view(batch, views * config.view_features)
-        return self.head(features)
+        stacked = stacked.flatten(0, 1)
+        actions = self.head(self.encoder(stacked).view(batch, views * config.view_features))
+        if not self.has_state_head:
+            return actions
+        state = self.state_head(self.state_encoder(stacked).view(batch, views * config.view_features))
+        return torch.cat([actions, state], dim=1)
 
     def to_action_units(self, normalized: Tensor) -> Tensor:
         """Normalised actions ``(..., A)`` -> the embodiment's units."""
@@ -95,9 +138,23 @@ class InverseDynamicsModel(nn.Module):
         """Actions ``(..., A)`` in the embodiment's units -> the model's normalised units."""
         return (actions - self.action_mean) / self.action_std
 
+    def state_to_normalized(self, displacement: Tensor) -> Tensor:
+        """State displacements ``(..., S)`` in the state's units -> the model's normalised units."""
+        return (displacement - self.state_mean) / self.state_std
+
+    def predict_with_state(self, windows: Tensor) -> tuple[Tensor, Tensor]:
+        """Action ``(B, A)`` in the embodiment's units and state displacement ``(B, S)`` in the
+        state's units (``S = 0`` without a state head) from ``windows (B, V, K, 3, H, W)``."""
+        outputs = self(windows)
+        actions = self.to_action_units(outputs[:, : self.config.action_dim])
+        state = outputs[:, self.config.action_dim :]
+        if self.has_state_head:
+            state = state * self.state_std + self.state_mean
+        return actions, state
+
     def predict(self, windows: Tensor) -> Tensor:
         """Action ``(B, A)`` in the embodiment's units from ``windows (B, V, K, 3, H, W)``."""
-        return self.to_action_units(self(windows))
+        return self.predict_with_state(windows)[0]
 
     def select_views(self, frames: Tensor, views: tuple[str, ...]) -> Tensor:
         """The model's views, in its order, from ``frames (B, V, T, 3, H, W)`` named ``views``."""
@@ -117,6 +174,14 @@ class InverseDynamicsModel(nn.Module):
         Windows that reach past either end of the video repeat its first or last frame (as if
         the scene stood still there). Windows are evaluated ``chunk`` at a time.
         """
+        return self.decode_video_with_state(frames, views, first=first, chunk=chunk)[0]
+
+    @torch.no_grad()
+    def decode_video_with_state(
+        self, frames: Tensor, views: tuple[str, ...], *, first: int = 0, chunk: int = 256
+    ) -> tuple[Tensor, Tensor]:
+        """``decode_video``'s actions ``(B, N, A)`` and the state displacements ``(B, N, S)``
+        (``S = 0`` without a state head) of the same transitions, from one pass of the model."""
         video = self.select_views(frames, views).to(self.action_mean.device, self.action_mean.dtype)
         batch, _, steps = video.shape[:3]
         if not 0 <= first < steps - 1:
@@ -128,5 +193,7 @@ class InverseDynamicsModel(nn.Module):
         index = (torch.arange(first, steps - 1)[:, None] + offsets[None, :]).clamp(0, steps - 1)  # (N, K)
         windows = video[:, :, index]  # (B, V, N, K, 3, H, W)
         windows = windows.permute(0, 2, 1, 3, 4, 5, 6).flatten(0, 1)  # (B * N, V, K, 3, H, W)
-        actions = torch.cat([self.predict(part) for part in windows.split(chunk)])
-        return actions.view(batch, len(index), -1)
+        parts = [self.predict_with_state(part) for part in windows.split(chunk)]
+        actions = torch.cat([action for action, _ in parts]).view(batch, len(index), -1)
+        state = torch.cat([displacement for _, displacement in parts]).view(batch, len(index), len(config.state_dims))
+        return actions, state

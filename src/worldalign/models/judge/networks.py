@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from worldalign.models.judge.video_input import check_video, pool_actions, prepare_video
+from worldalign.models.judge.video_input import check_video, motion_statistics, pool_actions, prepare_video
 
 TEXT_DIM = 384
 """MiniLM instruction-embedding width (``worldalign.models.text``)."""
@@ -104,8 +104,9 @@ def rubric_scores(normalised: Tensor, max_scores: tuple[int, ...]) -> Tensor:
 class JudgeTeacher(nn.Module):
     """A video transformer over per-time-step tokens, an instruction token, with score-level heads.
 
-    Each time step's token fuses the frame and frame-difference features of every view with the
-    actions into and out of that frame, so the transformer compares commanded with observed motion
+    Each time step's token fuses the frame and frame-difference features of every view, explicit
+    motion statistics of every view (``motion_statistics``) and the actions into and out of that
+    frame, so the transformer compares commanded with observed motion
     and sees frame order (stalls, gaps, reversals, shuffles) at every step. Each dimension has a
     classifier over its score levels ``0..max``; ``forward`` returns the expected score.
     """
@@ -118,6 +119,7 @@ class JudgeTeacher(nn.Module):
         width, views = config.width, len(config.views)
         self.frames = frame_encoder(config.widths, config.image_size, width, config.stem_stride)
         self.fuse_views = nn.Sequential(nn.LayerNorm(views * width), nn.Linear(views * width, width))
+        self.motion = nn.Linear(3 * views, width)
         self.time_embedding = nn.Parameter(torch.randn(1, config.num_frames, width) * 0.02)
         self.instruction = nn.Linear(TEXT_DIM, width)
         # The action into frame t (which its frame difference shows) and the action out of it.
@@ -137,7 +139,7 @@ class JudgeTeacher(nn.Module):
         batch, views = video.shape[:2]
         x = prepare_video(video, config.num_frames, config.image_size)
         features = self.frames(x.flatten(0, 2)).view(batch, views, config.num_frames, -1)
-        return self.fuse_views(features.transpose(1, 2).flatten(2))
+        return self.fuse_views(features.transpose(1, 2).flatten(2)) + self.motion(motion_statistics(x[:, :, :, :3]))
 
     def level_logits(self, frames: Tensor, instruction: Tensor, actions: Tensor | None = None) -> Tensor:
         """``(B, sum_d (max_d + 1))`` score-level logits from ``encode_frames`` features (stochastic in train mode)."""
@@ -189,7 +191,8 @@ class JudgeTeacher(nn.Module):
 
 
 class JudgeStudent(nn.Module):
-    """Tiny frame encoder on a few small frames + instruction + pooled actions, then a linear head."""
+    """Tiny frame encoder on a few small frames + their explicit motion statistics + instruction +
+    pooled actions, then a linear head."""
 
     model_type = "judge_student"
 
@@ -198,7 +201,8 @@ class JudgeStudent(nn.Module):
         self.config = config
         feature = 32
         self.frames = frame_encoder(config.widths, config.image_size, feature)
-        joint = len(config.views) * config.num_frames * (feature + config.action_dim) + 1 + TEXT_DIM
+        views = len(config.views)
+        joint = views * config.num_frames * (feature + config.action_dim + 3) + 1 + TEXT_DIM
         # LayerNorm first: unnormalised conv features saturate the sigmoid head and stall training.
         self.fuse = nn.Sequential(nn.LayerNorm(joint), nn.Linear(joint, config.width), nn.GELU())
         self.head = nn.Linear(config.width, len(config.max_scores))
@@ -212,7 +216,8 @@ class JudgeStudent(nn.Module):
         features = self.frames(x.flatten(0, 2)).view(batch, views, config.num_frames, -1)
         pooled, present = pool_actions(actions, batch, config.num_frames, config.action_dim)
         pooled = pooled.to(video.device)[:, None].expand(-1, views, -1, -1)
-        joint = torch.cat([torch.cat([features, pooled], -1).flatten(1), present.to(video.device), instruction], dim=1)
+        motion = motion_statistics(x[:, :, :, :3]).flatten(1)
+        joint = torch.cat([torch.cat([features, pooled], -1).flatten(1), motion, present.to(video.device), instruction], dim=1)
         return torch.sigmoid(self.head(self.fuse(joint)))
 
     @torch.no_grad()
@@ -245,7 +250,8 @@ def teacher_config(dimension_keys: tuple[str, ...], max_scores: tuple[int, ...],
 
 
 def student_config(dimension_keys: tuple[str, ...], max_scores: tuple[int, ...], views: tuple[str, ...]) -> JudgeConfig:
-    """The default student: 8 frames at 24 px through three narrow convolutions, no transformer."""
+    """The default student: 8 frames at 24 px through three narrow convolutions and their motion
+    statistics, no transformer."""
     return JudgeConfig(
         dimension_keys, max_scores, views, num_frames=8, image_size=24, widths=(16, 24, 32), width=128, depth=0, dropout=0.0, samples=1
     )
