@@ -130,7 +130,7 @@ class _HandFromPixels(InverseDynamicsModel):
 
     METRES = 0.02
 
-    def predict_with_state(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict_with_state(self, windows: torch.Tensor, *, with_state: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         level = windows[:, 0, :, 0, 0, 0]  # (B, K)
         now, following = level[:, self.config.past_frames], level[:, self.config.past_frames + 1]
         state = torch.zeros(len(windows), len(self.config.state_dims))

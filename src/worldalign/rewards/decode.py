@@ -63,7 +63,7 @@ class DecodedActions:
     state_displacement: Tensor
 
 
-def decode_rollout_actions(idm: InverseDynamicsModel, rollout: Rollout) -> DecodedActions:
+def decode_rollout_actions(idm: InverseDynamicsModel, rollout: Rollout, *, with_state: bool = True) -> DecodedActions:
     """The actions ``idm`` reads from ``rollout`` (alignment in the module docstring)."""
     frames = rollout.frames
     from_context = rollout.context is not None and rollout.context.shape[2] > 0
@@ -78,7 +78,7 @@ def decode_rollout_actions(idm: InverseDynamicsModel, rollout: Rollout) -> Decod
         raise ConfigError(
             f"cannot decode actions from a rollout of {rollout.frames.shape[2]} frame(s) without context frames"
         )
-    actions, state_displacement = idm.decode_video_with_state(frames, rollout.views, first=skip)  # (B, N, A|S)
+    actions, state_displacement = idm.decode_video_with_state(frames, rollout.views, first=skip, with_state=with_state)  # (B, N, A|S)
     commanded = None
     if rollout.actions is not None:
         commanded = rollout.actions if from_context else rollout.actions[:, 1:]

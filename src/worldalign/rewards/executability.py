@@ -229,7 +229,7 @@ class ExecutabilityReward:
 
     @torch.no_grad()
     def __call__(self, rollout: Rollout) -> dict[str, Tensor]:
-        decoded = decode_rollout_actions(self.idm, rollout)
+        decoded = decode_rollout_actions(self.idm, rollout, with_state=self.trajectory == "end_effector")
         limits, hand_start = None, None
         if rollout.starts is not None:
             limits = [metaworld_limits(start.task, self.config.action_repeat) for start in rollout.starts]

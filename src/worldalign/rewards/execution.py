@@ -111,7 +111,7 @@ class ExecutionReward:
                 "execution reward: the rollout has no start states; build the Rollout with "
                 "starts=[SimulatorStart, ...] (one per sample), or drop 'execution' from --rewards"
             )
-        actions = decode_rollout_actions(self.idm, rollout).actions.cpu().numpy()  # (B, N, A)
+        actions = decode_rollout_actions(self.idm, rollout, with_state=False).actions.cpu().numpy()  # (B, N, A)
         success, progress, final = (np.full(rollout.batch_size, np.nan) for _ in range(3))
         for b, start in enumerate(rollout.starts):
             if not np.all(np.isfinite(actions[b])):

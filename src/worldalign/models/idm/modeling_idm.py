@@ -110,9 +110,10 @@ class InverseDynamicsModel(nn.Module):
         self.state_mean.copy_(torch.as_tensor(mean, dtype=self.state_mean.dtype))
         self.state_std.copy_(torch.as_tensor(std, dtype=self.state_std.dtype).clamp_min(1e-6))
 
-    def forward(self, windows: Tensor) -> Tensor:
+    def forward(self, windows: Tensor, *, with_state: bool = True) -> Tensor:
         """Normalised outputs ``(B, A + S)`` from ``windows (B, V, K, 3, H, W)``: the action,
-        then the displacement of the ``S = len(config.state_dims)`` state dimensions."""
+        then the displacement of the ``S = len(config.state_dims)`` state dimensions (``S = 0``
+        with ``with_state=False``, which skips the state head's pass)."""
         config = self.config
         batch, views, steps = windows.shape[:3]
         expected = (len(config.views), config.window, 3, config.image_size, config.image_size)
@@ -125,7 +126,7 @@ class InverseDynamicsModel(nn.Module):
         stacked = torch.cat([windows.flatten(2, 3), motion.flatten(2, 3)], dim=2)  # (B, V, C_in, H, W)
         stacked = stacked.flatten(0, 1)
         actions = self.head(self.encoder(stacked).view(batch, views * config.view_features))
-        if not self.has_state_head:
+        if not (self.has_state_head and with_state):
             return actions
         state = self.state_head(self.state_encoder(stacked).view(batch, views * config.view_features))
         return torch.cat([actions, state], dim=1)
@@ -142,19 +143,19 @@ class InverseDynamicsModel(nn.Module):
         """State displacements ``(..., S)`` in the state's units -> the model's normalised units."""
         return (displacement - self.state_mean) / self.state_std
 
-    def predict_with_state(self, windows: Tensor) -> tuple[Tensor, Tensor]:
+    def predict_with_state(self, windows: Tensor, *, with_state: bool = True) -> tuple[Tensor, Tensor]:
         """Action ``(B, A)`` in the embodiment's units and state displacement ``(B, S)`` in the
         state's units (``S = 0`` without a state head) from ``windows (B, V, K, 3, H, W)``."""
-        outputs = self(windows)
+        outputs = self(windows, with_state=with_state)
         actions = self.to_action_units(outputs[:, : self.config.action_dim])
         state = outputs[:, self.config.action_dim :]
-        if self.has_state_head:
+        if state.shape[1]:
             state = state * self.state_std + self.state_mean
         return actions, state
 
     def predict(self, windows: Tensor) -> Tensor:
         """Action ``(B, A)`` in the embodiment's units from ``windows (B, V, K, 3, H, W)``."""
-        return self.predict_with_state(windows)[0]
+        return self.predict_with_state(windows, with_state=False)[0]
 
     def select_views(self, frames: Tensor, views: tuple[str, ...]) -> Tensor:
         """The model's views, in its order, from ``frames (B, V, T, 3, H, W)`` named ``views``."""
@@ -174,11 +175,11 @@ class InverseDynamicsModel(nn.Module):
         Windows that reach past either end of the video repeat its first or last frame (as if
         the scene stood still there). Windows are evaluated ``chunk`` at a time.
         """
-        return self.decode_video_with_state(frames, views, first=first, chunk=chunk)[0]
+        return self.decode_video_with_state(frames, views, first=first, chunk=chunk, with_state=False)[0]
 
     @torch.no_grad()
     def decode_video_with_state(
-        self, frames: Tensor, views: tuple[str, ...], *, first: int = 0, chunk: int = 256
+        self, frames: Tensor, views: tuple[str, ...], *, first: int = 0, chunk: int = 256, with_state: bool = True
     ) -> tuple[Tensor, Tensor]:
         """``decode_video``'s actions ``(B, N, A)`` and the state displacements ``(B, N, S)``
         (``S = 0`` without a state head) of the same transitions, from one pass of the model."""
@@ -193,7 +194,7 @@ class InverseDynamicsModel(nn.Module):
         index = (torch.arange(first, steps - 1)[:, None] + offsets[None, :]).clamp(0, steps - 1)  # (N, K)
         windows = video[:, :, index]  # (B, V, N, K, 3, H, W)
         windows = windows.permute(0, 2, 1, 3, 4, 5, 6).flatten(0, 1)  # (B * N, V, K, 3, H, W)
-        parts = [self.predict_with_state(part) for part in windows.split(chunk)]
+        parts = [self.predict_with_state(part, with_state=with_state) for part in windows.split(chunk)]
         actions = torch.cat([action for action, _ in parts]).view(batch, len(index), -1)
-        state = torch.cat([displacement for _, displacement in parts]).view(batch, len(index), len(config.state_dims))
+        state = torch.cat([displacement for _, displacement in parts]).view(batch, len(index), -1)
         return actions, state
