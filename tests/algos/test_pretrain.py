@@ -10,7 +10,7 @@ import pytest
 import torch
 from pretrain_data import KilledAfter, SyntheticClips, SyntheticFrames, hashed_instruction_embeddings
 
-from worldalign.algos.pretrain import sample_context_length, train_autoencoder, train_world_model
+from worldalign.algos.pretrain import corrupt_context, sample_context_length, train_autoencoder, train_world_model
 from worldalign.algos.training_run import ema_decay_at, learning_rate
 from worldalign.configs.autoencoder import AutoencoderConfig
 from worldalign.configs.presets import get_preset
@@ -167,3 +167,21 @@ def test_the_final_model_is_the_weight_average_when_asked(tmp_path: Path, autoen
     average = load_model(WorldModel, ema.model_dir).state_dict()
     assert any(not torch.equal(average[name], trained[name]) for name in trained)
     assert ema_decay_at(0, 0.999) == 0.1 and ema_decay_at(10_000, 0.999) == 0.999
+
+
+def test_context_noise_draws_a_std_per_clip_up_to_the_maximum_and_changes_training(
+    tmp_path: Path, autoencoder: Autoencoder
+) -> None:
+    context = torch.zeros(64, 2, 3, 4, 8, 8)
+    noisy = corrupt_context(context, 0.5, torch.Generator().manual_seed(0))
+    per_clip = noisy.flatten(1).std(dim=1)
+    assert per_clip.max() < 0.55 and per_clip.min() < 0.1 and per_clip.mean() == pytest.approx(0.25, abs=0.05)
+    assert torch.equal(corrupt_context(context, 0.0, torch.Generator().manual_seed(0)), context)
+    with pytest.raises(ConfigError, match="context_noise"):
+        dataclasses.replace(PRESET.world_model, context_noise=-0.1)
+
+    kwargs = {"instruction_encoder": hashed_instruction_embeddings, "progress": False}
+    clean = train_world_model(PRESET.world_model, SyntheticClips(), autoencoder, tmp_path / "clean", **kwargs)
+    noised = dataclasses.replace(PRESET.world_model, context_noise=0.5)
+    augmented = train_world_model(noised, SyntheticClips(), autoencoder, tmp_path / "noised", **kwargs)
+    assert augmented.losses[0] != clean.losses[0]

@@ -96,15 +96,18 @@ def test_instruction_conditioned_world_model(trained: tuple[Path, Path], tmp_pat
     assert (out / "instruction_embeddings.safetensors").is_file() and not (out / "previews").exists()
 
 
-def test_width_and_depth_override_the_preset(trained: tuple[Path, Path], tmp_path: Path) -> None:
+def test_width_depth_and_context_noise_override_the_preset(trained: tuple[Path, Path], tmp_path: Path) -> None:
     dataset, ae = trained
     argv = ["world-model", "--dataset", str(dataset), "--autoencoder", str(ae), "--preset", "tiny"]
     argv += ["--steps", "1", "--batch-size", "2", "--preview-every", "0"]
-    assert run([*argv, "--out", str(tmp_path / "wm"), "--width", "48", "--depth", "3"]) == 0
+    assert run([*argv, "--out", str(tmp_path / "wm"), "--width", "48", "--depth", "3", "--context-noise", "0.3"]) == 0
     config = json.loads((tmp_path / "wm" / "model" / "config.json").read_text())["config"]
     assert (config["width"], config["depth"]) == (48, 3)
+    assert json.loads((tmp_path / "wm" / "train_config.json").read_text())["context_noise"] == 0.3
     with pytest.raises(ConfigError, match="multiple of"):
         run([*argv, "--out", str(tmp_path / "odd"), "--width", "47"])
+    with pytest.raises(ConfigError, match="context_noise"):
+        run([*argv, "--out", str(tmp_path / "negative"), "--context-noise", "-1"])
 
 
 def test_image_size_mismatch_names_both_sizes(tmp_path: Path, trained: tuple[Path, Path]) -> None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
-from judge_fakes import VIEWS, FakeEncoder
+from judge_fakes import KEYS, VIEWS, FakeEncoder
 
 from worldalign.algos.judge import (
     RelabelHook,
     DistillPool,
     JudgeTrainConfig,
+    consistent_clips,
     fit,
+    inverse_dynamics_loss,
     level_weights,
     predict_pool,
     relabel,
@@ -159,3 +163,62 @@ def test_relabel_hook_grows_its_pool_and_refreshes_the_reward_student(
     assert hook.pool.frames.shape[2] == teacher.config.num_frames != student.config.num_frames  # no repeated frames
     assert any(not torch.equal(a, b) for a, b in zip(before, student.parameters(), strict=True))
     assert not student.training  # back in eval mode for the reward
+
+
+def moving_square_pool(count: int, seed: int) -> DistillPool:
+    """Clips where a bright square moves by 2 px x the action into each frame (own actions:
+    action-outcome consistency 1), so the action is readable from every frame difference."""
+    generator = torch.Generator().manual_seed(seed)
+    actions = torch.zeros(count, 4, 4)
+    actions[:, :, :2] = torch.randint(-1, 2, (count, 4, 2), generator=generator).float()
+    frames = torch.zeros(count, 2, 4, 16, 16, 3, dtype=torch.uint8)
+    for clip in range(count):
+        row, column = 6, 6
+        for step in range(4):
+            if step:
+                row, column = row + 2 * int(actions[clip, step - 1, 1]), column + 2 * int(actions[clip, step - 1, 0])
+            frames[clip, :, step, row : row + 4, column : column + 4] = 255
+    targets = torch.ones(count, 6)
+    return DistillPool(frames, torch.zeros(count, 384), actions, torch.ones(count, dtype=torch.bool), targets, ["squares"] * count)
+
+
+def test_inverse_dynamics_loss_pairs_each_step_with_the_action_into_it_on_consistent_clips_only() -> None:
+    actions = torch.tensor([[[1.0], [2.0], [3.0]], [[9.0], [9.0], [9.0]]])
+    decoded = torch.tensor([[[0.0], [1.0], [2.0]], [[0.0], [0.0], [0.0]]])  # step t decodes action t - 1
+    consistent = torch.tensor([True, False])
+    assert inverse_dynamics_loss(decoded, actions, consistent).item() == 0.0
+    assert inverse_dynamics_loss(decoded + 1, actions, consistent).item() == pytest.approx(1.0)
+    assert inverse_dynamics_loss(decoded, actions, torch.tensor([False, False])).item() == 0.0
+    targets = torch.tensor([[1.0, 1.0, 0.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 0.0, 1.0, 1.0]])
+    assert consistent_clips(targets, KEYS).tolist() == [False, True]
+
+
+def decoded_actions(judge: JudgeTeacher | JudgeStudent, video: torch.Tensor, actions: torch.Tensor) -> torch.Tensor | None:
+    if isinstance(judge, JudgeTeacher):
+        return judge.decode_actions(judge.encode_frames(video))
+    return judge.scores_and_decoded_actions(video, torch.zeros(len(video), 384), actions)[1]
+
+
+@pytest.mark.parametrize("kind", ["teacher", "student"])
+def test_inverse_dynamics_head_learns_to_decode_actions_and_feeds_its_residual(
+    kind: str, tiny_teacher_config: JudgeConfig, tiny_student_config: JudgeConfig
+) -> None:
+    torch.manual_seed(0)
+    model = JudgeTeacher if kind == "teacher" else JudgeStudent
+    plain = tiny_teacher_config if kind == "teacher" else dataclasses.replace(tiny_student_config, num_frames=4)
+    judge = model(dataclasses.replace(plain, inverse_dynamics=True))
+    train, held_out = moving_square_pool(32, seed=1), moving_square_pool(16, seed=2)
+    objective = "levels" if kind == "teacher" else "huber"
+    options = JudgeTrainConfig(steps=150, batch_size=16, lr=3e-3, nuisance_augment=False, objective=objective)  # type: ignore[arg-type]
+    fit(judge, train, options, progress=False)
+    video, embeddings, actions, _ = held_out.batch(torch.arange(16))
+    with torch.no_grad():
+        decoded = decoded_actions(judge, video, actions)
+    assert decoded is not None
+    error = inverse_dynamics_loss(decoded, actions, torch.ones(16, dtype=torch.bool)).item()
+    assert error < 0.3 * actions[:, :-1].pow(2).mean().item()  # far better than decoding "no motion"
+    # The residual is an input of the score heads: other actions change the scores.
+    judge.eval()
+    with torch.no_grad():
+        assert not torch.allclose(judge(video, embeddings, actions), judge(video, embeddings, actions.flip(0)))
+    assert decoded_actions(model(plain), video, actions) is None

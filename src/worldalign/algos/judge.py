@@ -26,13 +26,16 @@ from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.models.checkpoint import write_checkpoint
 from worldalign.models.judge.bench_data import JudgeData, load_split, read_meta
-from worldalign.models.judge.networks import JudgeStudent, JudgeTeacher, student_config, teacher_config
+from worldalign.models.judge.networks import JudgeStudent, JudgeTeacher, expected_scores, student_config, teacher_config
 from worldalign.models.judge.ranking import pairwise_accuracy, spearman
 from worldalign.models.judge.video_input import frame_positions, frames_from_storage, pool_actions
 from worldalign.models.text import InstructionEncoder
 from worldalign.rewards.judge import episode_actions
 
 Judge = JudgeTeacher | JudgeStudent
+
+ACTION_OUTCOME_KEY = "action_outcome_consistency"
+"""The benchmark dimension (``bench.labels``) that says whether a clip shows its own actions as they happened."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +64,16 @@ class JudgeTrainConfig:
     rule labels, whose physical dimensions are 80-90% one level)."""
     class_balance: float = 0.5
     """``levels`` only: a level's weight is ``(N / (K * count))**class_balance`` (0 = unweighted, 1 = fully balanced)."""
+    inverse_dynamics_weight: float = 1.0
+    """Weight of the inverse dynamics head's loss (judges that have the head)."""
 
     def __post_init__(self) -> None:
         if self.objective not in ("huber", "levels"):
             raise ConfigError(f"objective must be 'huber' or 'levels', got {self.objective!r}")
         if not 0.0 <= self.class_balance <= 1.0:
             raise ConfigError(f"class_balance (--class-balance) must be in [0, 1], got {self.class_balance}")
+        if self.inverse_dynamics_weight < 0:
+            raise ConfigError(f"inverse_dynamics_weight must be >= 0, got {self.inverse_dynamics_weight}")
 
 
 def weighted_huber(prediction: Tensor, target: Tensor, weights: Tensor, delta: float) -> Tensor:
@@ -78,6 +85,29 @@ def weighted_huber(prediction: Tensor, target: Tensor, weights: Tensor, delta: f
 def target_levels(targets: Tensor, max_scores: tuple[int, ...]) -> Tensor:
     """``(N, D)`` normalised scores -> ``(N, D)`` int64 score levels ``0..max_d``."""
     return torch.round(targets * torch.tensor(max_scores, dtype=targets.dtype)).long()
+
+
+def inverse_dynamics_loss(decoded: Tensor, actions: Tensor, consistent: Tensor) -> Tensor:
+    """Mean squared error of a judge's decoded actions ``(B, F, A)`` (``decode_incoming_actions``)
+    against the given actions ``(B, T, A)``, pooled to the judge's ``F`` steps, over the clips
+    whose video shows its own actions (``consistent``, ``(B,)`` bool); 0 when there are none.
+
+    Step ``t``'s features see the change from frame ``t - 1`` to ``t``, which the action out of
+    frame ``t - 1`` (the benchmark's convention) caused.
+    """
+    if not bool(consistent.any()):
+        return decoded.sum() * 0.0
+    pooled, _ = pool_actions(actions, actions.shape[0], decoded.shape[1], actions.shape[2])
+    error = (decoded[:, 1:] - pooled[:, :-1].to(decoded.device)) ** 2
+    return error[consistent].mean()
+
+
+def consistent_clips(targets: Tensor, keys: tuple[str, ...]) -> Tensor:
+    """``(B,)`` bool: the clips scored action-outcome consistent (all of them when the benchmark has
+    no such dimension), whose actions the inverse dynamics head may learn from."""
+    if ACTION_OUTCOME_KEY not in keys:
+        return torch.ones(targets.shape[0], dtype=torch.bool)
+    return targets[:, keys.index(ACTION_OUTCOME_KEY)] >= 0.5
 
 
 def level_weights(targets: Tensor, max_scores: tuple[int, ...], power: float) -> list[Tensor]:
@@ -209,11 +239,20 @@ def fit(model: Judge, pool: DistillPool, config: JudgeTrainConfig, *, steps: int
         video, embeddings, actions, targets = pool.batch(index)
         if config.nuisance_augment:
             video = _brightness(video, generator)
-        if config.objective == "levels":
-            logits = model.logits(video, embeddings, actions)  # type: ignore[union-attr]
-            loss = weighted_level_loss(logits, target_levels(targets, max_scores), class_weights, weights, max_scores)
+        if isinstance(model, JudgeTeacher):
+            frames = model.encode_frames(video)
+            logits = model.level_logits(frames, embeddings, actions)
+            decoded = model.decode_actions(frames)
+            if config.objective == "levels":
+                loss = weighted_level_loss(logits, target_levels(targets, max_scores), class_weights, weights, max_scores)
+            else:
+                loss = weighted_huber(expected_scores(logits, model.config), targets, weights, config.huber_delta)
         else:
-            loss = weighted_huber(model(video, embeddings, actions), targets, weights, config.huber_delta)
+            scores, decoded = model.scores_and_decoded_actions(video, embeddings, actions)
+            loss = weighted_huber(scores, targets, weights, config.huber_delta)
+        if decoded is not None and actions is not None:
+            consistent = consistent_clips(targets, model.config.dimension_keys)
+            loss = loss + config.inverse_dynamics_weight * inverse_dynamics_loss(decoded, actions, consistent)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

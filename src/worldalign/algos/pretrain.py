@@ -185,6 +185,14 @@ def sample_flow_times(config: WorldModelTrainingConfig, batch: int, generator: t
     return torch.sigmoid(torch.randn(batch, generator=generator))
 
 
+def corrupt_context(context: Tensor, max_std: float, generator: torch.Generator) -> Tensor:
+    """``context (B, V, Tc, C, h, w)`` plus Gaussian noise whose std each clip draws uniformly in
+    ``[0, max_std]`` (``WorldModelTrainingConfig.context_noise``)."""
+    std = torch.rand(context.shape[0], generator=generator) * max_std
+    noise = torch.randn(context.shape, generator=generator) * std.view(-1, *([1] * (context.ndim - 1)))
+    return context + noise.to(device=context.device, dtype=context.dtype)
+
+
 def _check_clip(clip: ClipBatch, config: WorldModelTrainingConfig) -> None:
     model = config.model
     views, frames = clip.frames.shape[1], clip.frames.shape[2]
@@ -252,6 +260,8 @@ def train_world_model(
             batch, available = latents.shape[0], clip.context_frames
             length = sample_context_length(config, available, run.generator)
             context = latents[:, :, available - length : available]
+            if config.context_noise > 0:
+                context = corrupt_context(context, config.context_noise, run.generator)
             future = latents[:, :, available:]
             actions = clip.actions[:, available - length :].to(device) if model_config.action_dim > 0 else None
             instruction = None

@@ -42,14 +42,16 @@ TRAIN_EPILOG = """\
 examples:
   worldalign train judge --bench bench/default --out checkpoints/judge-teacher
   # the measured recipe (docs/benchmarks.md): a 60-unit build (27 min with 2 workers),
-  # physical dimensions weighted 2x (45 min on one core)
+  # then the teacher (45 min on one core)
   worldalign bench build --out bench/b60 --seed 0 --items-per-source 60 --workers 2
-  worldalign train judge --bench bench/b60 --out runs/teacher --dimension-weights 1,1,2,2,2,2
+  worldalign train judge --bench bench/b60 --out runs/teacher
 
 Trains the teacher (a video transformer over all views and frames with explicit per-step motion
-statistics, the instruction embedding and the actions, with a classifier over each dimension's
-score levels) on the benchmark's train split with class-balanced cross-entropy, and prints its
-scores on test and heldout_test.
+statistics, the instruction embedding, the actions and the residual between the given actions
+and those its own action decoder reads from the frames, with a classifier over each dimension's
+score levels) on the benchmark's train split with class-balanced cross-entropy plus the
+decoder's loss on clips whose actions are their own, and prints its scores on test and
+heldout_test.
 """
 
 DISTILL_EPILOG = """\
@@ -115,7 +117,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     distill.add_argument("--bench", required=True, type=Path, help="benchmark folder")
     distill.add_argument("--rollouts", type=Path, default=None, help="LeRobot dataset of unlabelled videos the teacher labels")
     distill.add_argument("--out", required=True, type=Path, help="student checkpoint folder")
-    _add_training_options(distill, steps=1600, lr=1e-3)
+    _add_training_options(distill, steps=3200, lr=1e-3, inverse_dynamics_weight=1.0)
     distill.set_defaults(handler=run_distill)
 
     judge = verbs.add_parser("judge", help="score videos with a judge")
@@ -165,7 +167,7 @@ def add_train_judge_parser(train_subparsers: argparse._SubParsersAction) -> None
     )
     parser.add_argument("--bench", required=True, type=Path, help="benchmark folder (worldalign bench build --out)")
     parser.add_argument("--out", required=True, type=Path, help="checkpoint folder")
-    _add_training_options(parser, steps=4000, lr=1e-3)
+    _add_training_options(parser, steps=4000, lr=1e-3, inverse_dynamics_weight=4.0)
     parser.add_argument(
         "--class-balance",
         type=float,
@@ -176,30 +178,36 @@ def add_train_judge_parser(train_subparsers: argparse._SubParsersAction) -> None
     parser.set_defaults(handler=run_train_judge)
 
 
-def _add_training_options(parser: argparse.ArgumentParser, steps: int, lr: float) -> None:
+def _add_training_options(parser: argparse.ArgumentParser, steps: int, lr: float, inverse_dynamics_weight: float) -> None:
     parser.add_argument("--steps", type=int, default=steps, help=f"optimiser updates (default: {steps})")
     parser.add_argument("--batch-size", type=int, default=16, help="videos per update (default: 16)")
     parser.add_argument("--lr", type=float, default=lr, help=f"learning rate (default: {lr:g})")
     parser.add_argument(
         "--dimension-weights",
-        default=None,
-        help="six comma-separated per-dimension loss weights, in dimension order (default: all 1)",
+        default="1,1,2,2,2,2",
+        help="six comma-separated per-dimension loss weights, in dimension order (default: 1,1,2,2,2,2: "
+        "Action-Outcome and the physical dimensions, mostly one score, count double)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    parser.add_argument(
+        "--inverse-dynamics-weight",
+        type=float,
+        default=inverse_dynamics_weight,
+        help="weight of the loss of the judge's action decoder, whose given-minus-decoded residual "
+        f"the scores read (default: {inverse_dynamics_weight:g})",
+    )
 
 
 def _train_config(args: argparse.Namespace, objective: str = "huber") -> JudgeTrainConfig:
     """The training options of ``train judge`` (``objective="levels"``) or ``distill`` (``"huber"``)."""
     from worldalign.algos.judge import JudgeTrainConfig
 
-    weights = (1.0,) * 6
-    if args.dimension_weights:
-        try:
-            weights = tuple(float(w) for w in split_list(args.dimension_weights))
-        except ValueError:
-            raise ConfigError(f"--dimension-weights {args.dimension_weights!r}: expected six numbers") from None
-        if len(weights) != 6:
-            raise ConfigError(f"--dimension-weights has {len(weights)} numbers, expected 6 (one per dimension)")
+    try:
+        weights = tuple(float(w) for w in split_list(args.dimension_weights))
+    except ValueError:
+        raise ConfigError(f"--dimension-weights {args.dimension_weights!r}: expected six numbers") from None
+    if len(weights) != 6:
+        raise ConfigError(f"--dimension-weights has {len(weights)} numbers, expected 6 (one per dimension)")
     if args.steps < 1 or args.batch_size < 1:
         raise ConfigError(f"--steps and --batch-size must be >= 1, got {args.steps} and {args.batch_size}")
     balance = {"class_balance": args.class_balance} if hasattr(args, "class_balance") else {}  # train judge only
@@ -209,6 +217,7 @@ def _train_config(args: argparse.Namespace, objective: str = "huber") -> JudgeTr
         lr=args.lr,
         dimension_weights=weights,
         seed=args.seed,
+        inverse_dynamics_weight=args.inverse_dynamics_weight,
         objective=objective,  # type: ignore[arg-type]
         **balance,
     )

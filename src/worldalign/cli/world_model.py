@@ -167,6 +167,11 @@ def add_train_world_model_parser(train_subparsers: argparse._SubParsersAction) -
     )
     parser.add_argument("--width", type=int, help="transformer width (default: the preset's; a multiple of its heads)")
     parser.add_argument("--depth", type=int, help="transformer blocks (default: the preset's)")
+    parser.add_argument(
+        "--context-noise",
+        type=float,
+        help="largest std of the noise added to context latents, against rollout drift (default: the preset's)",
+    )
     parser.set_defaults(handler=run_train_world_model)
 
 
@@ -225,7 +230,8 @@ def _training_config(config: Any, args: argparse.Namespace) -> Any:
 
 
 def _with_architecture(config: Any, args: argparse.Namespace) -> Any:
-    """``config`` with the command line's world-model width and depth (between the presets' sizes)."""
+    """``config`` with the command line's world-model width and depth (between the presets' sizes)
+    and context noise."""
     model = config.model
     width = model.width if args.width is None else args.width
     depth = model.depth if args.depth is None else args.depth
@@ -234,7 +240,8 @@ def _with_architecture(config: Any, args: argparse.Namespace) -> Any:
             f"--width {args.width} --depth {args.depth}: expected >= 1, the width a multiple of the "
             f"preset's {model.num_heads} heads"
         )
-    return dataclasses.replace(config, model=dataclasses.replace(model, width=width, depth=depth))
+    noise = config.context_noise if args.context_noise is None else args.context_noise
+    return dataclasses.replace(config, model=dataclasses.replace(model, width=width, depth=depth), context_noise=noise)
 
 
 # --------------------------------------------------------------------------------------------

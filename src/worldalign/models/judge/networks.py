@@ -53,6 +53,10 @@ class JudgeConfig:
     stem_stride: int = 2
     """Stride (and kernel side, when over 2) of the first convolution: 4 embeds 4x4 patches
     losslessly in 4x less compute."""
+    inverse_dynamics: bool = False
+    """Decode the action into every step from its frame features (an inverse dynamics head,
+    trained on clips whose actions are their own) and give the score heads the residual between
+    the given and the decoded action (``action_residual``)."""
 
 
 def frame_encoder(widths: tuple[int, ...], image_size: int, out: int, stem_stride: int = 2) -> nn.Sequential:
@@ -101,6 +105,34 @@ def rubric_scores(normalised: Tensor, max_scores: tuple[int, ...]) -> Tensor:
     return torch.round(normalised * scale) / scale
 
 
+def inverse_dynamics_head(width: int, action_dim: int) -> nn.Sequential:
+    """``(B, F, width)`` per-step features -> ``(B, F, action_dim)`` decoded actions."""
+    return nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.GELU(), nn.Linear(width, action_dim))
+
+
+def decode_incoming_actions(head: nn.Module | None, step_features: Tensor) -> Tensor | None:
+    """``(B, F, A)`` the action into each step decoded from ``(B, F, C)`` features that see the
+    change from the previous frame (step 0 has none: zeros); ``None`` without a head."""
+    if head is None:
+        return None
+    decoded = head(step_features[:, 1:])
+    return torch.cat([torch.zeros_like(decoded[:, :1]), decoded], dim=1)
+
+
+def incoming_actions(pooled: Tensor) -> Tensor:
+    """``(B, F, A)`` the action into each step (the benchmark stores the action out of each frame)."""
+    return torch.cat([torch.zeros_like(pooled[:, :1]), pooled[:, :-1]], dim=1)
+
+
+def action_residual(incoming: Tensor, decoded: Tensor, present: Tensor) -> Tensor:
+    """``(B, F, A)`` given minus decoded action into each step; zero when no actions are given.
+
+    A measurement for the score heads, not a target for them: the decoder learns only from its
+    own loss (``algos.judge.inverse_dynamics_loss``), so the residual keeps its meaning.
+    """
+    return (incoming - decoded.detach()) * present[:, None]
+
+
 class JudgeTeacher(nn.Module):
     """A video transformer over per-time-step tokens, an instruction token, with score-level heads.
 
@@ -109,6 +141,12 @@ class JudgeTeacher(nn.Module):
     frame, so the transformer compares commanded with observed motion
     and sees frame order (stalls, gaps, reversals, shuffles) at every step. Each dimension has a
     classifier over its score levels ``0..max``; ``forward`` returns the expected score.
+
+    With ``config.inverse_dynamics``, a head decodes the action into each step from that step's
+    features (the inverse dynamics model of EVA, here a measurement inside the judge): the token
+    also carries ``given - decoded``, which is near zero when the video shows the commanded
+    motion, so Action-Outcome Consistency reads a residual instead of learning the
+    video-to-action map from one bit per clip.
     """
 
     model_type = "judge_teacher"
@@ -122,8 +160,11 @@ class JudgeTeacher(nn.Module):
         self.motion = nn.Linear(3 * views, width)
         self.time_embedding = nn.Parameter(torch.randn(1, config.num_frames, width) * 0.02)
         self.instruction = nn.Linear(TEXT_DIM, width)
-        # The action into frame t (which its frame difference shows) and the action out of it.
-        self.actions = nn.Linear(2 * config.action_dim + 1, width)
+        # The action into frame t (which its frame difference shows), the action out of it and,
+        # with the inverse dynamics head, the given-minus-decoded residual of the action into it.
+        self.inverse_dynamics = inverse_dynamics_head(width, config.action_dim) if config.inverse_dynamics else None
+        action_inputs = (3 if config.inverse_dynamics else 2) * config.action_dim + 1
+        self.actions = nn.Linear(action_inputs, width)
         layer = nn.TransformerEncoderLayer(
             width, config.heads, 4 * width, config.dropout, activation="gelu", batch_first=True, norm_first=True
         )
@@ -141,14 +182,23 @@ class JudgeTeacher(nn.Module):
         features = self.frames(x.flatten(0, 2)).view(batch, views, config.num_frames, -1)
         return self.fuse_views(features.transpose(1, 2).flatten(2)) + self.motion(motion_statistics(x[:, :, :, :3]))
 
+    def decode_actions(self, frames: Tensor) -> Tensor | None:
+        """``(B, F, A)`` the action into each step decoded from ``encode_frames`` features; ``None``
+        without the inverse dynamics head."""
+        return decode_incoming_actions(self.inverse_dynamics, frames)
+
     def level_logits(self, frames: Tensor, instruction: Tensor, actions: Tensor | None = None) -> Tensor:
         """``(B, sum_d (max_d + 1))`` score-level logits from ``encode_frames`` features (stochastic in train mode)."""
         config = self.config
         batch = frames.shape[0]
         pooled, present = pool_actions(actions, batch, config.num_frames, config.action_dim)
         pooled, present = pooled.to(frames.device), present.to(frames.device)
-        incoming = torch.cat([torch.zeros_like(pooled[:, :1]), pooled[:, :-1]], dim=1)
-        step_actions = torch.cat([incoming, pooled, present[:, None].expand(-1, config.num_frames, -1)], -1)
+        incoming = incoming_actions(pooled)
+        parts = [incoming, pooled]
+        decoded = self.decode_actions(frames)
+        if decoded is not None:
+            parts.append(action_residual(incoming, decoded, present))
+        step_actions = torch.cat([*parts, present[:, None].expand(-1, config.num_frames, -1)], -1)
         tokens = frames + self.actions(step_actions) + self.time_embedding
         encoded = self.transformer(torch.cat([self.instruction(instruction)[:, None], tokens], dim=1))
         return self.head(torch.cat([encoded[:, 0], encoded[:, 1:].mean(dim=1)], dim=-1))
@@ -192,7 +242,7 @@ class JudgeTeacher(nn.Module):
 
 class JudgeStudent(nn.Module):
     """Tiny frame encoder on a few small frames + their explicit motion statistics + instruction +
-    pooled actions, then a linear head."""
+    pooled actions (+ the inverse dynamics residual, as the teacher's), then a linear head."""
 
     model_type = "judge_student"
 
@@ -203,22 +253,36 @@ class JudgeStudent(nn.Module):
         self.frames = frame_encoder(config.widths, config.image_size, feature)
         views = len(config.views)
         joint = views * config.num_frames * (feature + config.action_dim + 3) + 1 + TEXT_DIM
+        self.inverse_dynamics = inverse_dynamics_head(views * feature, config.action_dim) if config.inverse_dynamics else None
+        if config.inverse_dynamics:
+            joint += config.num_frames * config.action_dim
         # LayerNorm first: unnormalised conv features saturate the sigmoid head and stall training.
         self.fuse = nn.Sequential(nn.LayerNorm(joint), nn.Linear(joint, config.width), nn.GELU())
         self.head = nn.Linear(config.width, len(config.max_scores))
 
     def forward(self, video: Tensor, instruction: Tensor, actions: Tensor | None = None) -> Tensor:
         """``(B, D)`` normalised scores."""
+        return self.scores_and_decoded_actions(video, instruction, actions)[0]
+
+    def scores_and_decoded_actions(
+        self, video: Tensor, instruction: Tensor, actions: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """``(B, D)`` normalised scores and the ``(B, F, A)`` decoded actions into each step
+        (``None`` without the inverse dynamics head), from one pass over the frames."""
         config = self.config
         check_video(video, len(config.views))
         batch, views = video.shape[:2]
         x = prepare_video(video, config.num_frames, config.image_size)
         features = self.frames(x.flatten(0, 2)).view(batch, views, config.num_frames, -1)
         pooled, present = pool_actions(actions, batch, config.num_frames, config.action_dim)
-        pooled = pooled.to(video.device)[:, None].expand(-1, views, -1, -1)
+        pooled, present = pooled.to(video.device), present.to(video.device)
         motion = motion_statistics(x[:, :, :, :3]).flatten(1)
-        joint = torch.cat([torch.cat([features, pooled], -1).flatten(1), motion, present.to(video.device), instruction], dim=1)
-        return torch.sigmoid(self.head(self.fuse(joint)))
+        per_view = torch.cat([features, pooled[:, None].expand(-1, views, -1, -1)], -1).flatten(1)
+        parts = [per_view, motion, present, instruction]
+        decoded = decode_incoming_actions(self.inverse_dynamics, features.transpose(1, 2).flatten(2))
+        if decoded is not None:
+            parts.append(action_residual(incoming_actions(pooled), decoded, present).flatten(1))
+        return torch.sigmoid(self.head(self.fuse(torch.cat(parts, dim=1)))), decoded
 
     @torch.no_grad()
     def predict(self, video: Tensor, instruction: Tensor, actions: Tensor | None = None) -> Tensor:
@@ -245,13 +309,15 @@ class JudgeStudent(nn.Module):
 
 def teacher_config(dimension_keys: tuple[str, ...], max_scores: tuple[int, ...], views: tuple[str, ...]) -> JudgeConfig:
     """The default teacher: all 16 frames at full 64 px (objects are a few pixels wide; stalls and gaps
-    need every frame) through a 4x4-patch stem, a 2-layer transformer, 5 MC-dropout samples."""
-    return JudgeConfig(dimension_keys, max_scores, views, num_frames=16, widths=(32, 64, 96), stem_stride=4)
+    need every frame) through a 4x4-patch stem, a 2-layer transformer, an inverse dynamics head, 5
+    MC-dropout samples."""
+    return JudgeConfig(dimension_keys, max_scores, views, num_frames=16, widths=(32, 64, 96), stem_stride=4, inverse_dynamics=True)
 
 
 def student_config(dimension_keys: tuple[str, ...], max_scores: tuple[int, ...], views: tuple[str, ...]) -> JudgeConfig:
-    """The default student: 8 frames at 24 px through three narrow convolutions and their motion
-    statistics, no transformer."""
+    """The default student: 8 frames at 24 px through three narrow convolutions, their motion
+    statistics and an inverse dynamics head, no transformer."""
     return JudgeConfig(
-        dimension_keys, max_scores, views, num_frames=8, image_size=24, widths=(16, 24, 32), width=128, depth=0, dropout=0.0, samples=1
+        dimension_keys, max_scores, views, num_frames=8, image_size=24, widths=(16, 24, 32), width=128, depth=0, dropout=0.0,
+        samples=1, inverse_dynamics=True,
     )
