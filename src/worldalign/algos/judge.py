@@ -216,7 +216,8 @@ def _brightness(video: Tensor, generator: torch.Generator) -> Tensor:
 
 
 def fit(model: Judge, pool: DistillPool, config: JudgeTrainConfig, *, steps: int | None = None, desc: str = "train", progress: bool = True) -> list[float]:
-    """Minimise the weighted Huber loss of ``model`` on ``pool``; returns the loss of every step."""
+    """Minimise ``config.objective``'s loss of ``model`` on ``pool``, plus its inverse dynamics
+    head's loss when it has one; returns the loss of every step."""
     if len(pool) == 0:
         raise ConfigError("cannot train a judge on an empty set of videos")
     if len(config.dimension_weights) != pool.targets.shape[1]:
