@@ -26,7 +26,14 @@ from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.models.checkpoint import write_checkpoint
 from worldalign.models.judge.bench_data import JudgeData, load_split, read_meta
-from worldalign.models.judge.networks import JudgeStudent, JudgeTeacher, expected_scores, student_config, teacher_config
+from worldalign.models.judge.networks import (
+    JudgeStudent,
+    JudgeTeacher,
+    expected_scores,
+    incoming_actions,
+    student_config,
+    teacher_config,
+)
 from worldalign.models.judge.ranking import pairwise_accuracy, spearman
 from worldalign.models.judge.video_input import frame_positions, frames_from_storage, pool_actions
 from worldalign.models.text import InstructionEncoder
@@ -98,7 +105,7 @@ def inverse_dynamics_loss(decoded: Tensor, actions: Tensor, consistent: Tensor) 
     if not bool(consistent.any()):
         return decoded.sum() * 0.0
     pooled, _ = pool_actions(actions, actions.shape[0], decoded.shape[1], actions.shape[2])
-    error = (decoded[:, 1:] - pooled[:, :-1].to(decoded.device)) ** 2
+    error = (decoded - incoming_actions(pooled).to(decoded.device))[:, 1:] ** 2
     return error[consistent].mean()
 
 
