@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from moving_squares import run_cli as run
 from moving_squares import tiny_runs
+from PIL import Image
 
 from worldalign.errors import DatasetError
+from worldalign.viz.video_grid import CAPTION_HEIGHT, viewing_scale
 
 CONTEXT, HORIZON, WINDOW = 2, 8, 4
 
@@ -38,6 +40,10 @@ def test_rollout_writes_videos_and_per_horizon_metrics(
     argv = [*rollout_argv(runs, tmp_path), "--horizon", str(HORIZON), "--policy", policy, "--window", str(WINDOW)]
     assert run(argv) == 0
     assert (tmp_path / "episode_2.mp4").stat().st_size > 0  # the held-out episode of 3
+    # The still: the one view's real and generated frames at 7 of the 8 horizons, 16 px frames upscaled.
+    side = 16 * viewing_scale(16)
+    still = np.asarray(Image.open(tmp_path / "episode_2.png"))
+    assert still.shape == (CAPTION_HEIGHT + 2 * (CAPTION_HEIGHT + side), 7 * side, 3) and still.std() > 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["episodes"] == [2] and metrics["horizon"] == HORIZON
     for key in ("psnr", "ssim", "frame_latency_s"):

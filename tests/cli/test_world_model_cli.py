@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
+from worldalign.cli.export import run_export
 from worldalign.cli.world_model import add_train_autoencoder_parser, add_train_world_model_parser
 from worldalign.errors import ConfigError
 from moving_squares import write_dataset
@@ -84,6 +85,31 @@ def test_world_model_trains_previews_and_resumes(trained: tuple[Path, Path], tmp
     argv[argv.index("--steps") + 1] = "6"
     assert run(argv) == 0
     assert final_step(out) == 6
+
+
+def test_export_of_a_checkpoint_gives_its_weight_ema_and_the_run_side_files(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    dataset, ae = trained
+    out = tmp_path / "wm"
+    argv = ["world-model", "--dataset", str(dataset), "--autoencoder", str(ae), "--out", str(out), "--preset", "tiny"]
+    assert run([*argv, "--steps", "3", "--batch-size", "2", "--preview-every", "0"]) == 0
+    checkpoint = out / "checkpoints" / "step_0000003"
+    raw = load_file(checkpoint / "model.safetensors")
+    # The tiny preset keeps no EMA: the checkpoint's own weights, which are the final model's.
+    assert run_export(argparse.Namespace(run=checkpoint, dest=tmp_path / "plain", half=False)) == 0
+    plain = load_file(tmp_path / "plain" / "model.safetensors")
+    assert all(torch.equal(plain[name], raw[name]) for name in raw)
+    assert (tmp_path / "plain" / "action_normalizer.json").is_file()  # found in the run folder
+    assert "weight EMA" not in capsys.readouterr().out
+    # A run that keeps an EMA stores it in the training state: that is what gets exported.
+    state = load_file(checkpoint / "training_state.safetensors")
+    state.update({f"ema.{name}": tensor + 1 for name, tensor in raw.items()})
+    save_file(state, checkpoint / "training_state.safetensors")
+    assert run_export(argparse.Namespace(run=checkpoint, dest=tmp_path / "ema", half=False)) == 0
+    assert "the weight EMA of" in capsys.readouterr().out
+    ema = load_file(tmp_path / "ema" / "model.safetensors")
+    assert all(torch.equal(ema[name], raw[name] + 1) for name in raw)
 
 
 def test_instruction_conditioned_world_model(trained: tuple[Path, Path], tmp_path: Path) -> None:

@@ -169,6 +169,17 @@ def ema_decay_at(step: int, decay: float) -> float:
     return min(decay, (1 + step) / (10 + step))
 
 
+def checkpoint_ema_weights(folder: str | Path) -> dict[str, Tensor] | None:
+    """The weight EMA stored in a resumable checkpoint folder (what ``TrainingRun.finish`` would
+    write as the final model at that step), or ``None`` when the run keeps no EMA."""
+    return _ema_entries(read_training_state(folder)[0]) or None
+
+
+def _ema_entries(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The ``ema.``-prefixed entries of a checkpoint's training-state tensors, prefix removed."""
+    return {name[len(EMA_PREFIX) :]: t for name, t in tensors.items() if name.startswith(EMA_PREFIX)}
+
+
 @runtime_checkable
 class ResumableData(Protocol):
     """A data source whose position can be saved and restored (see the module docstring)."""
@@ -308,7 +319,7 @@ class TrainingRun:
     def _restore(self, folder: Path) -> None:
         tensors, info = load_training_checkpoint(folder, self.model, self.optimizer)
         if self.ema is not None:
-            ema = {name[len(EMA_PREFIX) :]: t for name, t in tensors.items() if name.startswith(EMA_PREFIX)}
+            ema = _ema_entries(tensors)
             if not ema:
                 raise ConfigError(
                     f"{folder} has no EMA weights: it was trained with ema_decay=0; resume it the same way"

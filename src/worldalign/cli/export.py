@@ -1,9 +1,10 @@
 """``worldalign export``: a trained model as a self-contained folder to ship or share.
 
-Copies the final model of a run (weights + config, no optimizer or RNG state) and the files the
-other commands read beside it (the action statistics and the instruction-embedding cache of a
-world model), optionally storing the weights in float16 (half the size; the commands load them
-back into float32). ``register`` adds the verb to the top-level parser.
+Copies the final model of a run, or the weight EMA of one of its resumable checkpoints (weights +
+config, no optimizer or RNG state), and the files the other commands read beside it (the action
+statistics and the instruction-embedding cache of a world model), optionally storing the weights
+in float16 (half the size; the commands load them back into float32). ``register`` adds the verb
+to the top-level parser.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ EXPORT_EPILOG = """\
 examples:
   worldalign export runs/wm checkpoints/world-model-cpu --half
   worldalign export runs/ae/model checkpoints/autoencoder-cpu --half
+  worldalign export runs/wm/checkpoints/step_0002500 runs/wm-step2500
 
-RUN is a training run folder (its model/ is exported) or a model folder. DEST receives
-model.safetensors, config.json and, when RUN has them, action_normalizer.json and
-instruction_embeddings.safetensors: DEST then works wherever a run folder is accepted
+RUN is a training run folder (its model/ is exported), a model folder, or one of a run's
+resumable checkpoints (RUN/checkpoints/step_N: its weight EMA is exported, the model the run
+would have written had it stopped there; use it to evaluate a run that is still training).
+DEST receives model.safetensors, config.json and, when the run has them, action_normalizer.json
+and instruction_embeddings.safetensors: DEST then works wherever a run folder is accepted
 (--world-model, --autoencoder). An existing DEST is replaced whole.
 """
 
@@ -33,7 +37,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         epilog=EXPORT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("run", type=Path, help="run folder or model folder")
+    parser.add_argument("run", type=Path, help="run folder, model folder or RUN/checkpoints/step_N")
     parser.add_argument("dest", type=Path, help="destination folder")
     parser.add_argument("--half", action="store_true", help="store weights as float16 (half the size)")
     parser.set_defaults(handler=run_export)
@@ -42,12 +46,14 @@ def register(verbs: argparse._SubParsersAction) -> None:
 def run_export(args: argparse.Namespace) -> int:
     import torch
 
+    from worldalign.algos.training_run import checkpoint_ema_weights
     from worldalign.cli.world_model import INSTRUCTION_CACHE_FILE, NORMALIZER_FILE, model_folder, run_folder_of
-    from worldalign.models.checkpoint import export_checkpoint
+    from worldalign.models.checkpoint import STATE_TENSORS_FILE, export_checkpoint
 
     model_dir = model_folder(args.run, "RUN", "train ...")
     run_dir = run_folder_of(model_dir)
-    export_checkpoint(model_dir, args.dest, torch.float16 if args.half else None)
+    ema = checkpoint_ema_weights(model_dir) if (model_dir / STATE_TENSORS_FILE).is_file() else None
+    export_checkpoint(model_dir, args.dest, torch.float16 if args.half else None, weights=ema)
     copied = []
     for name in (NORMALIZER_FILE, INSTRUCTION_CACHE_FILE):
         if (run_dir / name).is_file():
@@ -55,5 +61,6 @@ def run_export(args: argparse.Namespace) -> int:
             copied.append(name)
     size = sum(p.stat().st_size for p in args.dest.iterdir()) / 1e6
     extras = f" with {', '.join(copied)}" if copied else ""
-    print(f"exported {model_dir} to {args.dest}{extras} ({size:.1f} MB{', float16' if args.half else ''})")
+    source = f"the weight EMA of {model_dir}" if ema is not None else str(model_dir)
+    print(f"exported {source} to {args.dest}{extras} ({size:.1f} MB{', float16' if args.half else ''})")
     return 0

@@ -5,7 +5,8 @@ frames, encoded by the autoencoder, and its recorded actions, normalised with th
 world model was trained with (``WM_RUN/action_normalizer.json``); the world model then generates
 ``--horizon`` frames under a context policy (full history, fixed window, or Sliding Window
 Re-encoding), ``--batch-size`` episodes per rollout call. Written to ``--out``: one mp4 per episode
-(real row over generated row, one column per view) and ``metrics.json`` with the PSNR, SSIM and
+(real row over generated row, one column per view), a still of it (each view's real and generated
+frames at 7 horizons) and ``metrics.json`` with the PSNR, SSIM and
 (frames of 31 px or more) LPIPS against the recorded frames at every horizon (averaged over
 episodes and views), the per-frame latency and the peak context length. The rollouts and scores
 are ``worldalign.eval.world_model.evaluate_world_model``'s; ``register`` adds the verb to the
@@ -46,7 +47,8 @@ examples:
 
 From each episode's first --context frames (encoded) the world model generates --horizon frames
 driven by the episode's recorded actions (normalised with WM_RUN/action_normalizer.json). OUT
-gets episode_N.mp4 (real row over generated row, one column per view) and metrics.json: PSNR, SSIM
+gets episode_N.mp4 (real row over generated row, one column per view), episode_N.png (a still:
+each view's real and generated frames at 7 horizons from t+1 to t+HORIZON) and metrics.json: PSNR, SSIM
 and LPIPS (frames of 31 px or more) against the recorded frames at every horizon (mean over
 episodes and views), per-frame latency and the peak context length. Policies: full-history (every
 frame so far, up to the model's maximum context), fixed-window (the last --window frames, default
@@ -200,7 +202,14 @@ def run_rollout(args: argparse.Namespace) -> int:
     from worldalign.models.checkpoint import load_model
     from worldalign.sampling.context_policies import context_policy
     from worldalign.utils.atomic import atomic_write_json
-    from worldalign.viz.video_grid import compose_grid, viewing_scale, write_video
+    from worldalign.viz.video_grid import (
+        compose_filmstrip,
+        compose_grid,
+        filmstrip_frames,
+        viewing_scale,
+        write_image,
+        write_video,
+    )
 
     if min(args.context, args.horizon, args.steps, args.batch_size) < 1:
         raise ConfigError(
@@ -224,15 +233,22 @@ def run_rollout(args: argparse.Namespace) -> int:
     videos: list[str] = []
 
     def write_videos(key: str, seed: int, indices: list[int], generated: Tensor, target: Tensor) -> None:
+        scale = viewing_scale(target.shape[-1])
         for row, index in enumerate(indices):
+            real, fake = (to_uint8_video(frames[row]) for frames in (target, generated))  # (V, T, H, W, 3)
+            title = f"episode {index} ({args.policy})"
             grid = compose_grid(
-                [to_uint8_video(frames[row]) for frames in (target, generated)],  # (V, T, H, W, 3) each
-                column_labels=list(views),
-                row_labels=["real", "generated"],
-                title=f"episode {index} ({args.policy})",
-                scale=viewing_scale(target.shape[-1]),
+                [real, fake], column_labels=list(views), row_labels=["real", "generated"], title=title, scale=scale
             )
             videos.append(str(write_video(grid, args.out / f"episode_{index}.mp4", fps=dataset.fps)))
+            strip = compose_filmstrip(
+                [video for view in range(len(views)) for video in (real[view], fake[view])],
+                frames=filmstrip_frames(real.shape[1]),
+                row_labels=[f"{name} {kind}" for name in views for kind in ("real", "gen.")],
+                title=title,
+                scale=scale,
+            )
+            write_image(strip, args.out / f"episode_{index}.png")
 
     # LPIPS's AlexNet needs frames of at least MIN_SIDE pixels; smaller frames get PSNR and SSIM only.
     scored = ("psnr", "ssim", "lpips") if autoencoder.config.image_size >= MIN_SIDE else ("psnr", "ssim")

@@ -250,10 +250,7 @@ def _with_architecture(config: Any, args: argparse.Namespace) -> Any:
 
 def autoencoder_preview(out_dir: Path) -> Any:
     """A callback writing ``out_dir/previews/step_N.png``: real frames over their reconstructions."""
-    from PIL import Image
-
-    from worldalign.utils.atomic import atomic_path
-    from worldalign.viz.video_grid import compose_grid, viewing_scale
+    from worldalign.viz.video_grid import compose_grid, viewing_scale, write_image
 
     def write(step: int, real: Tensor, reconstruction: Tensor) -> None:
         count = min(PREVIEW_FRAMES, real.shape[0])
@@ -262,8 +259,7 @@ def autoencoder_preview(out_dir: Path) -> Any:
         grid = compose_grid(
             rows, column_labels=[str(i) for i in range(count)], row_labels=["real", "rec."], scale=scale
         )
-        with atomic_path(out_dir / PREVIEWS_DIR / f"step_{step}.png") as tmp:
-            Image.fromarray(grid[0]).save(tmp, format="PNG")
+        write_image(grid[0], out_dir / PREVIEWS_DIR / f"step_{step}.png")
 
     return write
 
@@ -349,16 +345,22 @@ def model_folder(path: Path, option: str, command: str) -> Path:
         return path / FINAL_MODEL_DIR
     raise ConfigError(
         f"{option} {path}: neither it nor {path / FINAL_MODEL_DIR} holds a checkpoint ({CONFIG_FILE}); "
-        f"pass the --out folder of `worldalign {command}` once it has finished"
+        f"pass the --out folder of `worldalign {command}` once it has finished (for a run still training, "
+        f"`worldalign export RUN/checkpoints/step_N DEST` writes one to pass)"
     )
 
 
 def run_folder_of(model_dir: Path) -> Path:
     """Where a model's side files (action statistics, instruction cache) are: the run folder of a
-    ``RUN/model`` folder, else the model folder itself (as ``worldalign export`` writes it)."""
-    from worldalign.algos.run_folder import FINAL_MODEL_DIR
+    ``RUN/model`` or ``RUN/checkpoints/step_N`` folder, else the model folder itself (as
+    ``worldalign export`` writes it)."""
+    from worldalign.algos.run_folder import CHECKPOINTS_DIR, FINAL_MODEL_DIR
 
-    return model_dir.parent if model_dir.name == FINAL_MODEL_DIR else model_dir
+    if model_dir.name == FINAL_MODEL_DIR:
+        return model_dir.parent
+    if model_dir.parent.name == CHECKPOINTS_DIR:
+        return model_dir.parent.parent
+    return model_dir
 
 
 def autoencoder_folder(path: Path) -> Path:

@@ -101,16 +101,28 @@ def write_checkpoint(
 
 
 def export_checkpoint(
-    source: str | os.PathLike[str], destination: str | os.PathLike[str], storage_dtype: torch.dtype | None = None
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    storage_dtype: torch.dtype | None = None,
+    weights: dict[str, Tensor] | None = None,
 ) -> Path:
     """Copy the model of checkpoint folder ``source`` (weights + config, no training state) to
     ``destination``, its floating-point tensors stored as ``storage_dtype`` when given (e.g.
     ``torch.float16`` halves a checkpoint shipped in a repository; loading casts back to the
-    model's dtype). The folder appears complete or not at all."""
+    model's dtype). ``weights`` replaces ``source``'s own (e.g. its weight EMA); it must have the
+    same names and shapes. The folder appears complete or not at all."""
     source, destination = Path(source), Path(destination)
     if not (source / MODEL_FILE).is_file() or not (source / CONFIG_FILE).is_file():
         raise ConfigError(f"{source} is not a checkpoint folder ({MODEL_FILE} + {CONFIG_FILE})")
-    weights = load_file(source / MODEL_FILE)
+    stored = load_file(source / MODEL_FILE)
+    if weights is None:
+        weights = stored
+    elif {n: t.shape for n, t in weights.items()} != {n: t.shape for n, t in stored.items()}:
+        missing, unexpected = _key_mismatch(stored, weights)
+        raise ConfigError(
+            f"the weights given to export {source} do not match its {MODEL_FILE}: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]} (or the same names with other shapes)"
+        )
     if storage_dtype is not None:
         weights = {name: t.to(storage_dtype) if t.is_floating_point() else t for name, t in weights.items()}
     destination.parent.mkdir(parents=True, exist_ok=True)

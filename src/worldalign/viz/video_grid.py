@@ -77,6 +77,44 @@ def compose_grid(
     return np.ascontiguousarray(np.concatenate(blocks, axis=1))
 
 
+def filmstrip_frames(length: int, count: int = 7) -> list[int]:
+    """Up to ``count`` frame indices spread evenly over ``length`` frames, first and last included."""
+    return sorted({round(i * (length - 1) / max(1, count - 1)) for i in range(count)}) if length > 0 else []
+
+
+def compose_filmstrip(
+    rows: Sequence[np.ndarray],
+    *,
+    frames: Sequence[int],
+    row_labels: Sequence[str],
+    title: str = "",
+    scale: int = 3,
+) -> np.ndarray:
+    """One still image of several videos at chosen frames: a row per video, a column per frame.
+
+    Args:
+        rows: R arrays of shape ``(T, H, W, 3)`` uint8 (e.g. a view's real and generated frames).
+        frames: the frame indices shown, as columns labelled ``t+1``, ``t+2``, ... (1-based).
+        row_labels: R labels prefixed to each row's column labels.
+        title: a caption over the image.
+        scale: integer nearest-neighbour upscaling.
+
+    Returns:
+        ``(H_total, W_total, 3)`` uint8.
+    """
+    columns = [row[list(frames)][:, None] for row in rows]  # (K, 1, H, W, 3): K columns of one step
+    labels = [f"t+{index + 1}" for index in frames]
+    return compose_grid(columns, column_labels=labels, row_labels=row_labels, title=title, scale=scale)[0]
+
+
+def write_image(image: np.ndarray, out: str | Path) -> Path:
+    """Write an ``(H, W, 3)`` uint8 image (PNG, or any format PIL knows by the suffix) atomically."""
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        Image.fromarray(image).save(tmp)  # the temporary keeps the suffix, which picks the format
+    return out
+
+
 def write_video(frames: np.ndarray, out: str | Path, fps: int) -> Path:
     """Write ``(T, H, W, 3)`` uint8 as mp4 (H.264) or GIF, chosen by the suffix, atomically."""
     out = Path(out)
