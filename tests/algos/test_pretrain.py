@@ -10,7 +10,7 @@ import pytest
 import torch
 from pretrain_data import KilledAfter, SyntheticClips, SyntheticFrames, hashed_instruction_embeddings
 
-from worldalign.algos.pretrain import corrupt_context, sample_context_length, train_autoencoder, train_world_model
+from worldalign.algos.pretrain import noise_context, sample_context_length, train_autoencoder, train_world_model
 from worldalign.algos.training_run import ema_decay_at, learning_rate
 from worldalign.configs.autoencoder import AutoencoderConfig
 from worldalign.configs.presets import get_preset
@@ -169,16 +169,21 @@ def test_the_final_model_is_the_weight_average_when_asked(tmp_path: Path, autoen
     assert ema_decay_at(0, 0.999) == 0.1 and ema_decay_at(10_000, 0.999) == 0.999
 
 
-def test_context_noise_draws_a_std_per_clip_up_to_the_maximum_and_changes_training(
+def test_context_noise_moves_each_clip_toward_noise_to_its_level_and_changes_training(
     tmp_path: Path, autoencoder: Autoencoder
 ) -> None:
-    context = torch.zeros(64, 2, 3, 4, 8, 8)
-    noisy = corrupt_context(context, 0.5, torch.Generator().manual_seed(0))
-    per_clip = noisy.flatten(1).std(dim=1)
-    assert per_clip.max() < 0.55 and per_clip.min() < 0.1 and per_clip.mean() == pytest.approx(0.25, abs=0.05)
-    assert torch.equal(corrupt_context(context, 0.0, torch.Generator().manual_seed(0)), context)
-    with pytest.raises(ConfigError, match="context_noise"):
-        dataclasses.replace(PRESET.world_model, context_noise=-0.1)
+    context = torch.ones(64, 2, 3, 4, 8, 8)
+    noisy, times = noise_context(context, 0.5, torch.Generator().manual_seed(0))
+    assert times.shape == (64,) and 0 <= times.min() < 0.05 and 0.45 < times.max() <= 0.5
+    # On the rectified-flow path x_s = (1 - s) x + s eps: the mean shrinks by 1 - s, the std is s.
+    per_clip = noisy.flatten(1)
+    torch.testing.assert_close(per_clip.mean(dim=1), 1 - times, atol=0.05, rtol=0)
+    torch.testing.assert_close(per_clip.std(dim=1), times, atol=0.03, rtol=0)
+    clean, zero = noise_context(context, 0.0, torch.Generator().manual_seed(0))
+    assert torch.equal(clean, context) and torch.equal(zero, torch.zeros(64))
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ConfigError, match="context_noise"):
+            dataclasses.replace(PRESET.world_model, context_noise=bad)
 
     kwargs = {"instruction_encoder": hashed_instruction_embeddings, "progress": False}
     clean = train_world_model(PRESET.world_model, SyntheticClips(), autoencoder, tmp_path / "clean", **kwargs)

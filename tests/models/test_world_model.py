@@ -80,6 +80,16 @@ def test_actions_and_time_change_the_prediction() -> None:
     assert not torch.allclose(base, other_time)
 
 
+def test_the_context_noise_level_is_a_condition_and_zero_means_clean() -> None:
+    model = make_model()
+    batch = inputs(context=2)
+    clean = model(**batch)
+    torch.testing.assert_close(model(**batch, context_time=torch.zeros(3)), clean)
+    noisy = model(**batch, context_time=torch.tensor([0.0, 0.3, 0.6]))
+    torch.testing.assert_close(noisy[0], clean[0])
+    assert not torch.allclose(noisy[1], clean[1]) and not torch.allclose(noisy[2], noisy[1])
+
+
 def test_samples_are_independent() -> None:
     model = make_model()
     batch = inputs(context=2)

@@ -92,14 +92,17 @@ def flow_matching_loss(
     instruction: Tensor | None = None,
     keep_actions: Tensor | None = None,
     keep_instruction: Tensor | None = None,
+    context_time: Tensor | None = None,
 ) -> Tensor:
     """Rectified-flow MSE between the predicted and the true velocity of the future latents.
 
     ``future (B, V, Tf, C, h, w)`` clean latents, ``context (B, V, Tc, C, h, w)``, ``t (B,)``,
-    ``noise`` like ``future``.
+    ``noise`` like ``future``; ``context_time (B,)`` the noise level of the context (``noise_context``).
     """
     noisy = interpolate(future, noise, t)
-    velocity = model(noisy, t, context, actions, instruction, keep_actions, keep_instruction)
+    velocity = model(
+        noisy, t, context, actions, instruction, keep_actions, keep_instruction, context_time=context_time
+    )
     return F.mse_loss(velocity.float(), velocity_target(future, noise))
 
 
@@ -185,12 +188,14 @@ def sample_flow_times(config: WorldModelTrainingConfig, batch: int, generator: t
     return torch.sigmoid(torch.randn(batch, generator=generator))
 
 
-def corrupt_context(context: Tensor, max_std: float, generator: torch.Generator) -> Tensor:
-    """``context (B, V, Tc, C, h, w)`` plus Gaussian noise whose std each clip draws uniformly in
-    ``[0, max_std]`` (``WorldModelTrainingConfig.context_noise``)."""
-    std = torch.rand(context.shape[0], generator=generator) * max_std
-    noise = torch.randn(context.shape, generator=generator) * std.view(-1, *([1] * (context.ndim - 1)))
-    return context + noise.to(device=context.device, dtype=context.dtype)
+def noise_context(context: Tensor, max_time: float, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """``context (B, V, Tc, C, h, w)`` moved along the rectified-flow path toward Gaussian noise, to
+    a flow time each clip draws uniformly in ``[0, max_time]``, and those times ``(B,)`` for the
+    model to condition on (``WorldModelTrainingConfig.context_noise``)."""
+    times = torch.rand(context.shape[0], generator=generator) * max_time
+    noise = torch.randn(context.shape, generator=generator).to(device=context.device, dtype=context.dtype)
+    times = times.to(context.device)
+    return interpolate(context, noise, times), times
 
 
 def _check_clip(clip: ClipBatch, config: WorldModelTrainingConfig) -> None:
@@ -259,9 +264,9 @@ def train_world_model(
             latents = encoder.encode(clip)  # (B, V, C0 + F, C, h, w)
             batch, available = latents.shape[0], clip.context_frames
             length = sample_context_length(config, available, run.generator)
-            context = latents[:, :, available - length : available]
+            context, context_time = latents[:, :, available - length : available], None
             if config.context_noise > 0:
-                context = corrupt_context(context, config.context_noise, run.generator)
+                context, context_time = noise_context(context, config.context_noise, run.generator)
             future = latents[:, :, available:]
             actions = clip.actions[:, available - length :].to(device) if model_config.action_dim > 0 else None
             instruction = None
@@ -274,7 +279,7 @@ def train_world_model(
             model.train()
             with autocast_context(device, config.run.bf16):
                 loss = flow_matching_loss(
-                    model, future, context, t, noise, actions, instruction, keep_actions, keep_instruction
+                    model, future, context, t, noise, actions, instruction, keep_actions, keep_instruction, context_time
                 )
             scalars = {"loss": float(loss.detach()), "context_frames": float(length)}
             scalars["grad_norm"] = run.update(loss)

@@ -170,7 +170,8 @@ def add_train_world_model_parser(train_subparsers: argparse._SubParsersAction) -
     parser.add_argument(
         "--context-noise",
         type=float,
-        help="largest std of the noise added to context latents, against rollout drift (default: the preset's)",
+        help="largest noise level (flow time in [0, 1)) of the context latents in training, told to the model: "
+        "against rollout drift (default: the preset's, 0)",
     )
     parser.set_defaults(handler=run_train_world_model)
 

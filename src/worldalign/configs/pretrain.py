@@ -107,11 +107,13 @@ class WorldModelTrainingConfig:
     instruction_dropout: float = 0.1
     """Probability of replacing a clip's instruction by the null instruction (enables CFG)."""
     context_noise: float = 0.0
-    """Largest std of the Gaussian noise added to the context latents (in units of the latents'
-    per-channel std; each clip draws its std uniformly in [0, context_noise]), so the model learns
-    from imperfect context like the predictions it conditions on in a rollout (the noise
-    augmentation GameNGen, Valevski et al. 2024, uses against autoregressive drift; here without
-    conditioning on the level). 0 trains on clean context."""
+    """Largest noise level of the context latents, in [0, 1): each clip moves its context along the
+    rectified-flow path toward Gaussian noise to a flow time drawn uniformly in [0, context_noise],
+    and the model is told that time (the context frames' flow-time embedding), so it learns to read
+    imperfect context like the predictions it conditions on in a rollout while clean context (time
+    0, what rollouts give) stays recognisable: GameNGen's noise augmentation with noise-level
+    conditioning against autoregressive drift (Valevski et al. 2024, arXiv:2408.14837). 0 trains
+    on clean context."""
     pad_episode_starts: bool = True
     """Let clips begin up to ``max_context_frames - 1`` frames before an episode (frame 0 held
     still under the zero action), so the first frames of episodes are prediction targets too:
@@ -129,8 +131,8 @@ class WorldModelTrainingConfig:
             raise ConfigError(f"context_sampling={self.context_sampling!r}; choose one of {CONTEXT_SAMPLINGS}")
         if self.time_sampling not in TIME_SAMPLINGS:
             raise ConfigError(f"time_sampling={self.time_sampling!r}; choose one of {TIME_SAMPLINGS}")
-        if self.context_noise < 0:
-            raise ConfigError(f"context_noise={self.context_noise} must be >= 0")
+        if not 0 <= self.context_noise < 1:
+            raise ConfigError(f"context_noise={self.context_noise} must be in [0, 1): a flow time below pure noise")
         if not 0 <= self.min_context_frames <= self.model.max_context_frames:
             raise ConfigError(
                 f"min_context_frames={self.min_context_frames} must be in 0..model.max_context_frames="

@@ -8,8 +8,8 @@ instruction embedding), it predicts the rectified-flow velocity of the future la
 Architecture (DiT, Peebles & Xie 2022, arXiv:2212.09748): latents are patchified into tokens with
 learned spatial, view and frame-offset embeddings; adaLN-Zero blocks attend over every token of
 every view and frame at once. The adaLN condition is computed **per frame**: the flow time of the
-frame (0 for the clean context, ``t`` for the future), the action that led to the frame, and the
-instruction. Conditioning the modulation per frame rather than adding action tokens puts each
+frame (0 for clean context, or the level of the noise it carries; ``t`` for the future), the
+action that led to the frame, and the instruction. Conditioning the modulation per frame rather than adding action tokens puts each
 action right at the frame it explains, which is where the prototype's model used its actions too
 little. Learned null embeddings replace dropped actions/instructions, so one network gives both
 the conditional and the unconditional velocity of classifier-free guidance (Ho & Salimans 2022,
@@ -182,6 +182,7 @@ class WorldModel(nn.Module):
         instruction: Tensor | None = None,
         keep_actions: Tensor | None = None,
         keep_instruction: Tensor | None = None,
+        context_time: Tensor | None = None,
     ) -> Tensor:
         """Velocity of the future latents.
 
@@ -195,6 +196,8 @@ class WorldModel(nn.Module):
             keep_actions: ``(B,)`` bool, False replaces a sample's actions by the null action
                 (condition dropout in training); ``None`` keeps all.
             keep_instruction: ``(B,)`` bool, the same for the instruction.
+            context_time: ``(B,)`` flow time of the context latents, the level of the noise they
+                carry; ``None`` = 0, clean context (see ``WorldModelTrainingConfig.context_noise``).
 
         Returns:
             ``(B, V, Tf, C, h, w)`` predicted velocity ``eps - x0``.
@@ -203,7 +206,7 @@ class WorldModel(nn.Module):
         future_frames = noisy_future.shape[2]
         tokens = self._tokens(torch.cat([context, noisy_future], dim=2), context_frames)
         condition = self._frame_conditions(
-            batch, context_frames, future_frames, t, actions, instruction, keep_actions, keep_instruction
+            batch, context_frames, future_frames, t, actions, instruction, keep_actions, keep_instruction, context_time
         )
         for block in self.blocks:
             tokens = block(tokens, condition)
@@ -232,15 +235,18 @@ class WorldModel(nn.Module):
         instruction: Tensor | None,
         keep_actions: Tensor | None,
         keep_instruction: Tensor | None,
+        context_time: Tensor | None,
     ) -> Tensor:
         """The adaLN condition of every frame, ``(B, Tc + Tf, D)``."""
         width = self.config.width
         frames = context_frames + future_frames
         device = self.null_action.device
         t = t.to(device=device).reshape(batch).float()
-        frame_times = torch.cat(
-            [torch.zeros(batch, context_frames, device=device), t[:, None].expand(batch, future_frames)], dim=1
-        )
+        if context_time is None:
+            context_times = torch.zeros(batch, context_frames, device=device)
+        else:
+            context_times = context_time.to(device=device).reshape(batch, 1).float().expand(batch, context_frames)
+        frame_times = torch.cat([context_times, t[:, None].expand(batch, future_frames)], dim=1)
         condition = self.time_embed(frame_times)
         null_actions = self.null_action.expand(batch, frames, width)
         if actions is None:
