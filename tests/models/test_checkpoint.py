@@ -137,7 +137,12 @@ def test_checkpoint_folders_get_the_permissions_of_a_plain_mkdir(tmp_path: Path)
     (tmp_path / "plain").mkdir()
     expected = (tmp_path / "plain").stat().st_mode & 0o777
     model = WorldModel(CONFIG)
-    written = write_checkpoint(tmp_path / "ckpt", model)
+    written = write_checkpoint(tmp_path / "ckpt", model, {"rng": torch.ones(3)}, {"step": 1})
     exported = export_checkpoint(written, tmp_path / "shipped")
     assert written.stat().st_mode & 0o777 == expected
     assert exported.stat().st_mode & 0o777 == expected
+    # Files too (safetensors writes its files 0600, which would make checkpoints private).
+    (tmp_path / "plain" / "file").write_bytes(b"")
+    plain_file = (tmp_path / "plain" / "file").stat().st_mode & 0o777
+    files = [*written.iterdir(), *exported.iterdir()]
+    assert len(files) == 6 and {path.stat().st_mode & 0o777 for path in files} == {plain_file}

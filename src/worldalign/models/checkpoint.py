@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from worldalign.configs.serialization import config_differences, config_from_dict, config_to_dict
 from worldalign.errors import ConfigError
+from worldalign.utils.atomic import plain_mode
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -58,10 +59,15 @@ def _staging_folder(destination: Path) -> Path:
     """A fresh hidden folder beside ``destination`` to build it in, with the permissions a plain
     ``mkdir`` would give (``mkdtemp`` makes it 0700, which would make every checkpoint private)."""
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)
+    staging.chmod(plain_mode(directory=True))
     return staging
+
+
+def _publish(staging: Path) -> None:
+    """Give the files built in ``staging`` the permissions of plainly written ones (safetensors
+    writes them 0600)."""
+    for path in staging.iterdir():
+        path.chmod(plain_mode())
 
 
 def write_checkpoint(
@@ -87,6 +93,7 @@ def write_checkpoint(
             save_file(_tensors_for_file(state_tensors), staging / STATE_TENSORS_FILE)
         if state_info is not None:
             (staging / STATE_JSON_FILE).write_text(json.dumps(state_info, indent=2) + "\n")
+        _publish(staging)
         if folder.exists():
             retired = folder.with_name(f".{folder.name}.old")
             shutil.rmtree(retired, ignore_errors=True)
@@ -130,6 +137,7 @@ def export_checkpoint(
     try:
         save_file(weights, staging / MODEL_FILE)
         shutil.copyfile(source / CONFIG_FILE, staging / CONFIG_FILE)
+        _publish(staging)
         shutil.rmtree(destination, ignore_errors=True)
         os.replace(staging, destination)
     finally:

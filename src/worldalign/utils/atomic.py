@@ -15,13 +15,25 @@ from pathlib import Path
 from typing import Any
 
 
+def plain_mode(directory: bool = False) -> int:
+    """The permission bits a plain ``open``/``mkdir`` would give under the process's umask.
+
+    ``tempfile`` creates private (0600/0700) files and folders, and so does safetensors'
+    ``save_file``; whatever is written through them gets these bits instead, so that datasets
+    and checkpoints stay readable by a team sharing a machine, as any other file would be.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto ``target`` on success.
 
     The temporary keeps the target's suffix so that writers choosing a format by extension
     (PyAV, pyarrow) behave as for the real name. On an exception the temporary is removed and
-    the target is left untouched.
+    the target is left untouched. The target gets the permissions of a plainly written file.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -32,6 +44,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        tmp.chmod(plain_mode())
         os.replace(tmp, target)
     finally:
         if tmp.exists():
