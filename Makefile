@@ -51,10 +51,7 @@ shipped-checkpoints: setup
 	$(BIN)/worldalign data generate --tasks mt10 --episodes-per-task 16 --noise 0.2 --seed 1 --out $(SHIPPED_RUN)/data
 	$(BIN)/worldalign train autoencoder --dataset $(SHIPPED_RUN)/data --out $(SHIPPED_RUN)/ae --steps 2000
 	$(BIN)/worldalign train world-model --dataset $(SHIPPED_RUN)/data --autoencoder $(SHIPPED_RUN)/ae \
-		--out $(SHIPPED_RUN)/wm --condition both --steps 3000
-	# then resumed to 4000 steps: a warm restart of the cosine schedule, as the shipped model was made
-	$(BIN)/worldalign train world-model --dataset $(SHIPPED_RUN)/data --autoencoder $(SHIPPED_RUN)/ae \
-		--out $(SHIPPED_RUN)/wm --condition both --steps 4000
+		--out $(SHIPPED_RUN)/wm --condition both --steps 6000
 	$(BIN)/worldalign export $(SHIPPED_RUN)/ae checkpoints/autoencoder-cpu --half
 	$(BIN)/worldalign export $(SHIPPED_RUN)/wm checkpoints/world-model-cpu --half
 

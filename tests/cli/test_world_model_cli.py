@@ -16,7 +16,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from worldalign.cli.export import run_export
-from worldalign.cli.world_model import add_train_autoencoder_parser, add_train_world_model_parser
+from worldalign.cli.rollout import load_world_model_run
+from worldalign.cli.world_model import add_train_autoencoder_parser, add_train_world_model_parser, run_folder_of
 from worldalign.errors import ConfigError
 from moving_squares import write_dataset
 
@@ -97,11 +98,15 @@ def test_export_of_a_checkpoint_gives_its_weight_ema_and_the_run_side_files(
     checkpoint = out / "checkpoints" / "step_0000003"
     raw = load_file(checkpoint / "model.safetensors")
     # The tiny preset keeps no EMA: the checkpoint's own weights, which are the final model's.
-    assert run_export(argparse.Namespace(run=checkpoint, dest=tmp_path / "plain", half=False)) == 0
-    plain = load_file(tmp_path / "plain" / "model.safetensors")
+    # Exported like the shipped models, into a folder that happens to be called checkpoints/.
+    shipped = tmp_path / "checkpoints" / "plain"
+    assert run_export(argparse.Namespace(run=checkpoint, dest=shipped, half=False)) == 0
+    plain = load_file(shipped / "model.safetensors")
     assert all(torch.equal(plain[name], raw[name]) for name in raw)
-    assert (tmp_path / "plain" / "action_normalizer.json").is_file()  # found in the run folder
+    assert (shipped / "action_normalizer.json").is_file()  # found in the run folder
     assert "weight EMA" not in capsys.readouterr().out
+    assert run_folder_of(shipped) == shipped and run_folder_of(checkpoint) == out
+    assert load_world_model_run(shipped, torch.device("cpu")).normalizer is not None
     # A run that keeps an EMA stores it in the training state: that is what gets exported.
     state = load_file(checkpoint / "training_state.safetensors")
     state.update({f"ema.{name}": tensor + 1 for name, tensor in raw.items()})

@@ -355,11 +355,11 @@ def run_folder_of(model_dir: Path) -> Path:
     """Where a model's side files (action statistics, instruction cache) are: the run folder of a
     ``RUN/model`` or ``RUN/checkpoints/step_N`` folder, else the model folder itself (as
     ``worldalign export`` writes it)."""
-    from worldalign.algos.run_folder import CHECKPOINTS_DIR, FINAL_MODEL_DIR
+    from worldalign.algos.run_folder import FINAL_MODEL_DIR, is_resumable_checkpoint
 
     if model_dir.name == FINAL_MODEL_DIR:
         return model_dir.parent
-    if model_dir.parent.name == CHECKPOINTS_DIR:
+    if is_resumable_checkpoint(model_dir):
         return model_dir.parent.parent
     return model_dir
 

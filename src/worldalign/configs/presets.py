@@ -1,14 +1,16 @@
 """Named presets of the autoencoder and world-model training configs: ``tiny``, ``cpu``, ``gpu``.
 
 - ``tiny``: for tests, 16 px frames, 2x2x4 latents, a ~100k-parameter world model; seconds.
-- ``cpu``: the default. 64 px frames → 8x8x16 latents; a 1.3M-parameter world model (the
-  prototype's size: width 128, depth 4, patch 2) whose training step at batch 16 with one view
-  takes 74 ms with 2 context frames, 287 ms with 16, 125 ms on average over the log-uniform
-  context lengths (fp32, 2 cores; ``benchmarks/bench_train_step.py``; views multiply the
-  tokens); the autoencoder's step at batch 32 takes ~0.5 s. It is the architecture of the
-  shipped checkpoints (about 1.5 h of training on 2 cores for 3 views); a from-scratch run of
-  10-15 minutes gives a model that beats copy-last-frame on PSNR from a few frames on with one
-  view, not a good 3-view model (docs/benchmarks.md, "Short from-scratch runs").
+- ``cpu``: the default. 64 px frames → 8x8x16 latents; a 4.3M-parameter world model (width
+  192, depth 6, patch 2) whose training step at batch 16 with one view takes 207 ms with 2
+  context frames, 787 ms with 16, 351 ms on average over the log-uniform context lengths (fp32,
+  2 cores; ``benchmarks/bench_train_step.py``; with the 3 views of the embedded default, 1.4 s);
+  the autoencoder's step at batch 32 takes ~0.5 s. It is the architecture of the shipped
+  checkpoints (about 2 h 20 min of world-model training on 2 cores). The prototype's size,
+  width 128 and depth 4 (1.3M, the shipped model until session 6), underfit: it plateaued
+  higher and scored lower on every held-out number (docs/benchmarks.md). Short from-scratch
+  runs were measured with that smaller model ("Short from-scratch runs"); ``--width 128
+  --depth 4`` gives it back.
 - ``gpu``: the same design at scale: 128 px frames → 8x8x16 latents with patch 1, a ~60M-parameter
   world model, bf16, larger batches.
 
@@ -100,11 +102,11 @@ def _cpu() -> Preset:
     autoencoder = AutoencoderConfig(image_size=64, latent_channels=16, channels=(32, 64, 128))
     return Preset(
         name="cpu",
-        description="the default: 64 px frames, 8x8x16 latents, 1.3M-parameter world model, ~125 ms/step on 2 cores",
+        description="the default: 64 px frames, 8x8x16 latents, 4.3M-parameter world model, ~1.4 s/step (3 views) on 2 cores",
         autoencoder=AutoencoderTrainingConfig(model=autoencoder, steps=3000, batch_size=32),
         world_model=WorldModelTrainingConfig(
             model=_world_model_for(
-                autoencoder, width=128, depth=4, num_heads=4, max_context_frames=16, future_frames=4
+                autoencoder, width=192, depth=6, num_heads=4, max_context_frames=16, future_frames=4
             ),
             steps=5000,
             batch_size=16,
