@@ -84,7 +84,7 @@ def main() -> None:
         errors = [float((generated[name][row] - target[row]).abs().mean()) for name in action_sets]
         print(f"{index:7d}  " + "  ".join(f"{error:8.4f}" for error in errors))
         if args.out is not None:
-            videos = [to_uint8_video(target[row])[view]] + [to_uint8_video(generated[n][row])[view] for n in action_sets]
+            videos = [to_uint8_video(frames[row])[view] for frames in (target, *generated.values())]
             still = compose_filmstrip(
                 videos, frames=filmstrip_frames(args.horizon), row_labels=["real", *action_sets],
                 title=f"episode {index}, {args.view} view", scale=viewing_scale(target.shape[-1]),

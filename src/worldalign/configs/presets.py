@@ -102,7 +102,7 @@ def _cpu() -> Preset:
     autoencoder = AutoencoderConfig(image_size=64, latent_channels=16, channels=(32, 64, 128))
     return Preset(
         name="cpu",
-        description="the default: 64 px frames, 8x8x16 latents, 4.3M-parameter world model, ~1.4 s/step (3 views) on 2 cores",
+        description="the default: 64 px frames, 8x8x16 latents, 4.3M-parameter world model, ~1.4 s/step on 2 cores",
         autoencoder=AutoencoderTrainingConfig(model=autoencoder, steps=3000, batch_size=32),
         world_model=WorldModelTrainingConfig(
             model=_world_model_for(
