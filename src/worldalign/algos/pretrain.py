@@ -192,9 +192,8 @@ def noise_context(context: Tensor, max_time: float, generator: torch.Generator) 
     """``context (B, V, Tc, C, h, w)`` moved along the rectified-flow path toward Gaussian noise, to
     a flow time each clip draws uniformly in ``[0, max_time]``, and those times ``(B,)`` for the
     model to condition on (``WorldModelTrainingConfig.context_noise``)."""
-    times = torch.rand(context.shape[0], generator=generator) * max_time
+    times = (torch.rand(context.shape[0], generator=generator) * max_time).to(context.device)
     noise = torch.randn(context.shape, generator=generator).to(device=context.device, dtype=context.dtype)
-    times = times.to(context.device)
     return interpolate(context, noise, times), times
 
 

@@ -11,9 +11,9 @@ every view and frame at once. The adaLN condition is computed **per frame**: the
 frame (0 for clean context, or the level of the noise it carries; ``t`` for the future), the
 action that led to the frame, and the instruction. Conditioning the modulation per frame rather
 than adding action tokens puts each action right at the frame it explains, which is where the
-prototype's model used its actions too little. Learned null embeddings replace dropped actions/instructions, so one network gives both
-the conditional and the unconditional velocity of classifier-free guidance (Ho & Salimans 2022,
-arXiv:2207.12598).
+prototype's model used its actions too little. Learned null embeddings replace dropped
+actions/instructions, so one network gives both the conditional and the unconditional velocity
+of classifier-free guidance (Ho & Salimans 2022, arXiv:2207.12598).
 
 Frame offsets are counted from the first future frame (context frames are -1, -2, ...), so the
 frame just before the prediction has the same embedding whatever the context length.
