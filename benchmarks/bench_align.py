@@ -1,4 +1,4 @@
-"""Alignment benchmarks of issue 6: GRPO vs NFT at equal wall-clock, PersistWorld-style NFT on
+r"""Alignment benchmarks of issue 6: GRPO vs NFT at equal wall-clock, PersistWorld-style NFT on
 rollout states, executability-rewarded GRPO; seeds side by side, mean ± std.
 
 Every run is an ordinary ``worldalign align`` command (printed), so any number here can be

@@ -1,4 +1,4 @@
-"""Does the world model follow its actions? Rollouts under the true, the null and the negated actions.
+r"""Does the world model follow its actions? Rollouts under the true, the null and the negated actions.
 
 Rolls each episode out from its first 4 real frames (full history, one sampling seed, the same
 noise for every action set) under the recorded actions, the null action (the model's "no action
@@ -38,12 +38,12 @@ CONTEXT = 4
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--world-model", type=Path, required=True)
-    parser.add_argument("--autoencoder", type=Path, required=True)
-    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--world-model", type=Path, required=True, help="world model run folder (or its model/)")
+    parser.add_argument("--autoencoder", type=Path, required=True, help="autoencoder run folder (or its model/)")
+    parser.add_argument("--dataset", type=Path, required=True, help="dataset folder (LeRobot v3 layout)")
     parser.add_argument("--episodes", required=True, help="comma-separated episode indices")
-    parser.add_argument("--horizon", type=int, default=48)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--horizon", type=int, default=48, help="frames generated per episode (default: 48)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     parser.add_argument("--view", default="front", help="the view shown in the stills (default: front)")
     parser.add_argument("--no-instruction", action="store_true", help="roll out with the null instruction")
     parser.add_argument("--out", type=Path, default=None, help="write episode_N.png stills here")

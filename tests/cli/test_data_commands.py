@@ -6,6 +6,7 @@ Episodes are kept tiny (32 px, a few steps) so the whole file runs in seconds.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,13 @@ import pytest
 
 from worldalign.cli.main import build_parser, main
 from worldalign.data.lerobot_reader import LeRobotDataset
-from worldalign.envs.generate import STAGING_DIR, GenerationConfig, generate_dataset, plan_episodes
+from worldalign.envs.generate import (
+    GENERATION_CONFIG_FILE,
+    STAGING_DIR,
+    GenerationConfig,
+    generate_dataset,
+    plan_episodes,
+)
 
 TINY = dict(
     tasks=("reach-v3", "drawer-close-v3"),
@@ -135,6 +142,12 @@ def test_rerun_of_a_finished_dataset_is_a_no_op_and_other_configs_are_refused(tm
     assert pq.read_table(data_file).num_rows == sum(o.length for o in first)
 
     assert _generate_cli(out, "--noise", "0.3") == 2  # a different config into a finished folder
+
+    # A dataset made before exploration existed (no "explore" saved) was made without it.
+    saved = out / "meta" / GENERATION_CONFIG_FILE
+    saved.write_text(json.dumps({k: v for k, v in json.loads(saved.read_text()).items() if k != "explore"}))
+    assert generate_dataset(config, out, workers=1, progress=False) == first
+    assert _generate_cli(out, "--explore", "0.3") == 2
 
 
 def test_unknown_task_and_camera_are_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

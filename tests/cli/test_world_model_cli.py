@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from worldalign.cli.export import run_export
 from worldalign.cli.rollout import load_world_model_run
 from worldalign.cli.world_model import add_train_autoencoder_parser, add_train_world_model_parser, run_folder_of
+from worldalign.envs.tasks import all_instructions
 from worldalign.errors import ConfigError
 from moving_squares import write_dataset
 
@@ -125,6 +126,14 @@ def test_instruction_conditioned_world_model(trained: tuple[Path, Path], tmp_pat
     config = json.loads((out / "model" / "config.json").read_text())["config"]
     assert (config["action_dim"], config["instruction_dim"]) == (0, 384)
     assert (out / "instruction_embeddings.safetensors").is_file() and not (out / "previews").exists()
+    # The export carries the cache, completed with every instruction of the embedded suite: using
+    # them does not write to the exported folder (the encoder writes only for missing ones).
+    assert run_export(argparse.Namespace(run=out, dest=tmp_path / "shared", half=True)) == 0
+    cache_file = tmp_path / "shared" / "instruction_embeddings.safetensors"
+    before = cache_file.stat().st_mtime_ns
+    encoder = load_world_model_run(tmp_path / "shared", torch.device("cpu")).instruction_encoder
+    assert encoder is not None and encoder.encode(all_instructions()).shape == (len(all_instructions()), 384)
+    assert cache_file.stat().st_mtime_ns == before
 
 
 def test_width_depth_and_context_noise_override_the_preset(trained: tuple[Path, Path], tmp_path: Path) -> None:
@@ -155,3 +164,34 @@ def test_short_episodes_are_a_clear_error(tmp_path: Path, trained: tuple[Path, P
     argv = ["world-model", "--dataset", str(trained[0]), "--autoencoder", str(ae), "--out", str(tmp_path / "wm")]
     with pytest.raises(ConfigError, match="longest training episode"):
         run([*argv, "--preset", "cpu"])  # clips of 16 + 4 frames, episodes of 12
+
+
+def test_init_from_fine_tunes_a_trained_model_with_its_architecture_and_statistics(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    dataset, ae = trained
+    argv = ["world-model", "--dataset", str(dataset), "--autoencoder", str(ae), "--preset", "tiny"]
+    argv += ["--batch-size", "2", "--preview-every", "0"]
+    assert run([*argv, "--out", str(tmp_path / "base"), "--steps", "2", "--width", "48"]) == 0
+    base = load_file(tmp_path / "base" / "model" / "model.safetensors")
+    normalizer = json.loads((tmp_path / "base" / "action_normalizer.json").read_text())
+    normalizer["action"]["mean"] = [value + 1.0 for value in normalizer["action"]["mean"]]
+    (tmp_path / "base" / "action_normalizer.json").write_text(json.dumps(normalizer))
+
+    tuned = tmp_path / "tuned"
+    assert run([*argv, "--out", str(tuned), "--steps", "1", "--init-from", str(tmp_path / "base")]) == 0
+    assert json.loads((tuned / "model" / "config.json").read_text())["config"]["width"] == 48
+    assert json.loads((tuned / "action_normalizer.json").read_text()) == normalizer
+    # One small optimizer step away from the base weights, far from another initialisation.
+    weights = load_file(tuned / "model" / "model.safetensors")
+    fresh = tmp_path / "fresh"
+    assert run([*argv, "--out", str(fresh), "--steps", "1", "--width", "48", "--seed", "1"]) == 0
+    fresh_weights = load_file(fresh / "model" / "model.safetensors")
+    moved = max((weights[name] - base[name]).abs().max().item() for name in base)
+    apart = max((fresh_weights[name] - base[name]).abs().max().item() for name in base)
+    assert moved < apart / 10
+
+    with pytest.raises(ConfigError, match="drop --width"):
+        run([*argv, "--out", str(tmp_path / "wide"), "--init-from", str(tuned), "--width", "64"])
+    with pytest.raises(ConfigError, match=r"instruction_dim 0 \(needed: 384\)"):
+        run([*argv, "--out", str(tmp_path / "text"), "--init-from", str(tuned), "--condition", "both"])

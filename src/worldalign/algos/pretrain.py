@@ -32,6 +32,7 @@ from worldalign.data.types import ClipBatch
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.autoencoder.latent_cache import ClipLatentEncoder
+from worldalign.models.checkpoint import load_weights
 from worldalign.models.world_model import WorldModel
 from worldalign.sampling.flow_math import interpolate, velocity_target
 from worldalign.sampling.guidance import WorldModelVelocity, autocast_context
@@ -228,12 +229,15 @@ def train_world_model(
     device: str | torch.device | None = None,
     progress: bool = True,
     resume: bool = True,
+    initial_weights: str | Path | None = None,
 ) -> TrainingResult:
     """Train the world model on ``ClipBatch`` es, in the latent space of a frozen ``autoencoder``.
 
     Clips should carry ``model.max_context_frames`` context frames (each step uses the last
     ``c`` of them, ``c`` drawn by ``sample_context_length``) and ``model.future_frames`` future
     frames. ``instruction_encoder`` is required when the model is instruction-conditioned.
+    ``initial_weights`` is a world model checkpoint folder of the same config to start from
+    (fine-tuning); a run that resumes continues from its own checkpoint instead.
     """
     out_dir = Path(out_dir)
     device = torch.device(device) if device is not None else default_device()
@@ -254,6 +258,8 @@ def train_world_model(
         )
     torch.manual_seed(config.run.seed)
     model = WorldModel(model_config).to(device)
+    if initial_weights is not None:
+        load_weights(model, initial_weights)
     encoder = ClipLatentEncoder(autoencoder.to(device), cache=config.cache_latents)
     run = TrainingRun(model, config.optimizer, config.run, config.steps, out_dir, clips, config, progress, resume)
     result = TrainingResult(step=run.step, resumed_from=run.resumed_from)

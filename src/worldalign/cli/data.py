@@ -17,6 +17,7 @@ examples:
   worldalign data generate --tasks mt10 --episodes-per-task 10 --out data/mt10
   worldalign data generate --tasks reach-v3,push-v3 --noise 0.5 --views front,wrist --size 128 --out data/noisy
   worldalign data generate --tasks heldout --episodes-per-task 5 --instructions heldout --out data/heldout
+  worldalign data generate --tasks mt10 --episodes-per-task 16 --noise 0.2 --explore 0.3 --out data/explore
 
 Task suites: mt10 (= train: the 10 MT10 tasks), heldout, all. The dataset is fixed by the
 options and --seed alone (not by --workers). An interrupted run continues where it stopped
@@ -44,6 +45,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     gen.add_argument(
         "--noise", type=float, default=0.0,
         help="std of Gaussian noise on the expert's actions in [-1, 1]; 0.5 gives many failures (default: 0)",
+    )
+    gen.add_argument(
+        "--explore", type=float, default=0.0,
+        help="expected fraction of steps in which the expert holds a random action for 4-12 steps "
+        "(data on which a world model must follow its actions; default: 0)",
     )
     gen.add_argument(
         "--views", default=",".join(DEFAULT_VIEWS),
@@ -104,6 +110,7 @@ def run_generate(args: argparse.Namespace) -> int:
         tasks=tuple(resolve_tasks(args.tasks)),
         episodes_per_task=args.episodes_per_task,
         noise=args.noise,
+        explore=args.explore,
         views=tuple(resolve_views(split_list(args.views))),
         image_size=args.size,
         action_repeat=args.action_repeat,

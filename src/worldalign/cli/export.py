@@ -2,7 +2,8 @@
 
 Copies the final model of a run, or the weight EMA of one of its resumable checkpoints (weights +
 config, no optimizer or RNG state), and the files the other commands read beside it (the action
-statistics and the instruction-embedding cache of a world model), optionally storing the weights
+statistics and the instruction-embedding cache of a world model, completed with every instruction
+of the embedded suite), optionally storing the weights
 in float16 (half the size; the commands load them back into float32). ``register`` adds the verb
 to the top-level parser.
 """
@@ -59,8 +60,20 @@ def run_export(args: argparse.Namespace) -> int:
         if (run_dir / name).is_file():
             shutil.copyfile(run_dir / name, args.dest / name)
             copied.append(name)
+    if INSTRUCTION_CACHE_FILE in copied:
+        _embed_suite_instructions(args.dest / INSTRUCTION_CACHE_FILE)
     size = sum(p.stat().st_size for p in args.dest.iterdir()) / 1e6
     extras = f" with {', '.join(copied)}" if copied else ""
     source = f"the weight EMA of {model_dir}" if ema is not None else str(model_dir)
     print(f"exported {source} to {args.dest}{extras} ({size:.1f} MB{', float16' if args.half else ''})")
     return 0
+
+
+def _embed_suite_instructions(cache_file: Path) -> None:
+    """Complete an instruction cache with every paraphrase of the embedded Meta-World suite, so
+    that using the exported model on the embedded benchmark never rewrites its folder (a shipped
+    folder stays as committed) nor loads the sentence encoder."""
+    from worldalign.envs.tasks import all_instructions
+    from worldalign.models.text.instruction_encoder import InstructionEncoder
+
+    InstructionEncoder(cache_file).encode(all_instructions())

@@ -44,6 +44,8 @@ Frames of every view of the training episodes are drawn uniformly; the last --he
 task's episodes are never trained on, and the run ends with the reconstruction PSNR/SSIM on
 them. The model is OUT/model, previews (real row over reconstruction row) OUT/previews/step_N.png;
 running the same command again resumes from the newest checkpoint in OUT/checkpoints.
+--init-from fine-tunes a trained world model: the architecture and action statistics are that
+model's, the optimizer and schedule start afresh.
 """
 
 TRAIN_WORLD_MODEL_EPILOG = """\
@@ -51,6 +53,8 @@ examples:
   worldalign train world-model --dataset data/mt10 --autoencoder runs/ae --out runs/wm
   worldalign train world-model --dataset data/mt10 --autoencoder runs/ae/model --out runs/wm-text \\
       --condition instruction --steps 2000
+  worldalign train world-model --dataset data/explore --autoencoder checkpoints/autoencoder-cpu \\
+      --condition both --init-from checkpoints/world-model-cpu --steps 2000 --out runs/wm-finetuned
 
 The frozen autoencoder (--autoencoder: its run folder or its model/ folder, trained with the
 same --preset) maps clips to latents; the world model learns to predict --preset's future
@@ -59,6 +63,8 @@ embedding) or both; the last --held-out of each task's episodes are never traine
 them for evaluating rollouts). The model is OUT/model, the action statistics it was trained with
 OUT/action_normalizer.json, previews (real over generated rows, per view) OUT/previews/step_N.mp4;
 running the same command again resumes from the newest checkpoint in OUT/checkpoints.
+--init-from fine-tunes a trained world model: the architecture and action statistics are that
+model's, the optimizer and schedule start afresh.
 """
 
 
@@ -167,6 +173,12 @@ def add_train_world_model_parser(train_subparsers: argparse._SubParsersAction) -
     )
     parser.add_argument("--width", type=int, help="transformer width (default: the preset's; a multiple of its heads)")
     parser.add_argument("--depth", type=int, help="transformer blocks (default: the preset's)")
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        help="start from this world model's weights (a run folder, its model/ or an exported folder) and keep "
+        "its architecture and action statistics: fine-tuning (default: random initialisation)",
+    )
     parser.add_argument(
         "--context-noise",
         type=float,
@@ -364,6 +376,46 @@ def run_folder_of(model_dir: Path) -> Path:
     return model_dir
 
 
+def _initial_model(config: Any, args: argparse.Namespace, needed_by: str) -> tuple[Any, Path | None]:
+    """``config`` with the model of ``--init-from`` (and that model's folder), checked to fit the
+    dataset and autoencoder (``needed_by``); ``config`` unchanged without ``--init-from``."""
+    if args.init_from is None:
+        return config, None
+    from worldalign.configs.world_model import WorldModelConfig
+    from worldalign.models.checkpoint import read_config
+    from worldalign.models.world_model import WorldModel
+
+    if args.width is not None or args.depth is not None:
+        raise ConfigError("--init-from keeps its checkpoint's architecture: drop --width and --depth")
+    folder = model_folder(args.init_from, "--init-from", "train world-model")
+    stored = read_config(folder, WorldModelConfig, WorldModel.model_type)
+    fitted = ("num_views", "action_dim", "instruction_dim", "latent_channels", "latent_size")
+    differences = [
+        f"{name} {getattr(stored, name)} (needed: {getattr(config.model, name)})"
+        for name in fitted
+        if getattr(stored, name) != getattr(config.model, name)
+    ]
+    if differences:
+        raise ConfigError(
+            f"--init-from {folder} does not fit {needed_by}: the checkpoint has " + "; ".join(differences)
+        )
+    return dataclasses.replace(config, model=stored), folder
+
+
+def _initial_normalizer(dataset: LeRobotDataset, initial_model: Path | None) -> Normalizer:
+    """The action statistics of the model fine-tuned from (its inputs keep their meaning), else
+    the dataset's."""
+    if initial_model is None:
+        return _action_normalizer(dataset)
+    from worldalign.data import lerobot_format as fmt
+    from worldalign.data.stats import Normalizer
+
+    path = run_folder_of(initial_model) / NORMALIZER_FILE
+    if not path.is_file():
+        raise ConfigError(f"--init-from {initial_model}: {path} not found (the model's action statistics)")
+    return Normalizer.from_file(path, features=(fmt.ACTION,))
+
+
 def autoencoder_folder(path: Path) -> Path:
     """The model folder of ``--autoencoder``."""
     return model_folder(path, "--autoencoder", "train autoencoder")
@@ -387,7 +439,11 @@ def run_train_world_model(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset).with_dataset(
         len(views), dataset.action_dim if actions else 0, EMBEDDING_DIM if instruction else 0
     )
-    config = _with_architecture(_training_config(preset.world_model, args), args)
+    config, initial_model = _initial_model(
+        _with_architecture(_training_config(preset.world_model, args), args),
+        args,
+        f"{dataset.root} ({len(views)} views, --condition {args.condition}) and the autoencoder {folder}",
+    )
     train, _ = _split(dataset, args.held_out)
     span = config.model.max_context_frames + config.model.future_frames
     longest = int(dataset.episode_lengths[train].max())
@@ -397,7 +453,7 @@ def run_train_world_model(args: argparse.Namespace) -> int:
             f"{config.model.future_frames} future); the longest training episode of {dataset.root} has {longest}: "
             "use longer episodes or a preset with fewer context frames"
         )
-    normalizer = _action_normalizer(dataset)
+    normalizer = _initial_normalizer(dataset, initial_model)
     sampler = ClipSampler(
         dataset,
         context_frames=config.model.max_context_frames,
@@ -419,6 +475,7 @@ def run_train_world_model(args: argparse.Namespace) -> int:
         instruction_encoder=InstructionEncoder(args.out / INSTRUCTION_CACHE_FILE) if instruction else None,
         preview=world_model_preview(args.out, views, dataset.fps),
         resume=not args.no_resume,
+        initial_weights=initial_model,
     )
     print(f"model: {result.model_dir} (step {result.step}; resumed from step {result.resumed_from})")
     return 0

@@ -15,7 +15,7 @@ import multiprocessing
 import shutil
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,8 @@ class GenerationConfig:
     """Store videos losslessly (H.264 RGB, qp 0) so pixels round-trip exactly."""
     instruction_split: str = "train"
     """Which instruction paraphrases to draw from: "train" or "heldout"."""
+    explore: float = 0.0
+    """Expected fraction of steps in random-action exploration segments (see ``ScriptedExpert``)."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ def record_and_stage(config: GenerationConfig, out: Path, spec: EpisodeSpec) -> 
         _environment(config, spec.task),
         seed=spec.seed,
         noise=config.noise,
+        explore=config.explore,
         max_steps=config.max_steps,
         instruction_split=config.instruction_split,
     )
@@ -147,7 +150,7 @@ def _finished_outcomes(config: GenerationConfig, out: Path) -> list[EpisodeOutco
     if not (out / "meta" / "info.json").exists():
         return None
     saved = out / "meta" / GENERATION_CONFIG_FILE
-    if not saved.exists() or json.loads(saved.read_text()) != _as_json(config):
+    if not saved.exists() or _read_saved_config(saved) != _as_json(config):
         raise ConfigError(f"{out} already holds a finished dataset made differently; choose another --out or delete it")
     dataset = LeRobotDataset(out)
     return [
@@ -160,11 +163,18 @@ def _as_json(config: GenerationConfig) -> dict[str, object]:
     return json.loads(json.dumps(asdict(config)))
 
 
+def _read_saved_config(path: Path) -> dict[str, object]:
+    """A saved generation config, completed with the defaults of fields added since it was saved
+    (a dataset made before ``explore`` existed was made with ``explore=0``)."""
+    defaults = {field.name: field.default for field in fields(GenerationConfig) if field.default is not MISSING}
+    return {**defaults, **json.loads(path.read_text())}
+
+
 def _check_resumable(config: GenerationConfig, out: Path) -> None:
     """Refuse to mix episodes of two different configs in one output folder."""
     saved = out / STAGING_DIR / GENERATION_CONFIG_FILE
     if saved.exists():
-        previous = json.loads(saved.read_text())
+        previous = _read_saved_config(saved)
         current = _as_json(config)
         if previous != current:
             differing = sorted(k for k in current if previous.get(k) != current[k])

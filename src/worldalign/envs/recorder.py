@@ -27,7 +27,7 @@ noise-free experts of the ten training tasks succeed by step 91 at the latest (m
 so 100 steps hold a solved episode plus some settling, and noisy experts have room to fail
 or recover. (door-open-v3's expert misses one layout in 20 at any length.)"""
 
-GENERATOR = "worldalign.envs.recorder: Meta-World scripted expert with Gaussian action noise"
+GENERATOR = "worldalign.envs.recorder: Meta-World scripted expert with Gaussian action noise and exploration segments"
 
 # Stream constant for the instruction draw: independent of the layout and noise streams that
 # share the episode's seed.
@@ -39,6 +39,7 @@ def record_episode(
     *,
     seed: int,
     noise: float = 0.0,
+    explore: float = 0.0,
     views: str | Sequence[str] = DEFAULT_VIEWS,
     image_size: int = 64,
     action_repeat: int = 2,
@@ -52,6 +53,7 @@ def record_episode(
             env,
             seed=seed,
             noise=noise,
+            explore=explore,
             max_steps=max_steps,
             instruction_split=instruction_split,
             post_success_steps=post_success_steps,
@@ -63,6 +65,7 @@ def record_in_env(
     *,
     seed: int,
     noise: float = 0.0,
+    explore: float = 0.0,
     max_steps: int = DEFAULT_MAX_STEPS,
     instruction_split: InstructionSplit = "train",
     post_success_steps: int | None = None,
@@ -74,6 +77,8 @@ def record_in_env(
             size and action repeat are used.
         seed: fixes the layout, the instruction paraphrase and the action noise.
         noise: standard deviation of the expert's Gaussian action noise.
+        explore: expected fraction of steps in the expert's random-action exploration segments
+            (see ``ScriptedExpert``).
         max_steps: most frames (== actions) to record.
         instruction_split: draw the instruction from the ``"train"`` or ``"heldout"``
             paraphrases.
@@ -89,7 +94,7 @@ def record_in_env(
     if post_success_steps is not None and post_success_steps < 0:
         raise ConfigError(f"post_success_steps must be >= 0 or None, got {post_success_steps}")
     instruction = pick_instruction(env.task, np.random.default_rng((seed, _INSTRUCTION_STREAM)), instruction_split)
-    expert = ScriptedExpert(env.task, noise=noise, seed=seed)
+    expert = ScriptedExpert(env.task, noise=noise, seed=seed, explore=explore)
     observation = env.reset(seed)
     frames, actions, states, snapshots = [], [], [], []
     privileged: dict[str, list[np.ndarray]] = {name: [] for name in PRIVILEGED_FIELDS}
@@ -124,6 +129,7 @@ def record_in_env(
             "generator": GENERATOR,
             "seed": seed,
             "noise": noise,
+            "explore": explore,
             "action_repeat": env.action_repeat,
             "image_size": env.image_size,
             "max_steps": max_steps,

@@ -350,6 +350,12 @@ def resolve_tasks(spec: str) -> list[str]:
     return names
 
 
+def all_instructions() -> list[str]:
+    """Every instruction paraphrase of every task of the suite, train and held-out, once each."""
+    texts = (text for spec in _SPECS for text in (*spec.instructions, *spec.heldout_instructions))
+    return list(dict.fromkeys(texts))
+
+
 def pick_instruction(task: str, rng: np.random.Generator, split: InstructionSplit = "train") -> str:
     """Draw one paraphrase of ``task``'s instruction, from the train or the held-out paraphrases.
 
