@@ -44,8 +44,6 @@ Frames of every view of the training episodes are drawn uniformly; the last --he
 task's episodes are never trained on, and the run ends with the reconstruction PSNR/SSIM on
 them. The model is OUT/model, previews (real row over reconstruction row) OUT/previews/step_N.png;
 running the same command again resumes from the newest checkpoint in OUT/checkpoints.
---init-from fine-tunes a trained world model: the architecture and action statistics are that
-model's, the optimizer and schedule start afresh.
 """
 
 TRAIN_WORLD_MODEL_EPILOG = """\
