@@ -10,7 +10,8 @@ Exploration segments hold one uniformly random action for several steps before t
 over again (it is a feedback policy, so it recovers). They exist for action-conditioned world
 models: on pure expert data the next action is predictable from the scene and the task, so a
 model can ignore its action input; a random held action moves the arm somewhere the context does
-not tell, and only the action does.
+not tell, and only the action does. (Fine-tuning the shipped world model on such data made it
+follow its actions only a little more: docs/benchmarks.md.)
 """
 
 from __future__ import annotations
