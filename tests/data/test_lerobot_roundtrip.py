@@ -110,9 +110,16 @@ def test_lossy_dataset_decodes_close(tmp_path: Path) -> None:
             writer.add_episode(episode)
     dataset = LeRobotDataset(tmp_path / "d")
     assert dataset.features["observation.images.front"]["info"]["video.pix_fmt"] == "yuv420p"
+    def psnr(a: np.ndarray, b: np.ndarray) -> float:
+        return float(10 * np.log10(255**2 / np.mean((a.astype(np.float64) - b) ** 2)))
+
     for read, written in zip(dataset.iter_episodes(), episodes, strict=True):
-        mse = np.mean((read.frames.astype(np.float64) - written.frames) ** 2)
-        assert 10 * np.log10(255**2 / mse) > 30
+        # crf 23 on these 32 px random-colour frames measures 35.8 / 30.0 / 31.4 dB (libx264's
+        # thread timing can move it by a few hundredths); a frame shifted by one scores 25.8-28.5
+        # and swapped colour channels about 9, so both the level and the alignment are checked.
+        aligned = psnr(read.frames, written.frames)
+        assert aligned > 29
+        assert aligned > psnr(read.frames[:, 1:], written.frames[:, :-1]) + 1
         assert np.array_equal(read.actions, written.actions)
 
 
