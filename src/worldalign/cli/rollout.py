@@ -149,9 +149,12 @@ def load_world_model_run(path: Path, device: torch.device) -> WorldModelRun:
     """The world model of ``--world-model`` (a run folder or its ``model/``), its action
     statistics (``action_normalizer.json``, action-conditioned models) and instruction encoder
     (cached in ``instruction_embeddings.safetensors``, instruction-conditioned models)."""
-    from worldalign.cli.world_model import INSTRUCTION_CACHE_FILE, NORMALIZER_FILE, model_folder, run_folder_of
-    from worldalign.data import lerobot_format as fmt
-    from worldalign.data.stats import Normalizer
+    from worldalign.cli.world_model import (
+        INSTRUCTION_CACHE_FILE,
+        model_action_normalizer,
+        model_folder,
+        run_folder_of,
+    )
     from worldalign.models.checkpoint import load_model
     from worldalign.models.text.instruction_encoder import InstructionEncoder
     from worldalign.models.world_model import WorldModel
@@ -159,14 +162,7 @@ def load_world_model_run(path: Path, device: torch.device) -> WorldModelRun:
     model_dir = model_folder(path, "--world-model", "train world-model")
     run_dir = run_folder_of(model_dir)
     model = load_model(WorldModel, model_dir, device=device).eval()
-    normalizer = None
-    if model.config.action_dim > 0:
-        if not (run_dir / NORMALIZER_FILE).is_file():
-            raise ConfigError(
-                f"{run_dir / NORMALIZER_FILE} not found: the world model's action statistics are written there by "
-                "`worldalign train world-model`"
-            )
-        normalizer = Normalizer.from_file(run_dir / NORMALIZER_FILE, features=(fmt.ACTION,))
+    normalizer = model_action_normalizer(model_dir) if model.config.action_dim > 0 else None
     instructions = InstructionEncoder(run_dir / INSTRUCTION_CACHE_FILE) if model.config.instruction_dim > 0 else None
     return WorldModelRun(model_dir, model, normalizer, instructions)
 

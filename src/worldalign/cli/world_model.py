@@ -400,18 +400,23 @@ def _initial_model(config: Any, args: argparse.Namespace, needed_by: str) -> tup
     return dataclasses.replace(config, model=stored), folder
 
 
-def _initial_normalizer(dataset: LeRobotDataset, initial_model: Path | None) -> Normalizer:
-    """The action statistics of the model fine-tuned from (its inputs keep their meaning), else
-    the dataset's."""
-    if initial_model is None:
-        return _action_normalizer(dataset)
+def model_action_normalizer(model_dir: Path) -> Normalizer:
+    """The action statistics a world model was trained with, beside it or in its run folder."""
     from worldalign.data import lerobot_format as fmt
     from worldalign.data.stats import Normalizer
 
-    path = run_folder_of(initial_model) / NORMALIZER_FILE
+    path = run_folder_of(model_dir) / NORMALIZER_FILE
     if not path.is_file():
-        raise ConfigError(f"--init-from {initial_model}: {path} not found (the model's action statistics)")
+        raise ConfigError(
+            f"{path} not found: the world model's action statistics are written there by `worldalign train world-model`"
+        )
     return Normalizer.from_file(path, features=(fmt.ACTION,))
+
+
+def _initial_normalizer(dataset: LeRobotDataset, initial_model: Path | None) -> Normalizer:
+    """The action statistics of the model fine-tuned from (its inputs keep their meaning), else
+    the dataset's."""
+    return _action_normalizer(dataset) if initial_model is None else model_action_normalizer(initial_model)
 
 
 def autoencoder_folder(path: Path) -> Path:
