@@ -67,6 +67,12 @@ def main() -> None:
         "--guidance-scale", type=float, default=1.0, help="classifier-free guidance scale (default: 1, none)"
     )
     parser.add_argument(
+        "--action-guidance-scale",
+        type=float,
+        default=1.0,
+        help="guidance scale on the actions alone (default: 1, none)",
+    )
+    parser.add_argument(
         "--policies", help=f"comma-separated policy keys, e.g. full-history,swr-6 (default: all; fixed-{FIXED_WINDOW}, "
         f"swr-W for W in {SWR_WINDOWS})"
     )
@@ -117,6 +123,7 @@ def main() -> None:
         seeds=range(args.seeds),
         sampling_steps=args.steps,
         guidance_scale=args.guidance_scale,
+        action_guidance_scale=args.action_guidance_scale,
         batch_size=args.batch_size,
         progress=True,
     )
@@ -128,7 +135,8 @@ def main() -> None:
     print(
         f"# World model {run.model_dir}\n\n{len(episodes)} held-out episode(s) {episodes} of {args.dataset}, views "
         f"{', '.join(views)}; conditioned on {' and '.join(conditions) or 'nothing'}; {args.steps} Euler steps, "
-        f"guidance scale {args.guidance_scale:g}, device {device}; {elapsed:.1f} s\n"
+        f"guidance scale {args.guidance_scale:g}, action guidance scale {args.action_guidance_scale:g}, device "
+        f"{device}; {elapsed:.1f} s\n"
     )
     print(report.markdown())
     if args.out is not None:
@@ -137,6 +145,7 @@ def main() -> None:
             "autoencoder": str(args.autoencoder),
             "dataset": str(args.dataset),
             "guidance_scale": args.guidance_scale,
+            "action_guidance_scale": args.action_guidance_scale,
             "device": str(device),
             "wall_time_s": elapsed,
         }

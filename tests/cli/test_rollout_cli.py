@@ -61,6 +61,17 @@ def test_swr_context_stays_within_its_window(runs: dict[str, Path], tmp_path: Pa
     assert (tmp_path / "episode_0.mp4").is_file() and (tmp_path / "episode_1.mp4").is_file()
 
 
+def test_action_guidance_changes_the_rollout_and_is_recorded(runs: dict[str, Path], tmp_path: Path) -> None:
+    argv = [*rollout_argv(runs, tmp_path / "plain"), "--horizon", "4", "--episodes", "2", "--policy", "full-history"]
+    assert run(argv) == 0
+    guided_argv = [*rollout_argv(runs, tmp_path / "guided"), "--horizon", "4", "--episodes", "2", "--policy", "full-history"]
+    assert run([*guided_argv, "--action-guidance-scale", "4"]) == 0
+    plain = json.loads((tmp_path / "plain" / "metrics.json").read_text())
+    guided = json.loads((tmp_path / "guided" / "metrics.json").read_text())
+    assert (plain["action_guidance_scale"], guided["action_guidance_scale"]) == (1.0, 4.0)
+    assert guided["psnr"] != plain["psnr"]
+
+
 def test_too_short_episode_names_it_and_both_lengths(runs: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"episode 2 .* 12 frames.* needs 13"):
         run([*rollout_argv(runs, tmp_path), "--horizon", "11"])

@@ -19,14 +19,24 @@ def autoencoder() -> Autoencoder:
     return Autoencoder(get_preset("tiny").autoencoder.model).eval()
 
 
-@pytest.fixture(scope="module")
-def world_model() -> WorldModel:
-    """The tiny preset with 2 views, context up to 4 frames, chunks of 2 frames."""
+def random_world_model(**changes: int) -> WorldModel:
+    """The tiny preset's world model with ``changes`` to its config, zero-initialised layers randomised."""
     torch.manual_seed(0)
-    config = dataclasses.replace(get_preset("tiny").world_model.model, num_views=2, instruction_dim=0)
-    model = WorldModel(config)
+    model = WorldModel(dataclasses.replace(get_preset("tiny").world_model.model, **changes))
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.Linear) and module.weight.abs().sum() == 0:
                 module.weight.normal_(0, 0.05)
     return model.eval()
+
+
+@pytest.fixture(scope="module")
+def world_model() -> WorldModel:
+    """The tiny preset with 2 views, context up to 4 frames, chunks of 2 frames."""
+    return random_world_model(num_views=2, instruction_dim=0)
+
+
+@pytest.fixture(scope="module")
+def instructed_world_model() -> WorldModel:
+    """The tiny preset conditioned on actions and a 6-dimensional instruction."""
+    return random_world_model(instruction_dim=6)

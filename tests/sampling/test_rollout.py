@@ -108,9 +108,9 @@ def test_same_seed_same_rollout(world_model: WorldModel, autoencoder: Autoencode
     assert not torch.equal(a.latents, c.latents)
 
 
-@pytest.mark.parametrize("guidance_scale", [1.0, 2.5])
+@pytest.mark.parametrize(("guidance_scale", "action_guidance_scale"), [(1.0, 1.0), (2.5, 1.0), (1.0, 3.0)])
 def test_sde_rollout_log_probs_can_be_recomputed(
-    world_model: WorldModel, autoencoder: Autoencoder, guidance_scale: float
+    world_model: WorldModel, autoencoder: Autoencoder, guidance_scale: float, action_guidance_scale: float
 ) -> None:
     result = run(
         world_model,
@@ -120,6 +120,7 @@ def test_sde_rollout_log_probs_can_be_recomputed(
         sampler=FlowSDESampler(steps=3),
         record_chunks=True,
         guidance_scale=guidance_scale,
+        action_guidance_scale=action_guidance_scale,
     )
     assert len(result.chunks) == 3
     for chunk in result.chunks:
@@ -141,10 +142,14 @@ def test_latents_only_rollout_skips_decoding(world_model: WorldModel, autoencode
     torch.testing.assert_close(latents_only.latents, decoded.latents)
 
 
-def test_guidance_scale_changes_the_rollout(world_model: WorldModel, autoencoder: Autoencoder) -> None:
+def test_guidance_scales_change_the_rollout(world_model: WorldModel, autoencoder: Autoencoder) -> None:
     plain = run(world_model, autoencoder, FixedWindow(2), horizon=2)
     guided = run(world_model, autoencoder, FixedWindow(2), horizon=2, guidance_scale=3.0)
+    action_guided = run(world_model, autoencoder, FixedWindow(2), horizon=2, action_guidance_scale=3.0)
     assert not torch.allclose(plain.latents, guided.latents)
+    assert not torch.allclose(plain.latents, action_guided.latents)
+    # This model has no instruction, so guiding the actions alone is guiding every condition.
+    torch.testing.assert_close(guided.latents, action_guided.latents)
 
 
 def test_bad_policies_and_actions_are_named(world_model: WorldModel, autoencoder: Autoencoder) -> None:

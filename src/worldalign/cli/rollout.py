@@ -99,6 +99,13 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default=1.0,
         help="classifier-free guidance scale on the actions and instruction (default: 1, none)",
     )
+    parser.add_argument(
+        "--action-guidance-scale",
+        type=float,
+        default=1.0,
+        help="guidance scale on the actions alone: above 1 the arm follows its actions more closely "
+        "(default: 1, none)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seeds the sampling noise (default: 0)")
     parser.add_argument(
         "--batch-size", type=int, default=8, help="episodes rolled out together in one batch (default: 8)"
@@ -262,6 +269,7 @@ def run_rollout(args: argparse.Namespace) -> int:
         seeds=(args.seed,),
         sampling_steps=args.steps,
         guidance_scale=args.guidance_scale,
+        action_guidance_scale=args.action_guidance_scale,
         batch_size=args.batch_size,
         metrics=scored,
         action_gap=False,
@@ -280,6 +288,7 @@ def run_rollout(args: argparse.Namespace) -> int:
         "horizon": args.horizon,
         "sampling_steps": args.steps,
         "guidance_scale": args.guidance_scale,
+        "action_guidance_scale": args.action_guidance_scale,
         "seed": args.seed,
         "batch_size": args.batch_size,
         "device": str(device),

@@ -409,6 +409,7 @@ def evaluate_world_model(
     seeds: Sequence[int] = (0,),
     sampling_steps: int = 10,
     guidance_scale: float = 1.0,
+    action_guidance_scale: float = 1.0,
     batch_size: int = 8,
     metrics: Sequence[str] = METRIC_NAMES,
     action_gap: bool = True,
@@ -433,6 +434,8 @@ def evaluate_world_model(
         sampling_steps: Euler steps of the probability-flow ODE per chunk.
         guidance_scale: classifier-free guidance scale on all conditions (1 = the plain
             conditional model); above 1 it pushes the rollouts toward their actions/instruction.
+        action_guidance_scale: guidance scale on the actions alone (1 = none;
+            ``sampling.guidance.WorldModelVelocity``).
         batch_size: most episodes per rollout call; the episodes are split into equal batches.
         metrics: names from ``worldalign.metrics.METRIC_NAMES`` (LPIPS needs frames >= 31 px).
         action_gap: measure the action gap (ignored for models without action conditioning).
@@ -512,6 +515,7 @@ def evaluate_world_model(
                         actions=actions,
                         instruction=batch.instruction,
                         guidance_scale=guidance_scale,
+                        action_guidance_scale=action_guidance_scale,
                         generator=torch.Generator().manual_seed(seed * _NOISE_SEED_STRIDE + b),
                     )
 

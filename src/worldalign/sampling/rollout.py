@@ -39,6 +39,7 @@ class RolloutChunk:
         first_frame: rollout frame index of its first predicted frame.
         latents: ``(B, V, Tf, C, h, w)`` the chunk it produced (the clean sample).
         trajectory: the SDE trajectory (``latents[:, -1]`` is the chunk), or ``None`` for the ODE.
+        action_guidance_scale: the guidance scale on the actions alone it was sampled with.
     """
 
     context: Tensor
@@ -48,11 +49,14 @@ class RolloutChunk:
     first_frame: int
     latents: Tensor
     trajectory: SDETrajectory | None
+    action_guidance_scale: float = 1.0
 
     def velocity_fn(self, model: WorldModel, bf16: bool = False) -> WorldModelVelocity:
         """The velocity function of ``model`` (e.g. updated weights) under this chunk's conditions:
         ``recompute_log_probs(chunk.velocity_fn(model), chunk.trajectory)``."""
-        return WorldModelVelocity(model, self.context, self.actions, self.instruction, self.guidance_scale, bf16)
+        return WorldModelVelocity(
+            model, self.context, self.actions, self.instruction, self.guidance_scale, bf16, self.action_guidance_scale
+        )
 
 
 @dataclass
@@ -137,6 +141,7 @@ def rollout(
     decode: bool = True,
     record_chunks: bool = False,
     bf16: bool = False,
+    action_guidance_scale: float = 1.0,
 ) -> RolloutResult:
     """Generate ``horizon`` frames autoregressively after ``start_latents``.
 
@@ -155,6 +160,7 @@ def rollout(
         decode: decode every chunk to pixels (``RolloutResult.frames``).
         record_chunks: keep every chunk's context, actions and trajectory.
         bf16: run the world model under bf16 autocast.
+        action_guidance_scale: guidance scale on the actions alone (1 = none; ``WorldModelVelocity``).
     """
     sampler = EulerODESampler() if sampler is None else sampler
     config = model.config
@@ -179,7 +185,9 @@ def rollout(
             future = min(config.future_frames, start + horizon - first_new)
             context, context_start = policy.context(window)
             chunk_actions = None if actions is None else actions[:, context_start : first_new + future - 1]
-            velocity_fn = WorldModelVelocity(model, context, chunk_actions, instruction, guidance_scale, bf16)
+            velocity_fn = WorldModelVelocity(
+                model, context, chunk_actions, instruction, guidance_scale, bf16, action_guidance_scale
+            )
             shape = (start_latents.shape[0], config.num_views, future, *start_latents.shape[3:])
             noise = torch.randn(shape, generator=generator).to(device)
             result = sampler.sample(velocity_fn, noise, generator)
@@ -202,7 +210,14 @@ def rollout(
             if record_chunks:
                 chunks.append(
                     RolloutChunk(
-                        context, chunk_actions, instruction, guidance_scale, first_new, new_latents, result.trajectory
+                        context,
+                        chunk_actions,
+                        instruction,
+                        guidance_scale,
+                        first_new,
+                        new_latents,
+                        result.trajectory,
+                        action_guidance_scale,
                     )
                 )
     return RolloutResult(
