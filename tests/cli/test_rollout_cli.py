@@ -62,10 +62,9 @@ def test_swr_context_stays_within_its_window(runs: dict[str, Path], tmp_path: Pa
 
 
 def test_action_guidance_changes_the_rollout_and_is_recorded(runs: dict[str, Path], tmp_path: Path) -> None:
-    argv = [*rollout_argv(runs, tmp_path / "plain"), "--horizon", "4", "--episodes", "2", "--policy", "full-history"]
-    assert run(argv) == 0
-    guided_argv = [*rollout_argv(runs, tmp_path / "guided"), "--horizon", "4", "--episodes", "2", "--policy", "full-history"]
-    assert run([*guided_argv, "--action-guidance-scale", "4"]) == 0
+    options = ["--horizon", "4", "--episodes", "2", "--policy", "full-history"]
+    assert run([*rollout_argv(runs, tmp_path / "plain"), *options]) == 0
+    assert run([*rollout_argv(runs, tmp_path / "guided"), *options, "--action-guidance-scale", "4"]) == 0
     plain = json.loads((tmp_path / "plain" / "metrics.json").read_text())
     guided = json.loads((tmp_path / "guided" / "metrics.json").read_text())
     assert (plain["action_guidance_scale"], guided["action_guidance_scale"]) == (1.0, 4.0)
