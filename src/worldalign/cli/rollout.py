@@ -103,8 +103,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--action-guidance-scale",
         type=float,
         default=1.0,
-        help="guidance scale on the actions alone: above 1 the arm follows its actions more closely "
-        "(default: 1, none)",
+        help="guidance scale on the actions alone: above 1 the arm follows its actions more closely; 2-3 on the "
+        "shipped model (docs/benchmarks.md), at 1.6-1.7x the time per frame (default: 1, none)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seeds the sampling noise (default: 0)")
     parser.add_argument(
