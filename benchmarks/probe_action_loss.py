@@ -23,8 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from worldalign.models.world_model import WorldModel
-from worldalign.sampling.flow_math import interpolate, velocity_target
+from worldalign.algos.pretrain import flow_squared_error
 from worldalign.cli.rollout import load_world_model_run
 from worldalign.cli.world_model import autoencoder_folder
 from worldalign.data.clips import ClipSampler, split_episodes
@@ -102,20 +101,6 @@ def main() -> None:
     print(f"flow loss on {args.batches} x 16 held-out clips of {args.dataset}, {args.context} context frames")
     report("all positions", losses)
     report(f"the {args.moving_fraction:.0%} of positions that moved most", moving_losses)
-
-
-def flow_squared_error(
-    model: WorldModel,
-    future: Tensor,
-    context: Tensor,
-    t: Tensor,
-    noise: Tensor,
-    actions: Tensor | None,
-    instruction: Tensor | None,
-) -> Tensor:
-    """Per-element squared error of the predicted velocity, ``(B, V, Tf, C, h, w)``."""
-    velocity = model(interpolate(future, noise, t), t, context, actions, instruction)
-    return (velocity.float() - velocity_target(future, noise)) ** 2
 
 
 def moving_positions(future: Tensor, last_context: Tensor, fraction: float) -> Tensor:

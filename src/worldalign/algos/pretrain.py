@@ -100,11 +100,31 @@ def flow_matching_loss(
     ``future (B, V, Tf, C, h, w)`` clean latents, ``context (B, V, Tc, C, h, w)``, ``t (B,)``,
     ``noise`` like ``future``; ``context_time (B,)`` the noise level of the context (``noise_context``).
     """
+    squared_error = flow_squared_error(
+        model, future, context, t, noise, actions, instruction, keep_actions, keep_instruction, context_time
+    )
+    return squared_error.mean()
+
+
+def flow_squared_error(
+    model: WorldModel,
+    future: Tensor,
+    context: Tensor,
+    t: Tensor,
+    noise: Tensor,
+    actions: Tensor | None = None,
+    instruction: Tensor | None = None,
+    keep_actions: Tensor | None = None,
+    keep_instruction: Tensor | None = None,
+    context_time: Tensor | None = None,
+) -> Tensor:
+    """``flow_matching_loss`` per element, ``(B, V, Tf, C, h, w)``: the squared error of the
+    predicted velocity, for losses or probes that weigh positions differently."""
     noisy = interpolate(future, noise, t)
     velocity = model(
         noisy, t, context, actions, instruction, keep_actions, keep_instruction, context_time=context_time
     )
-    return F.mse_loss(velocity.float(), velocity_target(future, noise))
+    return (velocity.float() - velocity_target(future, noise)) ** 2
 
 
 # --------------------------------------------------------------------------------------------

@@ -210,14 +210,14 @@ def rollout(
             if record_chunks:
                 chunks.append(
                     RolloutChunk(
-                        context,
-                        chunk_actions,
-                        instruction,
-                        guidance_scale,
-                        first_new,
-                        new_latents,
-                        result.trajectory,
-                        action_guidance_scale,
+                        context=context,
+                        actions=chunk_actions,
+                        instruction=instruction,
+                        guidance_scale=guidance_scale,
+                        first_frame=first_new,
+                        latents=new_latents,
+                        trajectory=result.trajectory,
+                        action_guidance_scale=action_guidance_scale,
                     )
                 )
     return RolloutResult(
