@@ -22,16 +22,15 @@ from pathlib import Path
 
 import torch
 
-from worldalign.cli.rollout import load_world_model_run
-from worldalign.cli.world_model import autoencoder_folder, check_image_size, dataset_views
 from worldalign.data.clips import split_episodes, spread_evenly
 from worldalign.data.lerobot_reader import LeRobotDataset
+from worldalign.data.selection import check_image_size, select_views
 from worldalign.errors import ConfigError
 from worldalign.eval.world_model import evaluate_world_model, usable_episodes
-from worldalign.models.autoencoder import Autoencoder
-from worldalign.models.checkpoint import load_model
+from worldalign.runs.loading import load_autoencoder, load_world_model_run
 from worldalign.sampling.context_policies import ContextPolicy, FixedWindow, FullHistory, SlidingWindowReencode
 from worldalign.utils.atomic import atomic_write_json
+from worldalign.utils.text import split_list
 
 HELD_OUT_FRACTION = 0.1  # what `worldalign train world-model` holds out by default
 SWR_WINDOWS = (4, 6, 8, 12)
@@ -84,9 +83,9 @@ def main() -> None:
     began = time.perf_counter()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dataset = LeRobotDataset(args.dataset)
-    views = dataset_views(dataset, args.views)
+    views = select_views(dataset, None if args.views is None else split_list(args.views))
     run = load_world_model_run(args.world_model, device)
-    autoencoder = load_model(Autoencoder, autoencoder_folder(args.autoencoder), device=device).eval()
+    autoencoder = load_autoencoder(args.autoencoder, device)
     check_image_size(dataset, views, autoencoder.config.image_size, f"the autoencoder {args.autoencoder}")
 
     notes: list[str] = []

@@ -32,14 +32,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from worldalign.cli.rollout import load_world_model_run
-from worldalign.cli.world_model import autoencoder_folder, to_uint8_video
 from worldalign.data import lerobot_format as fmt
 from worldalign.data.lerobot_reader import LeRobotDataset
-from worldalign.models.autoencoder import Autoencoder
-from worldalign.models.checkpoint import load_model
+from worldalign.data.pixels import to_uint8_video
 from worldalign.models.idm import InverseDynamicsModel
 from worldalign.rewards.decode import load_idm
+from worldalign.runs.loading import load_autoencoder, load_world_model_run
 from worldalign.sampling.context_policies import FullHistory
 from worldalign.sampling.rollout import rollout
 from worldalign.sampling.samplers import EulerODESampler
@@ -74,7 +72,7 @@ def main() -> None:
     run = load_world_model_run(args.world_model, device)
     if run.normalizer is None:
         raise SystemExit(f"{args.world_model} is not conditioned on actions: nothing to probe")
-    autoencoder = load_model(Autoencoder, autoencoder_folder(args.autoencoder)).eval()
+    autoencoder = load_autoencoder(args.autoencoder)
     indices = [int(index) for index in args.episodes.split(",")]
     frames = CONTEXT + args.horizon
     episodes = [dataset.episode(index, dataset.views) for index in indices]

@@ -24,12 +24,9 @@ import torch
 from torch import Tensor
 
 from worldalign.algos.pretrain import flow_squared_error
-from worldalign.cli.rollout import load_world_model_run
-from worldalign.cli.world_model import autoencoder_folder
 from worldalign.data.clips import ClipSampler, split_episodes
 from worldalign.data.lerobot_reader import LeRobotDataset
-from worldalign.models.autoencoder import Autoencoder
-from worldalign.models.checkpoint import load_model
+from worldalign.runs.loading import load_autoencoder, load_world_model_run
 
 
 def main() -> None:
@@ -60,7 +57,7 @@ def main() -> None:
     run = load_world_model_run(args.world_model, torch.device("cpu"))  # in eval mode
     if run.normalizer is None:
         parser.error(f"{args.world_model} is not action-conditioned: there are no actions to probe")
-    autoencoder = load_model(Autoencoder, autoencoder_folder(args.autoencoder)).eval()
+    autoencoder = load_autoencoder(args.autoencoder)
     dataset = LeRobotDataset(args.dataset)
     _, held_out = split_episodes(dataset.task_names, held_out_fraction=0.1)
     clips = ClipSampler(

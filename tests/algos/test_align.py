@@ -18,7 +18,7 @@ from align_setup import brightness_rewards, episode_pool, tiny_models
 from worldalign.algos.align import LOG_FILE, AlignConfig, align
 from worldalign.algos.flow_grpo import FlowGRPOConfig
 from worldalign.algos.conditions import PromptConditions, RolloutStateConditions
-from worldalign.algos.run_folder import FINAL_MODEL_DIR
+from worldalign.runs.layout import FINAL_MODEL_DIR
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.models.checkpoint import load_model
@@ -75,7 +75,7 @@ def test_a_brightness_reward_makes_rollouts_brighter(algorithm: str, tmp_path: P
         cfg = dataclasses.replace(cfg, grpo=FlowGRPOConfig(kl_coef=0.0))
     relabelled: list[int] = []
 
-    def relabel(candidates: Rollout) -> dict[str, float]:  # what the judge's RelabelHook receives
+    def relabel(candidates: Rollout) -> dict[str, float]:  # what the judge's JudgeRelabelHook receives
         relabelled.append(candidates.batch_size)
         return {"calls": float(len(relabelled))}
 

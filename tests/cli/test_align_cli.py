@@ -10,7 +10,7 @@ import pytest
 from moving_squares import run_cli as run
 from moving_squares import tiny_runs
 
-from worldalign.cli.align import SUMMARY_FILE, VIDEOS_DIR
+from worldalign.stages.align import SUMMARY_FILE, VIDEOS_DIR
 from worldalign.errors import ConfigError
 
 

@@ -16,8 +16,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from worldalign.cli.export import run_export
-from worldalign.cli.rollout import load_world_model_run
-from worldalign.cli.world_model import add_train_autoencoder_parser, add_train_world_model_parser, run_folder_of
+from worldalign.runs.loading import load_world_model_run
+from worldalign.cli.world_model import add_train_autoencoder_parser, add_train_world_model_parser
+from worldalign.runs.layout import run_folder_of
 from worldalign.envs.tasks import all_instructions
 from worldalign.errors import ConfigError
 from moving_squares import write_dataset

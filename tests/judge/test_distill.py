@@ -10,7 +10,7 @@ import torch
 from judge_fakes import KEYS, VIEWS, FakeEncoder
 
 from worldalign.algos.judge import (
-    RelabelHook,
+    JudgeRelabelHook,
     DistillPool,
     JudgeTrainConfig,
     consistent_clips,
@@ -151,7 +151,7 @@ def test_relabel_hook_grows_its_pool_and_refreshes_the_reward_student(
 ) -> None:
     torch.manual_seed(0)
     teacher, student = JudgeTeacher(tiny_teacher_config), JudgeStudent(tiny_student_config)
-    hook = RelabelHook(teacher, student, FakeEncoder(), JudgeTrainConfig(batch_size=4, lr=3e-3), steps=5)
+    hook = JudgeRelabelHook(teacher, student, FakeEncoder(), JudgeTrainConfig(batch_size=4, lr=3e-3), steps=5)
     before = [p.detach().clone() for p in student.parameters()]
     rollout = Rollout(
         frames=torch.rand(3, len(VIEWS), 5, 3, 16, 16) * 2 - 1, views=VIEWS, fps=10, instructions=["open the drawer"] * 3

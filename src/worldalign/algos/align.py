@@ -40,7 +40,7 @@ from worldalign.algos.advantages import group_advantages, optimality_probability
 from worldalign.algos.conditions import CandidateBatch, Conditions, InstructionEmbedder
 from worldalign.algos.diffusion_nft import NFTConfig, nft_loss
 from worldalign.algos.flow_grpo import FlowGRPOConfig, grpo_step_loss, select_train_steps
-from worldalign.algos.run_folder import FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
+from worldalign.runs.layout import FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
 from worldalign.algos.training_run import ema_update, load_training_checkpoint, save_training_checkpoint
 from worldalign.configs.serialization import config_to_dict
 from worldalign.data.types import Rollout
@@ -61,7 +61,7 @@ LOG_FILE = "log.jsonl"
 # (current model, iteration) -> held-out scalars, e.g. LPIPS of rollouts on unoptimised terms.
 Evaluator = Callable[[WorldModel, int], dict[str, float]]
 # (fresh candidates) -> scalars, e.g. the judge's relabel-and-refresh hook.
-RelabelHook = Callable[[Rollout], dict[str, float]]
+RelabelCallback = Callable[[Rollout], dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -299,7 +299,7 @@ def align(
     *,
     instruction_encoder: InstructionEmbedder | None = None,
     evaluate: Evaluator | None = None,
-    relabel: RelabelHook | None = None,
+    relabel: RelabelCallback | None = None,
     accelerator: Any = None,
     progress: bool = True,
     resume: bool = True,

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from worldalign.data.pixels import to_unit_range
 from worldalign.data.stats import Normalizer
 from worldalign.data.types import Episode, Rollout, SimulatorStart
 from worldalign.errors import ConfigError
@@ -69,11 +70,6 @@ class CandidateBatch:
         return self.rollout.batch_size
 
 
-def _to_unit(frames: np.ndarray) -> Tensor:
-    """uint8 ``(..., H, W, 3)`` → float ``(..., 3, H, W)`` in [-1, 1]."""
-    return torch.from_numpy(frames).movedim(-1, -3).float() / 127.5 - 1.0
-
-
 @dataclass
 class EpisodePool:
     """The real episodes conditions are drawn from, with what the world model needs of them.
@@ -101,7 +97,7 @@ class EpisodePool:
 
     def frames(self, episode: int, first: int, count: int) -> Tensor:
         """``(V, count, 3, H, W)`` in [-1, 1]: frames ``first .. first+count-1`` of ``episode``."""
-        return _to_unit(self.episodes[episode].frames[:, first : first + count])
+        return to_unit_range(self.episodes[episode].frames[:, first : first + count])
 
     def actions(self, episode: int, first: int, count: int, *, normalized: bool) -> Tensor:
         """``(count, A)`` actions ``first .. first+count-1`` (``actions[t]`` moves frame t to t+1)."""

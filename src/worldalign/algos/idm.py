@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from worldalign.algos.run_folder import FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
+from worldalign.runs.layout import FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
 from worldalign.algos.training_run import (
     adamw,
     default_device,

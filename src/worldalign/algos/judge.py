@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from worldalign.data.pixels import to_pixels
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.models.checkpoint import write_checkpoint
@@ -180,7 +181,7 @@ class DistillPool:
 
 def video_to_storage(video: Tensor) -> Tensor:
     """``(B, V, T, 3, H, W)`` float in [-1, 1] -> ``(B, V, T, H, W, 3)`` uint8."""
-    return ((video.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 1, 2, 4, 5, 3).contiguous()
+    return to_pixels(video)
 
 
 def pool_from_data(data: JudgeData, encoder: InstructionEncoder, max_scores: tuple[int, ...], origin: str) -> DistillPool:
@@ -333,7 +334,7 @@ def relabel(teacher: JudgeTeacher, student: JudgeStudent, fresh: DistillPool, po
 
 
 @dataclass
-class RelabelHook:
+class JudgeRelabelHook:
     """RoboAlign-R1's anti-reward-hacking refresh, as ``align``'s ``relabel`` callback.
 
     Every call: the teacher scores the fresh candidates, they join the distillation pool (which

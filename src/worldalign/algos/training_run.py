@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from worldalign.algos.run_folder import CHECKPOINTS_DIR, FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
+from worldalign.runs.layout import CHECKPOINTS_DIR, FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
 from worldalign.configs.pretrain import OptimizerConfig, RunConfig
 from worldalign.configs.serialization import config_to_dict
 from worldalign.errors import ConfigError

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from worldalign.envs.generate import EpisodeOutcome
+from worldalign.utils.text import split_list
 
 GENERATE_EPILOG = """\
 examples:
@@ -94,11 +95,6 @@ def register(verbs: argparse._SubParsersAction) -> None:
     preview.add_argument("--scale", type=int, default=3, help="integer upscaling for viewing (default: 3)")
     preview.add_argument("--out", type=Path, default=None, help="output .mp4 or .gif (default: DATASET/preview_episode_N.mp4)")
     preview.set_defaults(handler=run_preview)
-
-
-def split_list(text: str) -> tuple[str, ...]:
-    """``"a, b,,c"`` -> ``("a", "b", "c")``."""
-    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def run_generate(args: argparse.Namespace) -> int:

@@ -11,7 +11,6 @@ to the top-level parser.
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 EXPORT_EPILOG = """\
@@ -48,18 +47,14 @@ def run_export(args: argparse.Namespace) -> int:
     import torch
 
     from worldalign.algos.training_run import checkpoint_ema_weights
-    from worldalign.cli.world_model import INSTRUCTION_CACHE_FILE, NORMALIZER_FILE, model_folder, run_folder_of
     from worldalign.models.checkpoint import STATE_TENSORS_FILE, export_checkpoint
+    from worldalign.runs.layout import model_folder
+    from worldalign.runs.side_files import INSTRUCTION_CACHE_FILE, copy_side_files
 
     model_dir = model_folder(args.run, "RUN", "train ...")
-    run_dir = run_folder_of(model_dir)
     ema = checkpoint_ema_weights(model_dir) if (model_dir / STATE_TENSORS_FILE).is_file() else None
     export_checkpoint(model_dir, args.dest, torch.float16 if args.half else None, weights=ema)
-    copied = []
-    for name in (NORMALIZER_FILE, INSTRUCTION_CACHE_FILE):
-        if (run_dir / name).is_file():
-            shutil.copyfile(run_dir / name, args.dest / name)
-            copied.append(name)
+    copied = copy_side_files(model_dir, args.dest)
     if INSTRUCTION_CACHE_FILE in copied:
         _embed_suite_instructions(args.dest / INSTRUCTION_CACHE_FILE)
     size = sum(p.stat().st_size for p in args.dest.iterdir()) / 1e6

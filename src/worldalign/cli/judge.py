@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from worldalign.errors import ConfigError, DatasetError
+from worldalign.utils.text import split_list
 
 if TYPE_CHECKING:
     import torch
@@ -76,11 +77,6 @@ With --dataset every episode is scored with its own instruction. Writes JSON and
 A VLM reply that is malformed, truncated or out of range, or a server that times out, is
 recorded as a failed item with its reason (never a zero score) and the exit code is 1.
 """
-
-
-def split_list(text: str) -> tuple[str, ...]:
-    """``"a, b,,c"`` -> ``("a", "b", "c")``."""
-    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def register(verbs: argparse._SubParsersAction) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from worldalign.cli.parsing import parse_indices
 
 TRAIN_IDM_EPILOG = """\
 examples:
@@ -182,17 +183,6 @@ def add_train_idm_parser(train_subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_train_idm)
 
 
-def parse_indices(text: str | None) -> list[int] | None:
-    from worldalign.errors import ConfigError
-
-    if text is None:
-        return None
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise ConfigError(f"--episodes {text!r}: expected comma-separated integers, e.g. 0,1,2") from None
-
-
 def parse_state_dims(text: str) -> tuple[int, ...]:
     """``--state-dims``: ``"0,1,2"`` -> ``(0, 1, 2)``; ``"none"`` (or empty) -> ``()``."""
     from worldalign.errors import ConfigError
@@ -236,7 +226,7 @@ def run_train_idm(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from worldalign.algos.idm import EVAL_FILE, IDMTrainingConfig, train_idm
-    from worldalign.algos.run_folder import FINAL_MODEL_DIR
+    from worldalign.runs.layout import FINAL_MODEL_DIR
     from worldalign.models.idm import IDMConfig
 
     defaults = IDMTrainingConfig()

@@ -1,9 +1,7 @@
 """``worldalign train autoencoder`` and ``worldalign train world-model``: the world model's two stages.
 
-Turns a dataset folder and a preset name into the inputs of ``algos.pretrain``: the held-out
-split, the frame and clip samplers (resumable, so running a command again continues exactly),
-the preset sized for the dataset, the instruction encoder, and preview callbacks (a PNG grid of
-reconstructions, an mp4 of predicted futures). ``add_train_autoencoder_parser`` and
+Parses a dataset folder, a preset name and its overrides into a training config and runs
+``worldalign.stages.pretrain``. ``add_train_autoencoder_parser`` and
 ``add_train_world_model_parser`` add the two sub-verbs to the ``train`` group.
 """
 
@@ -11,28 +9,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import Any
 
 from worldalign.configs.presets import PRESETS
+from worldalign.configs.pretrain import WORLD_MODEL_CONDITIONS
 from worldalign.errors import ConfigError
-
-if TYPE_CHECKING:
-    from torch import Tensor
-
-    from worldalign.data.lerobot_reader import LeRobotDataset
-    from worldalign.data.stats import Normalizer
-
-PREVIEWS_DIR = "previews"
-NORMALIZER_FILE = "action_normalizer.json"
-INSTRUCTION_CACHE_FILE = "instruction_embeddings.safetensors"
-CONDITIONS = ("actions", "instruction", "both")
-CALIBRATION_FRAMES = 256
-EVALUATION_FRAMES = 1024
-PREVIEW_FRAMES = 8
 
 TRAIN_AUTOENCODER_EPILOG = """\
 examples:
@@ -64,54 +46,6 @@ running the same command again resumes from the newest checkpoint in OUT/checkpo
 --init-from fine-tunes a trained world model: the architecture and action statistics are that
 model's, the optimizer and schedule start afresh.
 """
-
-
-class FrameSampler:
-    """Endless batches of single frames ``(N, 3, H, W)`` float32 in [-1, 1], drawn uniformly.
-
-    ``frames`` is ``(M, 3, H, W)`` uint8 (every view of every frame, e.g. ``FrameCache.frames``).
-    The same seed gives the same stream; ``state_dict``/``load_state_dict`` save and restore its
-    position, so a resumed training run draws the batches the uninterrupted one would have.
-    """
-
-    def __init__(self, frames: np.ndarray, *, batch_size: int, seed: int = 0) -> None:
-        if batch_size < 1 or len(frames) == 0:
-            raise ConfigError(f"FrameSampler: batch_size={batch_size} with {len(frames)} frames; expected both >= 1")
-        self.frames = frames
-        self.batch_size = batch_size
-        self.seed = seed
-        self._rng = np.random.default_rng(seed)
-
-    def __iter__(self) -> Iterator[Tensor]:
-        while True:
-            yield to_unit_range(self.frames[self._rng.integers(0, len(self.frames), self.batch_size)])
-
-    def state_dict(self) -> dict[str, Any]:
-        """The stream's position (JSON-serialisable)."""
-        return {"seed": self.seed, "rng": self._rng.bit_generator.state}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue the stream from a position saved by ``state_dict``."""
-        if state.get("seed") != self.seed:
-            raise ConfigError(
-                f"FrameSampler: the saved stream was seeded {state.get('seed')}, this sampler {self.seed}"
-            )
-        self._rng.bit_generator.state = state["rng"]
-
-
-def to_unit_range(frames: np.ndarray) -> Tensor:
-    """uint8 ``(..., 3, H, W)`` → float32 in [-1, 1]."""
-    import torch
-
-    return torch.from_numpy(frames.astype(np.float32) / 127.5 - 1.0)
-
-
-def to_uint8_video(frames: Tensor) -> np.ndarray:
-    """Float ``(..., 3, H, W)`` in [-1, 1] → uint8 ``(..., H, W, 3)``."""
-    import torch
-
-    pixels = ((frames.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return pixels.movedim(-3, -1).numpy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,7 +99,7 @@ def add_train_world_model_parser(train_subparsers: argparse._SubParsersAction) -
     )
     parser.add_argument(
         "--condition",
-        choices=CONDITIONS,
+        choices=WORLD_MODEL_CONDITIONS,
         default="actions",
         help="what the model is conditioned on (default: actions)",
     )
@@ -190,37 +124,10 @@ def add_train_world_model_parser(train_subparsers: argparse._SubParsersAction) -
 # Shared set-up
 
 
-def dataset_views(dataset: LeRobotDataset, text: str | None) -> tuple[str, ...]:
-    if text is None:
-        return dataset.views
-    views = tuple(view.strip() for view in text.split(",") if view.strip())
-    unknown = [view for view in views if view not in dataset.views]
-    if unknown or not views:
-        raise ConfigError(f"--views {text!r}: unknown view(s) {unknown}; {dataset.root} has {list(dataset.views)}")
-    return views
+def _views(text: str | None) -> tuple[str, ...] | None:
+    from worldalign.utils.text import split_list
 
-
-def check_image_size(dataset: LeRobotDataset, views: Sequence[str], size: int, expected_by: str) -> None:
-    for view in views:
-        height, width = dataset.image_size(view)
-        if (height, width) != (size, size):
-            raise ConfigError(
-                f"{dataset.root} view {view!r} has {height}x{width} frames, {expected_by} expects {size}x{size}: "
-                "choose a preset of the dataset's size or generate the dataset at that size"
-            )
-
-
-def _split(dataset: LeRobotDataset, held_out: float) -> tuple[list[int], list[int]]:
-    from worldalign.data.clips import split_episodes
-
-    return split_episodes(dataset.task_names, held_out_fraction=held_out)
-
-
-def _action_normalizer(dataset: LeRobotDataset) -> Normalizer:
-    from worldalign.data import lerobot_format as fmt
-    from worldalign.data.stats import Normalizer
-
-    return Normalizer(dataset.stats, features=(fmt.ACTION,), source=str(dataset.root / fmt.STATS_PATH))
+    return None if text is None else split_list(text)
 
 
 def _run_config(run: Any, args: argparse.Namespace) -> Any:
@@ -259,68 +166,28 @@ def _with_architecture(config: Any, args: argparse.Namespace) -> Any:
 # train autoencoder
 
 
-def autoencoder_preview(out_dir: Path) -> Any:
-    """A callback writing ``out_dir/previews/step_N.png``: real frames over their reconstructions."""
-    from worldalign.viz.video_grid import compose_grid, viewing_scale, write_image
-
-    def write(step: int, real: Tensor, reconstruction: Tensor) -> None:
-        count = min(PREVIEW_FRAMES, real.shape[0])
-        rows = [to_uint8_video(frames[:count, None]) for frames in (real, reconstruction)]  # (N, 1, H, W, 3)
-        scale = viewing_scale(real.shape[-1])
-        grid = compose_grid(
-            rows, column_labels=[str(i) for i in range(count)], row_labels=["real", "rec."], scale=scale
-        )
-        write_image(grid[0], out_dir / PREVIEWS_DIR / f"step_{step}.png")
-
-    return write
-
-
 def run_train_autoencoder(args: argparse.Namespace) -> int:
-    import torch
-
-    from worldalign.algos.pretrain import train_autoencoder
     from worldalign.configs.presets import get_preset
-    from worldalign.data.frame_cache import FrameCache
     from worldalign.data.lerobot_reader import LeRobotDataset
-    from worldalign.metrics import psnr, ssim
-    from worldalign.models.autoencoder import Autoencoder
-    from worldalign.models.checkpoint import load_model
+    from worldalign.stages.pretrain import pretrain_autoencoder
 
-    preset = get_preset(args.preset)
-    config = _training_config(preset.autoencoder, args)
-    dataset = LeRobotDataset(args.dataset)
-    views = dataset_views(dataset, args.views)
-    check_image_size(dataset, views, config.model.image_size, f"preset {preset.name!r} (image_size)")
-    train, held_out = _split(dataset, args.held_out)
-    normalizer = _action_normalizer(dataset)
-    frames = FrameCache.build(dataset, normalizer=normalizer, views=views, episodes=train).frames
-    sampler = FrameSampler(frames, batch_size=config.batch_size, seed=args.seed)
-    calibration = np.random.default_rng(args.seed).choice(len(frames), min(CALIBRATION_FRAMES, len(frames)), False)
-    result = train_autoencoder(
+    config = _training_config(get_preset(args.preset).autoencoder, args)
+    outcome = pretrain_autoencoder(
         config,
-        sampler,
+        LeRobotDataset(args.dataset),
         args.out,
-        preview=autoencoder_preview(args.out),
-        calibration_frames=to_unit_range(frames[np.sort(calibration)]),
+        views=_views(args.views),
+        held_out=args.held_out,
         resume=not args.no_resume,
     )
+    result = outcome.training
     print(f"model: {result.model_dir} (step {result.step}; resumed from step {result.resumed_from})")
-    if not held_out:
+    if outcome.psnr is None:
         print(f"no held-out episodes (--held-out {args.held_out}): reconstruction quality not measured")
         return 0
-    model = load_model(Autoencoder, result.model_dir).eval()
-    evaluation = FrameCache.build(dataset, normalizer=normalizer, views=views, episodes=held_out).frames
-    picked = np.unique(np.linspace(0, len(evaluation) - 1, min(EVALUATION_FRAMES, len(evaluation))).astype(int))
-    scores: dict[str, list[Tensor]] = {"psnr": [], "ssim": []}
-    with torch.no_grad():
-        for first in range(0, len(picked), config.batch_size):
-            real = to_unit_range(evaluation[picked[first : first + config.batch_size]])
-            reconstruction = model(real)[0].clamp(-1, 1)
-            scores["psnr"].append(psnr(reconstruction, real, max_db=100.0))
-            scores["ssim"].append(ssim(reconstruction, real))
     print(
-        f"held-out reconstruction on {len(picked)} frames of episodes {held_out}: "
-        f"PSNR {torch.cat(scores['psnr']).mean():.2f} dB, SSIM {torch.cat(scores['ssim']).mean():.3f}"
+        f"held-out reconstruction on {outcome.evaluated_frames} frames of episodes {outcome.held_out_episodes}: "
+        f"PSNR {outcome.psnr:.2f} dB, SSIM {outcome.ssim:.3f}"
     )
     return 0
 
@@ -329,156 +196,24 @@ def run_train_autoencoder(args: argparse.Namespace) -> int:
 # train world-model
 
 
-def world_model_preview(out_dir: Path, views: Sequence[str], fps: int) -> Any:
-    """A callback writing ``out_dir/previews/step_N.mp4``: a real row over a generated row, one
-    column per (clip, view)."""
-    from worldalign.viz.video_grid import compose_grid, viewing_scale, write_video
-
-    def write(step: int, real: Tensor, generated: Tensor) -> None:
-        clips = real.shape[0]
-        rows = [to_uint8_video(video.flatten(0, 1)) for video in (real, generated)]  # (B * V, T, H, W, 3)
-        labels = [f"#{clip} {view}" for clip in range(clips) for view in views]
-        scale = viewing_scale(real.shape[-1])
-        grid = compose_grid(rows, column_labels=labels, row_labels=["real", "generated"], scale=scale)
-        write_video(grid, out_dir / PREVIEWS_DIR / f"step_{step}.mp4", fps=fps)
-
-    return write
-
-
-def model_folder(path: Path, option: str, command: str) -> Path:
-    """The model folder of ``option``'s value, given as a run's --out folder or its ``model/``."""
-    from worldalign.algos.run_folder import FINAL_MODEL_DIR
-    from worldalign.models.checkpoint import CONFIG_FILE
-
-    if (path / CONFIG_FILE).is_file():
-        return path
-    if (path / FINAL_MODEL_DIR / CONFIG_FILE).is_file():
-        return path / FINAL_MODEL_DIR
-    raise ConfigError(
-        f"{option} {path}: neither it nor {path / FINAL_MODEL_DIR} holds a checkpoint ({CONFIG_FILE}); "
-        f"pass the --out folder of `worldalign {command}` once it has finished (for a run still training, "
-        f"`worldalign export RUN/checkpoints/step_N DEST` writes one to pass)"
-    )
-
-
-def run_folder_of(model_dir: Path) -> Path:
-    """Where a model's side files (action statistics, instruction cache) are: the run folder of a
-    ``RUN/model`` or ``RUN/checkpoints/step_N`` folder, else the model folder itself (as
-    ``worldalign export`` writes it)."""
-    from worldalign.algos.run_folder import FINAL_MODEL_DIR, is_resumable_checkpoint
-
-    if model_dir.name == FINAL_MODEL_DIR:
-        return model_dir.parent
-    if is_resumable_checkpoint(model_dir):
-        return model_dir.parent.parent
-    return model_dir
-
-
-def _initial_model(config: Any, args: argparse.Namespace, needed_by: str) -> tuple[Any, Path | None]:
-    """``config`` with the model of ``--init-from`` (and that model's folder), checked to fit the
-    dataset and autoencoder (``needed_by``); ``config`` unchanged without ``--init-from``."""
-    if args.init_from is None:
-        return config, None
-    from worldalign.configs.world_model import WorldModelConfig
-    from worldalign.models.checkpoint import read_config
-    from worldalign.models.world_model import WorldModel
-
-    if args.width is not None or args.depth is not None:
-        raise ConfigError("--init-from keeps its checkpoint's architecture: drop --width and --depth")
-    folder = model_folder(args.init_from, "--init-from", "train world-model")
-    stored = read_config(folder, WorldModelConfig, WorldModel.model_type)
-    fitted = ("num_views", "action_dim", "instruction_dim", "latent_channels", "latent_size")
-    differences = [
-        f"{name} {getattr(stored, name)} (needed: {getattr(config.model, name)})"
-        for name in fitted
-        if getattr(stored, name) != getattr(config.model, name)
-    ]
-    if differences:
-        raise ConfigError(
-            f"--init-from {folder} does not fit {needed_by}: the checkpoint has " + "; ".join(differences)
-        )
-    return dataclasses.replace(config, model=stored), folder
-
-
-def model_action_normalizer(model_dir: Path) -> Normalizer:
-    """The action statistics a world model was trained with, beside it or in its run folder."""
-    from worldalign.data import lerobot_format as fmt
-    from worldalign.data.stats import Normalizer
-
-    path = run_folder_of(model_dir) / NORMALIZER_FILE
-    if not path.is_file():
-        raise ConfigError(
-            f"{path} not found: the world model's action statistics are written there by `worldalign train world-model`"
-        )
-    return Normalizer.from_file(path, features=(fmt.ACTION,))
-
-
-def _initial_normalizer(dataset: LeRobotDataset, initial_model: Path | None) -> Normalizer:
-    """The action statistics of the model fine-tuned from (its inputs keep their meaning), else
-    the dataset's."""
-    return _action_normalizer(dataset) if initial_model is None else model_action_normalizer(initial_model)
-
-
-def autoencoder_folder(path: Path) -> Path:
-    """The model folder of ``--autoencoder``."""
-    return model_folder(path, "--autoencoder", "train autoencoder")
-
-
 def run_train_world_model(args: argparse.Namespace) -> int:
-    from worldalign.algos.pretrain import train_world_model
     from worldalign.configs.presets import get_preset
-    from worldalign.data.clips import ClipSampler
     from worldalign.data.lerobot_reader import LeRobotDataset
-    from worldalign.models.autoencoder import Autoencoder
-    from worldalign.models.checkpoint import load_model
-    from worldalign.models.text.instruction_encoder import EMBEDDING_DIM, InstructionEncoder
+    from worldalign.stages.pretrain import pretrain_world_model
 
-    dataset = LeRobotDataset(args.dataset)
-    views = dataset_views(dataset, args.views)
-    folder = autoencoder_folder(args.autoencoder)
-    autoencoder = load_model(Autoencoder, folder).eval()
-    check_image_size(dataset, views, autoencoder.config.image_size, f"the autoencoder {folder}")
-    actions, instruction = args.condition in ("actions", "both"), args.condition in ("instruction", "both")
-    preset = get_preset(args.preset).with_dataset(
-        len(views), dataset.action_dim if actions else 0, EMBEDDING_DIM if instruction else 0
-    )
-    config, initial_model = _initial_model(
-        _with_architecture(_training_config(preset.world_model, args), args),
-        args,
-        f"{dataset.root} ({len(views)} views, --condition {args.condition}) and the autoencoder {folder}",
-    )
-    train, _ = _split(dataset, args.held_out)
-    span = config.model.max_context_frames + config.model.future_frames
-    longest = int(dataset.episode_lengths[train].max())
-    if longest < span:
-        raise ConfigError(
-            f"preset {preset.name!r} trains on clips of {span} frames ({config.model.max_context_frames} context + "
-            f"{config.model.future_frames} future); the longest training episode of {dataset.root} has {longest}: "
-            "use longer episodes or a preset with fewer context frames"
-        )
-    normalizer = _initial_normalizer(dataset, initial_model)
-    sampler = ClipSampler(
-        dataset,
-        context_frames=config.model.max_context_frames,
-        future_frames=config.model.future_frames,
-        batch_size=config.batch_size,
-        normalizer=normalizer,
-        seed=args.seed,
-        views=views,
-        episodes=train,
-        pad_start=config.model.max_context_frames - 1 if config.pad_episode_starts else 0,
-    )
-    args.out.mkdir(parents=True, exist_ok=True)
-    normalizer.save(args.out / NORMALIZER_FILE)
-    result = train_world_model(
+    if args.init_from is not None and (args.width is not None or args.depth is not None):
+        raise ConfigError("--init-from keeps its checkpoint's architecture: drop --width and --depth")
+    config = _with_architecture(_training_config(get_preset(args.preset).world_model, args), args)
+    result = pretrain_world_model(
         config,
-        sampler,
-        autoencoder,
+        LeRobotDataset(args.dataset),
+        args.autoencoder,
         args.out,
-        instruction_encoder=InstructionEncoder(args.out / INSTRUCTION_CACHE_FILE) if instruction else None,
-        preview=world_model_preview(args.out, views, dataset.fps),
+        condition=args.condition,
+        views=_views(args.views),
+        held_out=args.held_out,
+        init_from=args.init_from,
         resume=not args.no_resume,
-        initial_weights=initial_model,
     )
     print(f"model: {result.model_dir} (step {result.step}; resumed from step {result.resumed_from})")
     return 0

@@ -80,6 +80,10 @@ class AutoencoderTrainingConfig:
     """Checkpointing, logging and seeding."""
 
 
+# What a world model can be conditioned on: the actions, the instruction, or both.
+WORLD_MODEL_CONDITIONS = ("actions", "instruction", "both")
+
+
 @dataclass(frozen=True)
 class WorldModelTrainingConfig:
     """Rectified-flow training of the world model on latent clips."""

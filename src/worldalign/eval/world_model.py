@@ -40,6 +40,7 @@ from torch import Tensor
 
 from worldalign.data import lerobot_format as fmt
 from worldalign.data.lerobot_reader import LeRobotDataset
+from worldalign.data.pixels import to_unit_range
 from worldalign.data.stats import Normalizer
 from worldalign.errors import ConfigError, DatasetError
 from worldalign.metrics import METRIC_NAMES, compare_frames
@@ -300,7 +301,7 @@ def _load_batch(
 ) -> _Batch:
     episodes = [dataset.episode(index, views) for index in indices]
     pixels = np.stack([episode.frames[:, :frames] for episode in episodes])  # (B, V, T, H, W, 3) uint8
-    real = torch.from_numpy(pixels).permute(0, 1, 2, 5, 3, 4).float().div(127.5).sub(1.0).to(device)
+    real = to_unit_range(pixels).to(device)
     actions = None
     if normalizer is not None:
         # actions[t] moves frame t to t + 1: the context's and all generated frames' but the last.

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from worldalign.data.pixels import to_unit_range
 from worldalign.data.types import Episode, Rollout, SimulatorStart
 from worldalign.errors import ConfigError
 
@@ -22,7 +23,7 @@ def episode_frames(episode: Episode, views: Sequence[str] | None = None) -> torc
     if missing:
         raise ConfigError(f"episode of {episode.task!r} has views {list(episode.views)}; asked for {missing}")
     frames = episode.frames[[episode.views.index(v) for v in names]]  # (V, T, H, W, 3) uint8
-    return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
+    return to_unit_range(frames)
 
 
 def episode_rollout(

@@ -26,6 +26,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from worldalign.data.lerobot_reader import LeRobotDataset
+from worldalign.data.pixels import to_unit_range
 from worldalign.data.types import Rollout
 from worldalign.envs.metaworld_env import MetaWorldEnv
 from worldalign.envs.snapshot import Snapshot
@@ -172,9 +173,7 @@ def evaluate_decoded_execution(
                 raise ConfigError(f"{dataset.root}: episode {index} has no sim.snapshot rows; it cannot be executed")
             repeat = action_repeat or int(episode.metadata.get("action_repeat", 2))  # type: ignore[arg-type]
             executor = executors.setdefault(repeat, SimulatorExecutor(repeat))
-            frames = (
-                torch.from_numpy(episode.frames).permute(0, 1, 4, 2, 3)[None].float() / 127.5 - 1.0
-            )  # (1, V, T, 3, H, W)
+            frames = to_unit_range(episode.frames)[None]  # (1, V, T, 3, H, W)
             decoded = idm.decode_video(frames, episode.views)[0].cpu().numpy()  # (T-1, A)
             start = Snapshot.from_vector(episode.snapshots[0], episode.layout)
             results.append(

@@ -170,6 +170,8 @@ class SlidingWindowReencode:
 ContextPolicy = FullHistory | FixedWindow | SlidingWindowReencode
 
 POLICY_NAMES = (FullHistory.name, FixedWindow.name, SlidingWindowReencode.name)
+# The short names commands and stage setups use for the three policies.
+SHORT_POLICY_NAMES = {"full-history": FullHistory.name, "fixed-window": FixedWindow.name, "swr": SlidingWindowReencode.name}
 
 
 def context_policy(name: str, frames: int | None = None, reencode_frames: int = 1) -> ContextPolicy:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from worldalign.data.pixels import to_unit_range
 from worldalign.errors import ConfigError
 
 
@@ -20,7 +21,7 @@ def frames_from_storage(frames: Tensor) -> Tensor:
     """``(B, V, T, H, W, 3)`` uint8 -> ``(B, V, T, 3, H, W)`` float32 in [-1, 1]."""
     if frames.dtype != torch.uint8 or frames.ndim != 6 or frames.shape[-1] != 3:
         raise ConfigError(f"stored frames must be (B, V, T, H, W, 3) uint8, got {tuple(frames.shape)} {frames.dtype}")
-    return frames.permute(0, 1, 2, 5, 3, 4).float().div(127.5).sub(1.0)
+    return to_unit_range(frames)
 
 
 def check_video(video: Tensor, views: int, where: str = "video") -> None:

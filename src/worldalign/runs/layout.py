@@ -1,0 +1,65 @@
+"""The names inside a run folder, and how to find a run's model and its newest checkpoint.
+
+``OUT/checkpoints/step_NNNNNNN/`` resumable checkpoints, ``OUT/model/`` the final model (weights +
+config only), ``OUT/tensorboard/`` the logs, ``OUT/previews/`` what the run drew while training.
+A model folder given to a command may be a run folder, its ``model/``, one of its checkpoints or
+a folder written by ``worldalign export``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from worldalign.errors import ConfigError
+from worldalign.models.checkpoint import CONFIG_FILE
+
+CHECKPOINTS_DIR = "checkpoints"
+FINAL_MODEL_DIR = "model"
+TENSORBOARD_DIR = "tensorboard"
+PREVIEWS_DIR = "previews"
+
+CHECKPOINT_NAME = re.compile(r"step_(\d+)")
+
+
+def latest_checkpoint(out_dir: str | Path) -> Path | None:
+    """The highest-step checkpoint folder under ``out_dir/checkpoints``, if any."""
+    folder = Path(out_dir) / CHECKPOINTS_DIR
+    steps = [(int(m.group(1)), p) for p in folder.glob("step_*") if (m := CHECKPOINT_NAME.fullmatch(p.name))]
+    return max(steps)[1] if steps else None
+
+
+def is_resumable_checkpoint(folder: str | Path) -> bool:
+    """Whether ``folder`` is named like a run's ``checkpoints/step_NNNNNNN`` (not, say, a model
+    exported into a folder that happens to be called ``checkpoints``)."""
+    folder = Path(folder)
+    return folder.parent.name == CHECKPOINTS_DIR and CHECKPOINT_NAME.fullmatch(folder.name) is not None
+
+
+def model_folder(path: str | Path, option: str, command: str) -> Path:
+    """The model folder of ``path``, given as a run's ``--out`` folder or a model folder.
+
+    ``option`` names where the path came from and ``command`` what makes such a run, both for the
+    error when neither holds a checkpoint.
+    """
+    path = Path(path)
+    if (path / CONFIG_FILE).is_file():
+        return path
+    if (path / FINAL_MODEL_DIR / CONFIG_FILE).is_file():
+        return path / FINAL_MODEL_DIR
+    raise ConfigError(
+        f"{option} {path}: neither it nor {path / FINAL_MODEL_DIR} holds a checkpoint ({CONFIG_FILE}); "
+        f"pass the --out folder of `worldalign {command}` once it has finished (for a run still training, "
+        f"`worldalign export RUN/checkpoints/step_N DEST` writes one to pass)"
+    )
+
+
+def run_folder_of(model_dir: Path) -> Path:
+    """Where a model's side files are: the run folder of a ``RUN/model`` or
+    ``RUN/checkpoints/step_N`` folder, else the model folder itself (as ``worldalign export``
+    writes it)."""
+    if model_dir.name == FINAL_MODEL_DIR:
+        return model_dir.parent
+    if is_resumable_checkpoint(model_dir):
+        return model_dir.parent.parent
+    return model_dir
