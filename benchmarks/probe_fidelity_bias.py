@@ -30,6 +30,7 @@ prints
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -98,7 +99,7 @@ def pearson(a: Tensor, b: Tensor) -> float:
 
 
 def summary(values: list[float]) -> str:
-    tensor = torch.tensor([v for v in values if v == v])
+    tensor = torch.tensor([v for v in values if not math.isnan(v)])
     if tensor.numel() == 0:
         return "n/a"
     error = float(tensor.std() / tensor.numel() ** 0.5) if tensor.numel() > 1 else float("nan")
