@@ -117,6 +117,9 @@ def main() -> None:
     parser.add_argument("--sampling-steps", type=int, default=10)
     parser.add_argument("--batches", type=int, default=2, help="groups are drawn in this many batches (memory)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--motion-weight", type=float, default=1.0, help="lambda of the motion-matching term tried (default: 1)"
+    )
     args = parser.parse_args()
 
     torch.set_grad_enabled(False)
@@ -147,6 +150,7 @@ def main() -> None:
     deltas: dict[str, list[Tensor]] = {}
     reals: dict[str, list[Tensor]] = {}
     stats: dict[str, list[Tensor]] = {"fidelity": [], "motion": [], "real_motion": [], "sharpness": [], "real_sharpness": []}
+    matched: dict[str, list[float | Tensor]] = {"spearman_motion": [], "frozen_change": []}
 
     def score(frames: Tensor, reference: Tensor, like: Rollout) -> Tensor:
         return reward(Rollout(frames=frames, views=like.views, fps=like.fps, reference=reference))["fidelity"]
@@ -172,6 +176,14 @@ def main() -> None:
             rows["spearman_sharp"].append(pearson(rank(f), rank(s)))
             rows["pearson_sharp"].append(pearson(f, s))
         frozen = last[:, :, None].expand_as(frames)
+        # The fix tried: fidelity - lambda |motion - real motion| (stillness stops paying).
+        real_moving = motion(reference, last)
+        adjusted = fidelity - args.motion_weight * (moving - real_moving).abs()
+        frozen_adjusted = score(frozen, reference, rollout) - args.motion_weight * real_moving
+        matched["frozen_change"].append(frozen_adjusted - adjusted)
+        for group in range(per_batch):
+            members = slice(group * K, group * K + K)
+            matched["spearman_motion"].append(pearson(rank(adjusted[members]), rank(moving[members])))
         group_mean = frames.reshape(per_batch, K, *frames.shape[1:]).mean(dim=1).repeat_interleave(K, dim=0)
         transforms = {
             "blur sigma=1": blur(frames, 1.0),
@@ -210,6 +222,10 @@ def main() -> None:
     for name, values in deltas.items():
         print(f"  {name:40s} {summary(cat(values).tolist())}")
     print(f"  (fidelity of the candidates themselves: {cat(stats['fidelity']).mean():.4f})")
+    print(f"with a motion-matching term: fidelity - {args.motion_weight} |motion - real motion|")
+    print(f"  spearman_motion  {summary([float(v) for v in matched['spearman_motion']])}")
+    frozen_changes = torch.cat([v for v in matched["frozen_change"] if isinstance(v, Tensor)])
+    print(f"  frozen candidate's change {summary(frozen_changes.tolist())}")
     print("fidelity of the real future and its transforms (mean ± s.e. over groups' clips):")
     for name, values in reals.items():
         tensor = cat(values)[::K]  # one per group: the reference is shared by the group
