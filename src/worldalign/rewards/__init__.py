@@ -5,7 +5,9 @@
 - ``registry``: ``register_reward``, ``build_rewards("fidelity=1.0,executability=0.5")``;
 - ``fidelity``: multi-view LPIPS/SSIM/PSNR against the real future (PersistWorld, arXiv:2603.25685);
 - ``executability``: smoothness and limits of IDM-decoded actions (EVA);
-- ``execution``: decoded plans executed in Meta-World (EVA's downstream test).
+- ``execution``: decoded plans executed in Meta-World (EVA's downstream test);
+- ``brightness``: the mean pixel value, a diagnostic reward any RL method must climb;
+- ``motion_match``: as much motion as the real future, against fidelity's pull to stillness.
 
 The reward modules are imported where used (the simulator-backed ones load MuJoCo).
 """

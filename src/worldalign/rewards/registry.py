@@ -30,6 +30,8 @@ _BUILTIN: dict[str, str] = {
     "executability": "worldalign.rewards.executability:make_executability_reward",
     "execution": "worldalign.rewards.execution:make_execution_reward",
     "judge": "worldalign.rewards.judge:make_judge_reward",
+    "brightness": "worldalign.rewards.brightness:make_brightness_reward",
+    "motion_match": "worldalign.rewards.motion_match:make_motion_match_reward",
 }
 _FACTORIES: dict[str, RewardFactory] = {}
 
