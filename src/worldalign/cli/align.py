@@ -349,7 +349,8 @@ def _summary(args: argparse.Namespace, result: Any, reward_spec: str) -> dict[st
 
 def _scalars(line: dict[str, Any]) -> dict[str, float]:
     """A log line's scalars; a NaN logged as null (``utils.json_values``) reads back as NaN."""
-    return {key: float("nan") if value is None else value for key, value in line.items() if key not in ("iteration", "kind", "nonfinite")}
+    skipped = ("iteration", "kind", "nonfinite")
+    return {key: float("nan") if value is None else value for key, value in line.items() if key not in skipped}
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
