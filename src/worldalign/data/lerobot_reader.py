@@ -282,6 +282,9 @@ class LeRobotDataset:
     # -- validation on open --------------------------------------------------------------
 
     def _load_info(self) -> dict[str, Any]:
+        if not self.root.is_dir():
+            what = "is a file" if self.root.exists() else "does not exist"
+            raise DatasetError(f"{self.root}: the dataset folder {what}; expected a LeRobot v3 dataset folder")
         path = self.root / fmt.INFO_PATH
         if not path.is_file():
             raise DatasetError(
@@ -289,7 +292,7 @@ class LeRobotDataset:
             )
         try:
             info = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise DatasetError(f"{path}: not valid JSON: {error}") from error
         if not isinstance(info, dict):
             raise DatasetError(f"{path}: expected a JSON object, got {type(info).__name__}")
@@ -502,10 +505,13 @@ class LeRobotDataset:
         )
 
     def _check_videos(self) -> None:
-        """Every referenced mp4 exists, opens, and is long enough for the episodes placed in it."""
+        """Every referenced mp4 exists, opens, has the frame size of its feature in
+        ``meta/info.json``, and is long enough for the episodes placed in it."""
         ends: dict[Path, tuple[float, int]] = {}  # mp4 -> (latest end promised, by which episode)
+        keys: dict[Path, str] = {}  # mp4 -> its video feature
         for record in self._records:
-            for path, start in record.videos.values():
+            for key, (path, start) in record.videos.items():
+                keys[path] = key
                 end = start + record.length / self.fps
                 if path not in ends or end > ends[path][0]:
                     ends[path] = (end, record.index)
@@ -521,6 +527,13 @@ class LeRobotDataset:
                     f"{error}; meta/episodes expects about {round(end * self.fps)} frames in it "
                     f"(up to t={end:.3f}s for episode {episode}), found none readable"
                 ) from error
+            expected = _image_size(self.features[keys[path]])
+            if (probe.height, probe.width) != expected:
+                raise DatasetError(
+                    f"{self.root / fmt.INFO_PATH}: feature {keys[path]!r} declares frames of (height, width) "
+                    f"{expected}, its video {path} has {(probe.height, probe.width)}: fix the feature's 'shape' "
+                    "(and 'info') in meta/info.json"
+                )
             # One frame period of slack: containers disagree on the last frame's duration.
             if probe.end_s is not None and end > probe.end_s + 1 / self.fps + TIMESTAMP_TOLERANCE_S:
                 raise DatasetError(
