@@ -102,7 +102,9 @@ class InstructionEncoder:
         from transformers import AutoModel, AutoTokenizer
 
         self._tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
-        self._model = AutoModel.from_pretrained(self.folder, local_files_only=True).to(self.device).eval()
+        self._model = (
+            AutoModel.from_pretrained(self.folder, local_files_only=True, use_safetensors=True).to(self.device).eval()
+        )
 
     @torch.no_grad()
     def _embed(self, texts: list[str]) -> Tensor:
