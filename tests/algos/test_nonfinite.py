@@ -164,3 +164,19 @@ def test_an_iteration_whose_every_reward_is_nan_stops_alignment(tmp_path: Path) 
     with pytest.raises(TrainingError, match=r"iteration 1: the reward of every candidate is NaN or infinite .*'broken': 4"):
         align_run(tmp_path, rewards)
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_a_nan_logged_by_alignment_is_null_in_valid_json(tmp_path: Path) -> None:
+    """A zero-weight reward is logged, not trained on: NaN for every sample, it leaves training
+    alone and its log value is null, named under "nonfinite"."""
+    rewards = RewardComposer({"brightness": 1.0, "broken": 0.0}, [BrightnessReward(), NaNReward()])
+    align_run(tmp_path, rewards)
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"bare {constant} in log.jsonl")
+
+    lines = [json.loads(line, parse_constant=refuse) for line in (tmp_path / LOG_FILE).read_text().splitlines()]
+    assert [line["iteration"] for line in lines] == [1, 2, 3]
+    for line in lines:
+        assert line["reward/broken"] is None and "reward/broken" in line["nonfinite"]
+        assert isinstance(line["reward/total"], float)
