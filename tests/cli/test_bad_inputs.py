@@ -142,6 +142,8 @@ def test_an_out_that_is_an_existing_file_is_named(
         ["train", "idm", "--dataset", runs["dataset"], "--views", "front", "--past-frames", 1, "--future-frames", 1,
          "--steps", 1, "--out", taken],
         ["export", runs["wm"], taken / "exported"],
+        [*rollout_argv(runs, taken), "--policy", "full-history"],
+        [*align_argv(runs, taken), "--fidelity-metrics", "ssim=1", "--eval-rewards", "fidelity=1"],
     ]
     for argv in commands:
         assert f"{taken} is an existing file, not a folder" in fails(argv, capsys), argv
