@@ -45,7 +45,7 @@ class RecordingServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = answer  # noqa: N815 (http.server's naming)
+            do_GET = do_POST = answer
 
             def log_message(self, *args: object) -> None:
                 pass
