@@ -221,3 +221,21 @@ def test_resuming_with_another_seed_says_how_to_start_afresh(
             "--steps", 3, "--batch-size", 2, "--out", run, "--preview-every", 0, "--seed", 1]  # fmt: skip
     message = fails(argv, capsys)
     assert "this run's seed (--seed) is 1: resume with --seed 0, or run with --no-resume or a new --out" in message
+
+
+# -- 2. a corrupt checkpoint on resume (the fallback itself: tests/algos/test_resume_fallback.py) ---
+
+
+def test_resuming_when_no_checkpoint_loads_names_them_and_says_how_to_start_afresh(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = copy(runs["wm"], tmp_path / "wm")
+    checkpoints = sorted((run / "checkpoints").iterdir())
+    for checkpoint in checkpoints:
+        (checkpoint / "training_state.json").write_text('{"step": 2, "optim')
+    argv = ["train", "world-model", "--dataset", runs["dataset"], "--autoencoder", runs["ae"], "--preset", "tiny",
+            "--steps", 3, "--batch-size", 2, "--out", run, "--preview-every", 0]  # fmt: skip
+    message = fails(argv, capsys)
+    assert f"no checkpoint of {run / 'checkpoints'} loads ({checkpoints[-1].name}: " in message
+    assert "training_state.json: not valid JSON (truncated or corrupt)" in message
+    assert "run with --no-resume or a new --out to start afresh" in message
