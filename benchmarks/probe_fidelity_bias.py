@@ -39,13 +39,12 @@ import torch
 from torch import Tensor
 
 from worldalign.algos.conditions import EpisodePool, RolloutStateConditions
-from worldalign.cli.rollout import load_world_model_run
-from worldalign.cli.world_model import INSTRUCTION_CACHE_FILE, autoencoder_folder, run_folder_of
 from worldalign.data.clips import split_episodes
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.types import Rollout
-from worldalign.models.autoencoder import Autoencoder
-from worldalign.models.checkpoint import load_model
+from worldalign.runs.layout import run_folder_of
+from worldalign.runs.loading import load_autoencoder, load_world_model_run
+from worldalign.runs.side_files import INSTRUCTION_CACHE_FILE
 from worldalign.models.text.instruction_encoder import InstructionEncoder
 from worldalign.rewards.fidelity import FidelityReward
 from worldalign.rewards.motion_match import frame_motion as motion
@@ -118,7 +117,7 @@ def main() -> None:
 
     torch.set_grad_enabled(False)
     run = load_world_model_run(args.world_model, torch.device("cpu"))
-    autoencoder = load_model(Autoencoder, autoencoder_folder(args.autoencoder)).eval()
+    autoencoder = load_autoencoder(args.autoencoder)
     dataset = LeRobotDataset(args.dataset)
     train, _ = split_episodes(dataset.task_names, held_out_fraction=0.1)  # the align CLI's default split
     views = tuple(dataset.views)

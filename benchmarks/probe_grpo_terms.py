@@ -28,12 +28,11 @@ import torch
 from worldalign.algos.advantages import group_advantages
 from worldalign.algos.conditions import EpisodePool, RolloutStateConditions
 from worldalign.algos.flow_grpo import FlowGRPOConfig, grpo_step_loss
-from worldalign.cli.rollout import load_world_model_run
-from worldalign.cli.world_model import INSTRUCTION_CACHE_FILE, autoencoder_folder, run_folder_of
 from worldalign.data.clips import split_episodes
 from worldalign.data.lerobot_reader import LeRobotDataset
-from worldalign.models.autoencoder import Autoencoder
-from worldalign.models.checkpoint import load_model
+from worldalign.runs.layout import run_folder_of
+from worldalign.runs.loading import load_autoencoder, load_world_model_run
+from worldalign.runs.side_files import INSTRUCTION_CACHE_FILE
 from worldalign.rewards.registry import build_rewards
 from worldalign.sampling.context_policies import SlidingWindowReencode
 from worldalign.sampling.rollout import RolloutChunk
@@ -55,7 +54,7 @@ def main() -> None:
     policy_run = load_world_model_run(args.world_model, torch.device("cpu"))
     reference = load_world_model_run(args.reference, torch.device("cpu")).model.requires_grad_(False)
     policy = policy_run.model.eval()
-    autoencoder = load_model(Autoencoder, autoencoder_folder(args.autoencoder)).eval()
+    autoencoder = load_autoencoder(args.autoencoder)
     dataset = LeRobotDataset(args.dataset)
     train, _ = split_episodes(dataset.task_names, held_out_fraction=0.1)
     views = tuple(dataset.views)

@@ -15,3 +15,12 @@ class DatasetError(WorldAlignError):
 
 class ConfigError(WorldAlignError):
     """A configuration value, task name, camera name or checkpoint does not fit."""
+
+
+class CheckpointError(WorldAlignError):
+    """A checkpoint or model file is missing, truncated or corrupt (it cannot be read back)."""
+
+
+class TrainingError(WorldAlignError):
+    """A training run met a value it must not continue from (a NaN or infinite loss, gradient or
+    weight); it stops before saving anything built on it."""

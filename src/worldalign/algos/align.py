@@ -17,7 +17,13 @@ gradients once per update (``no_sync`` for the other terms). Each process draws 
 conditions (its generator is seeded by rank), and the loop checks at every checkpoint that the
 processes' weights are still identical. Checkpoints carry everything an exact resume needs
 (weights, optimizer, the EMA model, every process's generator); ``OUT/log.jsonl`` has one line
-per iteration (rewards, KL, clip fraction, seconds) for plots against wall-clock time.
+per iteration (rewards, KL, clip fraction, seconds) for plots against wall-clock time (valid
+JSON: a NaN is written ``null`` and its key listed under ``"nonfinite"``).
+
+A sample whose weighted reward is NaN or infinite is dropped from its group (``RewardComposer``
+counts it); an iteration where every sample is dropped, or whose gradient norm is not finite (a
+NaN or infinite loss term), stops the run with a ``TrainingError`` before the update, so the
+newest checkpoint stays the last good one (``training_run.check_finite``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import contextlib
 import copy
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,17 +47,24 @@ from worldalign.algos.advantages import group_advantages, optimality_probability
 from worldalign.algos.conditions import CandidateBatch, Conditions, InstructionEmbedder
 from worldalign.algos.diffusion_nft import NFTConfig, nft_loss
 from worldalign.algos.flow_grpo import FlowGRPOConfig, grpo_step_loss, select_train_steps
-from worldalign.runs.layout import FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
-from worldalign.algos.training_run import ema_update, load_training_checkpoint, save_training_checkpoint
+from worldalign.algos.training_run import (
+    check_finite,
+    ema_update,
+    load_training_checkpoint,
+    restore_newest,
+    save_training_checkpoint,
+)
 from worldalign.configs.serialization import config_to_dict
 from worldalign.data.types import Rollout
-from worldalign.errors import ConfigError, WorldAlignError
+from worldalign.errors import ConfigError, TrainingError, WorldAlignError
 from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.checkpoint import write_checkpoint
 from worldalign.models.world_model import WorldModel
-from worldalign.rewards.compose import RewardComposer
+from worldalign.rewards.compose import RewardComposer, RewardOutput
+from worldalign.runs.layout import FINAL_MODEL_DIR, TENSORBOARD_DIR
 from worldalign.sampling.samplers import EulerODESampler, FlowSDESampler
 from worldalign.utils.atomic import atomic_write_bytes, atomic_write_json
+from worldalign.utils.json_values import log_record
 
 logger = logging.getLogger(__name__)
 
@@ -177,9 +191,8 @@ class _AlignRun:
         self.model, self.optimizer = accelerator.prepare(policy, optimizer)
         self.generator = torch.Generator().manual_seed(config.seed + accelerator.process_index)
         self.iteration = 0
-        checkpoint = latest_checkpoint(out_dir) if resume else None
-        if checkpoint is not None:
-            self._restore(checkpoint)
+        if resume:
+            restore_newest(out_dir, self._restore)
         self.resumed_from = self.iteration
 
     @property
@@ -190,10 +203,14 @@ class _AlignRun:
         """Gradients are exchanged on the last backward of an update only."""
         return contextlib.nullcontext() if last else self.accelerator.no_sync(self.model)
 
-    def step(self) -> float:
-        """Clip, step (at the warmed-up learning rate), zero; returns the gradient norm."""
+    def step(self, losses: dict[str, Tensor]) -> float:
+        """Clip, step (at the warmed-up learning rate), zero; returns the gradient norm. A
+        non-finite norm (the same on every process) is a ``TrainingError`` naming the
+        non-finite ``losses`` (this process's loss terms) before the weights change."""
         clip = self.config.grad_clip if self.config.grad_clip > 0 else float("inf")
         norm = float(self.accelerator.clip_grad_norm_(self.model.parameters(), clip))
+        if not math.isfinite(norm):
+            check_finite(f"iteration {self.iteration + 1}", {**losses, "gradient norm": norm})
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.learning_rate_at(self.iteration)
         self.optimizer.step()
@@ -260,7 +277,8 @@ def _grpo_update(run: _AlignRun, batch: CandidateBatch, advantages: Tensor) -> d
     config = run.config.grpo
     stats: list[dict[str, Tensor]] = []
     norms = []
-    for _ in range(config.inner_epochs):
+    for epoch in range(config.inner_epochs):
+        losses: dict[str, Tensor] = {}
         num_steps = batch.chunks[0].trajectory.num_steps if batch.chunks[0].trajectory is not None else 0
         steps = select_train_steps(num_steps, config.train_timestep_fraction, run.generator)
         terms = [(chunk, step) for chunk in batch.chunks for step in steps]
@@ -268,8 +286,9 @@ def _grpo_update(run: _AlignRun, batch: CandidateBatch, advantages: Tensor) -> d
             with run.no_sync(index == len(terms) - 1):
                 loss, term_stats = grpo_step_loss(run.model, run.reference, chunk, step, advantages, config)
                 run.accelerator.backward(loss / len(terms))
+            losses[f"GRPO loss (epoch {epoch}, chunk {index // len(steps)}, denoising step {step})"] = loss.detach()
             stats.append(term_stats)
-        norms.append(run.step())
+        norms.append(run.step(losses))
     return {**_mean_stats(stats), "grad_norm": sum(norms) / len(norms)}
 
 
@@ -278,12 +297,14 @@ def _nft_update(run: _AlignRun, batch: CandidateBatch, advantages: Tensor) -> di
     assert run.old is not None
     optimality = optimality_probability(advantages, config.adv_clip_max)
     stats: list[dict[str, Tensor]] = []
+    losses: dict[str, Tensor] = {}
     for index, chunk in enumerate(batch.chunks):
         with run.no_sync(index == len(batch.chunks) - 1):
             loss, term_stats = nft_loss(run.model, run.old, run.reference, chunk, optimality, config, run.generator)
             run.accelerator.backward(loss / len(batch.chunks))
+        losses[f"NFT loss (chunk {index})"] = loss.detach()
         stats.append(term_stats)
-    norm = run.step()
+    norm = run.step(losses)
     decay = config.ema_decay_at(run.iteration)
     ema_update(run.old, run.model, decay)
     return {**_mean_stats(stats), "grad_norm": norm, "ema_decay": decay}
@@ -372,6 +393,7 @@ def align(
                     instruction_encoder,
                 )
                 scored = rewards(batch.rollout)
+            _check_some_reward_valid(accelerator, scored, run.iteration)
             advantages = group_advantages(scored.total.cpu(), config.group_size).to(accelerator.device)
             sampled = time.perf_counter()
             update = _grpo_update if config.algorithm == "grpo" else _nft_update
@@ -412,6 +434,21 @@ def align(
     return result
 
 
+def _check_some_reward_valid(accelerator: Any, scored: RewardOutput, iteration: int) -> None:
+    """A ``TrainingError`` when no candidate of the iteration (on any process) has a finite
+    weighted reward: there is nothing to learn from, and going on would hide it."""
+    valid = torch.tensor([float(scored.valid.sum())], device=accelerator.device)
+    if accelerator.num_processes > 1:
+        valid = accelerator.gather(valid)
+    if float(valid.sum()) == 0:
+        invalid = {name: int(mask.sum()) for name, mask in scored.invalid.items() if bool(mask.any())}
+        raise TrainingError(
+            f"iteration {iteration + 1}: the reward of every candidate is NaN or infinite (NaN or infinite "
+            f"samples per reward: {invalid}); stopped before the update, the newest checkpoint is the last good "
+            "state: check the rewards' inputs (IDM, judge checkpoint) and weights"
+        )
+
+
 def _out_of_time(accelerator: Any, budget: float, elapsed: float) -> bool:
     """Whether the budget is spent, decided by the main process for all (they stop together)."""
     if budget <= 0:
@@ -446,7 +483,7 @@ def _log_iteration(writer: Any, bar: Any, path: Path, iteration: int, record: di
 
 def _append_log(path: Path, record: dict[str, Any]) -> None:
     with path.open("a") as handle:
-        handle.write(json.dumps(record) + "\n")
+        handle.write(log_record(record) + "\n")
 
 
 def _truncate_log(path: Path, iteration: int) -> None:

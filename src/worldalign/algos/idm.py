@@ -37,12 +37,12 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from worldalign.runs.layout import FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
 from worldalign.algos.training_run import (
     adamw,
     default_device,
     load_training_checkpoint,
     optimizer_step,
+    restore_newest,
     save_training_checkpoint,
 )
 from worldalign.configs.pretrain import OptimizerConfig
@@ -56,6 +56,7 @@ from worldalign.data.types import ClipBatch
 from worldalign.errors import ConfigError
 from worldalign.models.checkpoint import load_model, write_checkpoint
 from worldalign.models.idm import IDMConfig, InverseDynamicsModel
+from worldalign.runs.layout import FINAL_MODEL_DIR, TENSORBOARD_DIR
 from worldalign.utils.atomic import atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -420,13 +421,17 @@ def train_idm(
     optimizer = adamw(model, config.optimizer)
     rng = np.random.default_rng(config.seed)
     step = 0
-    checkpoint = latest_checkpoint(out) if resume else None
-    if checkpoint is not None:
+
+    def restore(checkpoint: Path) -> None:
+        nonlocal step
         tensors, info = load_training_checkpoint(checkpoint, model, optimizer)
         torch.set_rng_state(tensors["rng.torch"])
         rng.bit_generator.state = info["sampler_rng"]
         step = int(info["step"])
         logger.info("resumed from %s (step %d)", checkpoint, step)
+
+    if resume:
+        restore_newest(out, restore)
     atomic_write_json(out / CONFIG_FILE, config_to_dict(config))
 
     from torch.utils.tensorboard import SummaryWriter

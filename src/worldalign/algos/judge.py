@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from worldalign.algos.training_run import check_finite
 from worldalign.data.pixels import to_pixels
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
@@ -225,7 +226,9 @@ def _brightness(video: Tensor, generator: torch.Generator) -> Tensor:
 
 def fit(model: Judge, pool: DistillPool, config: JudgeTrainConfig, *, steps: int | None = None, desc: str = "train", progress: bool = True) -> list[float]:
     """Minimise ``config.objective``'s loss of ``model`` on ``pool``, plus its inverse dynamics
-    head's loss when it has one; returns the loss of every step."""
+    head's loss when it has one; returns the loss of every step. A NaN or infinite loss stops
+    the fit before its update (``TrainingError``, ``training_run.check_finite``): the caller
+    writes no checkpoint."""
     if len(pool) == 0:
         raise ConfigError("cannot train a judge on an empty set of videos")
     if len(config.dimension_weights) != pool.targets.shape[1]:
@@ -243,7 +246,7 @@ def fit(model: Judge, pool: DistillPool, config: JudgeTrainConfig, *, steps: int
     model.train()
     losses = []
     bar = tqdm(range(steps), desc=desc, disable=not progress)
-    for _ in bar:
+    for step in bar:
         index = torch.randint(len(pool), (min(config.batch_size, len(pool)),), generator=generator)
         video, embeddings, actions, targets = pool.batch(index)
         if config.nuisance_augment:
@@ -259,9 +262,13 @@ def fit(model: Judge, pool: DistillPool, config: JudgeTrainConfig, *, steps: int
         else:
             scores, decoded = model.scores_and_decoded_actions(video, embeddings, actions)
             loss = weighted_huber(scores, targets, weights, config.huber_delta)
+        terms = {"score loss": loss.detach()}
         if decoded is not None and actions is not None:
             consistent = consistent_clips(targets, model.config.dimension_keys)
-            loss = loss + config.inverse_dynamics_weight * inverse_dynamics_loss(decoded, actions, consistent)
+            decoding = inverse_dynamics_loss(decoded, actions, consistent)
+            terms["inverse dynamics loss"] = decoding.detach()
+            loss = loss + config.inverse_dynamics_weight * decoding
+        check_finite(f"{desc}: step {step + 1} of {steps}", {**terms, "loss": loss.detach()})
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

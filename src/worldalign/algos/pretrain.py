@@ -166,7 +166,7 @@ def train_autoencoder(
                 noise = torch.randn(raw.shape, generator=run.generator).to(device)
                 reconstruction = model.decoder(raw + scale * noise).float()
             loss, scalars = autoencoder_loss(reconstruction, batch, config, perceptual)
-            scalars["grad_norm"] = run.update(loss)
+            scalars["grad_norm"] = run.update(loss, terms=scalars)
             scalars["loss"] = float(loss.detach())
             result.losses.append(scalars["loss"])
             run.log(scalars)

@@ -12,6 +12,18 @@ exact resume, the iterable may also have ``state_dict() -> dict`` (JSON-serialis
 checkpoint, taken after the checkpoint's last batch was drawn, and calls ``load_state_dict``
 before iterating again, so the next batch drawn after a resume is the one the uninterrupted run
 would have drawn.
+
+When things go wrong (the README's "What happens when…"):
+
+- a NaN or infinite loss, loss term or gradient norm stops the run with a ``TrainingError``
+  naming the step and the term, before the optimizer step (``check_finite``): the weights are
+  untouched and nothing of that step is saved, so the newest checkpoint stays the last good
+  state, to resume from (e.g. with a lower learning rate). Stopping, not skipping, is the
+  default of the trainers users know (a NaN usually means a diverged run or bad data, which
+  skipping steps would hide); ``write_checkpoint`` also refuses non-finite weights;
+- a resume takes the newest checkpoint that loads (``restore_newest``): one whose files are
+  truncated or corrupt is skipped with a warning naming it and why, and the next older one
+  (``keep_checkpoints`` are kept) is used.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -30,17 +42,18 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from worldalign.runs.layout import CHECKPOINTS_DIR, FINAL_MODEL_DIR, TENSORBOARD_DIR, latest_checkpoint
 from worldalign.configs.pretrain import OptimizerConfig, RunConfig
 from worldalign.configs.serialization import config_to_dict
-from worldalign.errors import ConfigError
+from worldalign.errors import CheckpointError, ConfigError, TrainingError
 from worldalign.models.checkpoint import (
+    STATE_JSON_FILE,
     load_optimizer_state,
     load_weights,
     optimizer_state,
     read_training_state,
     write_checkpoint,
 )
+from worldalign.runs.layout import CHECKPOINTS_DIR, FINAL_MODEL_DIR, TENSORBOARD_DIR, checkpoints_newest_first
 from worldalign.utils.atomic import atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -66,6 +79,22 @@ def adamw(model: nn.Module, config: OptimizerConfig) -> torch.optim.AdamW:
     )
 
 
+NONFINITE_ADVICE = (
+    "stopped before the update: the weights are unchanged and nothing of this step was saved, so the newest "
+    "checkpoint in OUT/checkpoints is the last good state; resume from it with a lower learning rate, or check "
+    "the data (e.g. meta/stats.json)"
+)
+
+
+def check_finite(where: str, values: Mapping[str, Tensor | float]) -> None:
+    """A ``TrainingError`` naming ``where`` (e.g. ``"step 12"``) and every value of ``values``
+    (loss terms, gradient norm) that is NaN or infinite."""
+    bad = {name: float(value) for name, value in values.items() if not math.isfinite(float(value))}
+    if bad:
+        terms = ", ".join(f"{name} = {value}" for name, value in bad.items())
+        raise TrainingError(f"{where}: non-finite {terms}; {NONFINITE_ADVICE}")
+
+
 def optimizer_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -73,14 +102,22 @@ def optimizer_step(
     step: int,
     total_steps: int,
     config: OptimizerConfig,
+    terms: Mapping[str, Tensor | float] | None = None,
 ) -> float:
-    """Step ``step`` (0-based) on ``loss``: schedule, backward, clip, update; the norm before clipping."""
+    """Step ``step`` (0-based) on ``loss``: schedule, backward, clip, update; the norm before clipping.
+
+    A non-finite ``loss``, term of ``terms`` (the loss's parts, for the message) or gradient
+    norm is a ``TrainingError`` raised before the weights change (``check_finite``).
+    """
+    where = f"step {step + 1} of {total_steps}"
+    check_finite(where, {**(terms or {}), "loss": loss.detach()})
     for group in optimizer.param_groups:
         group["lr"] = learning_rate(step, total_steps, config)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     clip = config.grad_clip if config.grad_clip > 0 else float("inf")
     grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
+    check_finite(where, {"gradient norm": grad_norm})
     optimizer.step()
     return grad_norm
 
@@ -128,12 +165,53 @@ def load_training_checkpoint(
     Returns:
         ``(tensors, info)``: the checkpoint's other tensors and JSON entries (``info["step"]``
         included), for the caller to restore its RNGs and data position.
+
+    Raises:
+        CheckpointError: a file of ``folder`` is missing, truncated or corrupt; the training
+            state is read first, so ``model`` is only changed once it has been read whole.
     """
-    load_weights(model, folder)  # type: ignore[arg-type]
     tensors, info = read_training_state(folder)
-    load_optimizer_state(optimizer, tensors, info["optimizer"], prefix=OPTIMIZER_PREFIX)
+    missing = [key for key in ("step", "optimizer") if key not in info]
+    if missing:
+        raise CheckpointError(f"{folder / STATE_JSON_FILE}: field(s) {missing} missing (corrupt training state)")
+    load_weights(model, folder)  # type: ignore[arg-type]
+    try:
+        load_optimizer_state(optimizer, tensors, info["optimizer"], prefix=OPTIMIZER_PREFIX)
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{folder}: the optimizer state does not load (corrupt training state): {error!r}") from None
     rest = {name: tensor for name, tensor in tensors.items() if not name.startswith(OPTIMIZER_PREFIX + ".")}
     return rest, {key: value for key, value in info.items() if key != "optimizer"}
+
+
+def restore_newest(out_dir: str | Path, restore: Callable[[Path], None]) -> Path | None:
+    """Call ``restore`` on the newest checkpoint of ``out_dir`` that loads and return it (None
+    when there is none: a fresh run).
+
+    A checkpoint whose ``restore`` raises ``CheckpointError`` (a truncated or corrupt file) is
+    skipped with a warning naming it and why, and the next older one is tried; ``restore`` must
+    overwrite everything an earlier, failed call may have loaded. Other errors (a config that
+    does not match) are raised at once: an older checkpoint would not fix them.
+
+    Raises:
+        CheckpointError: there are checkpoints, and none of them loads.
+    """
+    skipped = []
+    for folder in checkpoints_newest_first(out_dir):
+        try:
+            restore(folder)
+        except CheckpointError as error:
+            logger.warning("resume: skipped checkpoint %s, it does not load: %s", folder, error)
+            skipped.append(f"{folder.name}: {error}")
+            continue
+        if skipped:
+            logger.warning("resume: resumed from the older checkpoint %s", folder)
+        return folder
+    if skipped:
+        raise CheckpointError(
+            f"no checkpoint of {Path(out_dir) / CHECKPOINTS_DIR} loads ({'; '.join(skipped)}): "
+            "run with --no-resume or a new --out to start afresh"
+        )
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,9 +316,8 @@ class TrainingRun:
         if run.ema_decay > 0:
             self.ema = copy.deepcopy(model).eval().requires_grad_(False)
         self.step = 0
-        checkpoint = latest_checkpoint(out_dir) if resume else None
-        if checkpoint is not None:
-            self._restore(checkpoint)
+        if resume:
+            restore_newest(out_dir, self._restore)
         self.resumed_from = self.step
         atomic_write_json(out_dir / CONFIG_FILE, config_to_dict(training_config))
         from torch.utils.tensorboard import SummaryWriter
@@ -271,10 +348,11 @@ class TrainingRun:
                 continue
             yield batch
 
-    def update(self, loss: Tensor) -> float:
-        """One optimizer step on ``loss``; returns the gradient norm before clipping."""
+    def update(self, loss: Tensor, terms: Mapping[str, Tensor | float] | None = None) -> float:
+        """One optimizer step on ``loss`` (whose parts ``terms`` name a non-finite loss in the
+        error: ``optimizer_step``); returns the gradient norm before clipping."""
         grad_norm = optimizer_step(
-            self.model, self.optimizer, loss, self.step, self.total_steps, self.optimizer_config
+            self.model, self.optimizer, loss, self.step, self.total_steps, self.optimizer_config, terms
         )
         if self.ema is not None:
             ema_update(self.ema, self.model, ema_decay_at(self.step, self.run.ema_decay))

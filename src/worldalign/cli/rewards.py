@@ -48,6 +48,8 @@ examples:
 Every --clip-frames window (one every --stride frames) of every episode is scored as if it
 were a generated rollout: the earlier frames are its context, the recorded actions its commands,
 the real frames its reference (so fidelity is 1 here: use it on generated videos).
+The weights make the "total" column (sum of weight x reward; shown unless a single reward has
+weight 1); each must be a finite number (negative: a penalty; 0: shown, not in the total).
 """
 
 EXECUTE_EPILOG = """\
@@ -313,9 +315,10 @@ def run_reward_score(args: argparse.Namespace) -> int:
     }
     # One row per task; columns named by the part after "reward/" so the table fits a terminal.
     terms = list(next(iter(summary.values())))
-    if sum("/" not in key for key in terms) == 2:  # "total" and a single reward: show it once
+    if list(composer.weights.values()) == [1.0]:  # the total is the single reward: show it once
         terms.remove("total")
-    table = Table(title=f"mean rewards on {args.dataset} ({args.clip_frames}-frame clips)")
+    weighted = " + ".join(f"{weight:g} x {name}" for name, weight in composer.weights.items())
+    table = Table(title=f"mean rewards on {args.dataset} ({args.clip_frames}-frame clips; total = {weighted})")
     table.add_column("task", no_wrap=True)
     for key in terms:
         table.add_column(key.rsplit("/", 1)[-1], justify="right", no_wrap=True)
@@ -325,7 +328,8 @@ def run_reward_score(args: argparse.Namespace) -> int:
     console.width = max(console.width, 120)  # whole term names beat an 80-column default in logs
     console.print(table)
     if args.json:
-        atomic_write_json(args.json, {"dataset": str(args.dataset), "rewards": args.rewards, "per_task": summary})
+        record = {"dataset": str(args.dataset), "rewards": args.rewards, "weights": composer.weights}
+        atomic_write_json(args.json, {**record, "per_task": summary})
     return 0
 
 

@@ -108,7 +108,10 @@ class ClipSampler:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue the stream from a position saved by ``state_dict``."""
         if state.get("seed") != self.seed:
-            raise ConfigError(f"ClipSampler: the saved stream was seeded {state.get('seed')}, this sampler {self.seed}")
+            raise ConfigError(
+                f"the checkpoint's data stream was seeded {state.get('seed')}, this run's seed (--seed) is {self.seed}: "
+                f"resume with --seed {state.get('seed')}, or run with --no-resume or a new --out to start afresh"
+            )
         self._rng.bit_generator.state = state["rng"]
 
     def sample(self, rng: np.random.Generator) -> ClipBatch:

@@ -7,6 +7,9 @@ feature declarations match the parquet columns, and that frame counts agree betw
 and timestamps of the videos). Each inconsistency is a ``DatasetError`` naming the file, the
 field and what was expected.
 
+Parquet pages are read with checksum verification: a file written with page checksums (ours
+are) whose values were corrupted is a ``DatasetError``, not a silently different number.
+
 Variants accepted (``docs/LEROBOT_V3.md``): tasks.parquet's string column ``task`` or
 ``__index_level_0__``; video ``info`` or ``video_info``; any key order; fixed-size or plain
 lists; several episodes files.
@@ -37,6 +40,9 @@ _REQUIRED_INFO_KEYS = ("codebase_version", "fps", "features", "data_path", "tota
 _REQUIRED_EPISODE_COLUMNS = (fmt.EP_INDEX, fmt.EP_TASKS, fmt.EP_LENGTH, fmt.EP_DATA_CHUNK, fmt.EP_DATA_FILE)
 _VIDEO_COLUMNS = ("chunk_index", "file_index", "from_timestamp")
 _OPTIONAL_EPISODE_COLUMNS = (fmt.EP_TASK_NAME, fmt.EP_SUCCESS, fmt.EP_LAYOUT, fmt.EP_METADATA)
+# What pyarrow raises on a damaged parquet: its own errors, I/O errors, and ValueError (among them
+# UnicodeDecodeError) from metadata whose text was corrupted.
+_PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -262,8 +268,8 @@ class LeRobotDataset:
 
     def _read_data_file(self, path: Path) -> pa.Table:
         try:
-            return pq.read_table(path)
-        except (pa.ArrowException, OSError) as error:
+            return pq.read_table(path, page_checksum_verification=True)
+        except _PARQUET_ERRORS as error:
             raise DatasetError(f"{path}: cannot read the data parquet (truncated or corrupt): {error}") from error
 
     def _video_key(self, view: str) -> str:
@@ -282,6 +288,9 @@ class LeRobotDataset:
     # -- validation on open --------------------------------------------------------------
 
     def _load_info(self) -> dict[str, Any]:
+        if not self.root.is_dir():
+            what = "is a file" if self.root.exists() else "does not exist"
+            raise DatasetError(f"{self.root}: the dataset folder {what}; expected a LeRobot v3 dataset folder")
         path = self.root / fmt.INFO_PATH
         if not path.is_file():
             raise DatasetError(
@@ -289,7 +298,7 @@ class LeRobotDataset:
             )
         try:
             info = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise DatasetError(f"{path}: not valid JSON: {error}") from error
         if not isinstance(info, dict):
             raise DatasetError(f"{path}: expected a JSON object, got {type(info).__name__}")
@@ -342,7 +351,7 @@ class LeRobotDataset:
             raise DatasetError(f"{path}: not found; a LeRobot v3 dataset lists its tasks there")
         try:
             names = pq.read_schema(path).names
-        except (pa.ArrowException, OSError) as error:
+        except _PARQUET_ERRORS as error:
             raise DatasetError(f"{path}: cannot read the parquet (truncated or corrupt): {error}") from error
         if fmt.TASK_INDEX not in names or not any(column in names for column in fmt.TASK_INDEX_COLUMNS):
             raise DatasetError(
@@ -395,8 +404,8 @@ class LeRobotDataset:
                         f"{path}: column(s) {missing} missing; expected the LeRobot v3 per-episode columns"
                     )
                 wanted = required + [column for column in _OPTIONAL_EPISODE_COLUMNS if column in names]
-                tables.append(pq.read_table(path, columns=wanted))
-            except (pa.ArrowException, OSError) as error:
+                tables.append(pq.read_table(path, columns=wanted, page_checksum_verification=True))
+            except _PARQUET_ERRORS as error:
                 raise DatasetError(
                     f"{path}: cannot read the episodes parquet (truncated or corrupt): {error}"
                 ) from error
@@ -429,7 +438,7 @@ class LeRobotDataset:
                     f"{path}: data file missing; meta/episodes places episodes {_ranges(episodes)} in it"
                 )
             try:
-                parquet = pq.ParquetFile(path)
+                parquet = pq.ParquetFile(path, page_checksum_verification=True)
                 columns = set(parquet.schema_arrow.names)
                 missing, undeclared = sorted(expected_columns - columns), sorted(columns - expected_columns)
                 if missing:
@@ -440,7 +449,7 @@ class LeRobotDataset:
                 if undeclared:
                     raise DatasetError(f"{path}: column(s) {undeclared} not declared in meta/info.json features")
                 episode_index = parquet.read(columns=[fmt.EPISODE_INDEX]).column(0).to_numpy()
-            except (pa.ArrowException, OSError) as error:
+            except _PARQUET_ERRORS as error:
                 raise DatasetError(f"{path}: cannot read the data parquet (truncated or corrupt): {error}") from error
             starts = np.flatnonzero(np.diff(episode_index, prepend=-1) != 0)
             run_ids = episode_index[starts]
@@ -502,10 +511,13 @@ class LeRobotDataset:
         )
 
     def _check_videos(self) -> None:
-        """Every referenced mp4 exists, opens, and is long enough for the episodes placed in it."""
+        """Every referenced mp4 exists, opens, has the frame size of its feature in
+        ``meta/info.json``, and is long enough for the episodes placed in it."""
         ends: dict[Path, tuple[float, int]] = {}  # mp4 -> (latest end promised, by which episode)
+        keys: dict[Path, str] = {}  # mp4 -> its video feature
         for record in self._records:
-            for path, start in record.videos.values():
+            for key, (path, start) in record.videos.items():
+                keys[path] = key
                 end = start + record.length / self.fps
                 if path not in ends or end > ends[path][0]:
                     ends[path] = (end, record.index)
@@ -521,6 +533,13 @@ class LeRobotDataset:
                     f"{error}; meta/episodes expects about {round(end * self.fps)} frames in it "
                     f"(up to t={end:.3f}s for episode {episode}), found none readable"
                 ) from error
+            expected = _image_size(self.features[keys[path]])
+            if (probe.height, probe.width) != expected:
+                raise DatasetError(
+                    f"{self.root / fmt.INFO_PATH}: feature {keys[path]!r} declares frames of (height, width) "
+                    f"{expected}, its video {path} has {(probe.height, probe.width)}: fix the feature's 'shape' "
+                    "(and 'info') in meta/info.json"
+                )
             # One frame period of slack: containers disagree on the last frame's duration.
             if probe.end_s is not None and end > probe.end_s + 1 / self.fps + TIMESTAMP_TOLERANCE_S:
                 raise DatasetError(

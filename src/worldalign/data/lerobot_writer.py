@@ -186,7 +186,7 @@ class LeRobotWriter:
             {fmt.TASK_INDEX: list(self._tasks.values())}, index=pd.Index(list(self._tasks), name="task")
         )
         with atomic_path(self.root / fmt.TASKS_PATH) as tmp:
-            tasks.to_parquet(tmp)
+            tasks.to_parquet(tmp, write_page_checksum=True)
         save_stats(self.root / fmt.STATS_PATH, self._stats.result())
         atomic_write_json(self.root / fmt.INFO_PATH, self._info())
         self._closed = True
@@ -314,8 +314,10 @@ class LeRobotWriter:
         return ref, start, end
 
     def _write_parquet(self, relative_path: str, table: pa.Table) -> None:
+        """Write ``table`` atomically, with page checksums (CRC32) that readers verify, so a
+        corrupted byte in the values is an error rather than another number."""
         with atomic_path(self.root / relative_path) as tmp:
-            pq.write_table(table, tmp)
+            pq.write_table(table, tmp, write_page_checksum=True)
 
     def _episodes_table(self) -> pa.Table:
         names = list(self._episode_rows[0])

@@ -236,6 +236,28 @@ def load_stats(path: str | os.PathLike[str]) -> Stats:
     return stats_from_json(obj, source=str(path))
 
 
+def check_statistics(source: str, feature: str, statistics: Mapping[str, np.ndarray]) -> None:
+    """A ``DatasetError`` naming ``source`` (the stats file), ``feature``, the statistic and the
+    dimensions when a value is NaN or infinite, a ``std`` is negative or a ``max`` below its
+    ``min``."""
+    for name, values in statistics.items():
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise DatasetError(
+                f"{source}: feature {feature!r} statistic {name!r} is {values[bad].tolist()[:5]} at dimension(s) "
+                f"{bad.tolist()[:5]}; expected finite numbers (recompute the statistics of the data)"
+            )
+    if "std" in statistics and (statistics["std"] < 0).any():
+        bad = np.flatnonzero(statistics["std"] < 0)
+        raise DatasetError(
+            f"{source}: feature {feature!r} statistic 'std' is negative at dimension(s) {bad.tolist()[:5]}; "
+            "expected >= 0 (0: a constant dimension)"
+        )
+    if "min" in statistics and "max" in statistics and (statistics["max"] < statistics["min"]).any():
+        bad = np.flatnonzero(statistics["max"] < statistics["min"])
+        raise DatasetError(f"{source}: feature {feature!r} has 'max' below 'min' at dimension(s) {bad.tolist()[:5]}")
+
+
 NormalizationMode = Literal["mean_std", "min_max"]
 _MODE_STATS: dict[str, tuple[str, str]] = {"mean_std": ("mean", "std"), "min_max": ("min", "max")}
 # Guards the division for constant dimensions (a gripper never opened); LeRobot's value.
@@ -250,6 +272,8 @@ class Normalizer:
     ``mean_std``: ``(x - mean) / std``. ``min_max``: ``[min, max] -> [-1, 1]``. A feature
     without the statistics its mode needs is an error when the normalizer is built, and a
     feature it was not built for is an error when used: nothing passes through unnormalised.
+    Statistics must be finite, with ``std >= 0`` and ``max >= min`` (``check_statistics``); a
+    zero spread is a constant dimension (a gripper never opened), which maps to 0.
     """
 
     def __init__(
@@ -280,6 +304,7 @@ class Normalizer:
                     f"it has {sorted(stats[feature])}"
                 )
             first, second = (np.asarray(stats[feature][name], dtype=np.float64).reshape(-1) for name in needed)
+            check_statistics(source, feature, {needed[0]: first, needed[1]: second})
             self.stats[feature] = {needed[0]: first, needed[1]: second}
             if mode == "mean_std":
                 self._offset[feature], self._scale[feature] = first, second + _EPS

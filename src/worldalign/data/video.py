@@ -187,13 +187,31 @@ class VideoProbe:
     end_s: float | None
 
 
+def _open_video(path: str | os.PathLike[str]) -> av.container.InputContainer:
+    """``path`` opened for reading; ``DatasetError`` if it cannot be (truncated or not a video).
+    Text metadata that is not UTF-8 is read with replacement characters: it is never used, and
+    foreign files may carry other encodings."""
+    try:
+        return av.open(str(path), metadata_errors="replace")
+    except av.error.FFmpegError as error:
+        raise DatasetError(f"{path}: cannot open the video (truncated or corrupt): {error}") from error
+
+
+def _video_stream(container: av.container.InputContainer, path: str | os.PathLike[str]) -> av.video.stream.VideoStream:
+    """The first video stream of ``container``; ``DatasetError`` when there is none it can decode."""
+    if not container.streams.video:
+        raise DatasetError(f"{path}: no video stream in the file")
+    stream = container.streams.video[0]
+    if stream.codec_context is None:
+        raise DatasetError(f"{path}: the video stream has no decoder parameters (truncated or corrupt file)")
+    return stream
+
+
 def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
     """Read an mp4's header; ``DatasetError`` if it cannot be opened (truncated or not a video)."""
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise DatasetError(f"{path}: no video stream in the file")
-            stream = container.streams.video[0]
+        with _open_video(path) as container:
+            stream = _video_stream(container, path)
             end_s = None
             if stream.duration is not None and stream.time_base is not None:
                 end_s = float((stream.duration + (stream.start_time or 0)) * stream.time_base)
@@ -216,14 +234,12 @@ class Mp4Reader:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._container = _open_video(self.path)
         try:
-            self._container = av.open(str(self.path))
-        except av.error.FFmpegError as error:
-            raise DatasetError(f"{self.path}: cannot open the video (truncated or corrupt): {error}") from error
-        if not self._container.streams.video:
+            self._stream = _video_stream(self._container, self.path)
+        except DatasetError:
             self._container.close()
-            raise DatasetError(f"{self.path}: no video stream in the file")
-        self._stream = self._container.streams.video[0]
+            raise
         # One reformatter for the whole file: it caches the swscale context (3x faster than a
         # fresh conversion per frame).
         self._reformatter = VideoReformatter()

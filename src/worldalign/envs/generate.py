@@ -86,6 +86,26 @@ def episode_seed(master_seed: int, task: str, repeat: int) -> int:
     return int(np.random.SeedSequence([master_seed, task_key, repeat]).generate_state(1)[0])
 
 
+# Fields that must be positive integers, with the ``data generate`` option that sets each.
+_POSITIVE_FIELDS = {
+    "episodes_per_task": "--episodes-per-task",
+    "image_size": "--size",
+    "action_repeat": "--action-repeat",
+    "max_steps": "--max-steps",
+}
+
+
+def check_generation_config(config: GenerationConfig) -> None:
+    """A ``ConfigError`` naming the field (and its option) of ``config`` that cannot make a
+    dataset: no task, or a count or size below 1."""
+    if not config.tasks:
+        raise ConfigError("no task to generate: expected at least one Meta-World task (--tasks)")
+    for name, option in _POSITIVE_FIELDS.items():
+        value = getattr(config, name)
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} = {value!r} ({option}): expected a positive integer")
+
+
 def plan_episodes(config: GenerationConfig) -> list[EpisodeSpec]:
     """All episodes of the dataset, task-major, with their dataset indices."""
     specs = []
@@ -216,6 +236,7 @@ def generate_dataset(
 
     Returns the outcome of every episode in dataset order (staged ones included).
     """
+    check_generation_config(config)
     out = Path(out)
     finished = _finished_outcomes(config, out)
     if finished is not None:

@@ -9,7 +9,9 @@ A folder holds one model:
   state: everything else), enough to resume bit-exactly on the CPU.
 
 Folders are written beside their final name and renamed into place, so a killed run leaves
-either the previous checkpoint or the new one, never half of one.
+either the previous checkpoint or the new one, never half of one. A model whose weights (or
+training state) hold a NaN or an infinity is never written (``TrainingError``), and a file that
+cannot be read back (truncated, corrupt, not finite) is a ``CheckpointError`` naming it.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from worldalign.configs.serialization import config_differences, config_from_dict, config_to_dict
-from worldalign.errors import ConfigError
-from worldalign.utils.atomic import plain_mode
+from worldalign.errors import CheckpointError, ConfigError, TrainingError
+from worldalign.utils.atomic import make_folder, plain_mode
+from worldalign.utils.json_values import strict_dumps
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -53,6 +57,46 @@ ModelT = TypeVar("ModelT", bound=nn.Module)
 def _tensors_for_file(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     """Detached, contiguous CPU copies (safetensors refuses shared or strided storage)."""
     return {name: tensor.detach().to("cpu").contiguous().clone() for name, tensor in tensors.items()}
+
+
+def nonfinite_tensors(tensors: dict[str, Tensor]) -> list[str]:
+    """Names of the floating-point tensors of ``tensors`` holding a NaN or an infinity."""
+    return [name for name, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
+def _refuse_nonfinite(tensors: dict[str, Tensor], destination: Path, what: str) -> None:
+    """A ``TrainingError`` before anything is written when ``tensors`` are not all finite."""
+    bad = nonfinite_tensors(tensors)
+    if bad:
+        raise TrainingError(
+            f"not writing {destination}: {len(bad)} tensor(s) of the {what} hold NaN or infinite values "
+            f"({', '.join(bad[:5])}); the previous checkpoints are kept"
+        )
+
+
+def read_safetensors(path: Path, device: str = "cpu") -> dict[str, Tensor]:
+    """The tensors of a safetensors file; a ``CheckpointError`` naming it when it is missing,
+    truncated or corrupt."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not found; expected a safetensors file of weights")
+    try:
+        return load_file(path, device=device)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{path}: cannot read the safetensors file (truncated or corrupt): {error}") from None
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object file of a checkpoint; a ``CheckpointError`` naming it when it is missing,
+    truncated, corrupt or not an object."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not found")
+    try:
+        stored = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path}: not valid JSON (truncated or corrupt): {error}") from None
+    if not isinstance(stored, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(stored).__name__}")
+    return stored
 
 
 def _staging_folder(destination: Path) -> Path:
@@ -81,18 +125,24 @@ def write_checkpoint(
     An existing folder of that name is replaced only once the new one is complete.
     """
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    weights = _tensors_for_file(model.state_dict())
+    _refuse_nonfinite(weights, folder, f"model's weights ({model.model_type})")
+    state = _tensors_for_file(state_tensors) if state_tensors is not None else None
+    if state is not None:
+        _refuse_nonfinite(state, folder, "training state")
+    make_folder(folder.parent)
     for stale in folder.parent.glob(f".{folder.name}.*.tmp"):  # left by a run killed mid-write
         shutil.rmtree(stale, ignore_errors=True)
     staging = _staging_folder(folder)
     try:
-        save_file(_tensors_for_file(model.state_dict()), staging / MODEL_FILE)
+        save_file(weights, staging / MODEL_FILE)
         config = {"model_type": model.model_type, "config": config_to_dict(model.config)}
-        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-        if state_tensors is not None:
-            save_file(_tensors_for_file(state_tensors), staging / STATE_TENSORS_FILE)
+        (staging / CONFIG_FILE).write_text(strict_dumps(config, where=str(folder / CONFIG_FILE), indent=2) + "\n")
+        if state is not None:
+            save_file(state, staging / STATE_TENSORS_FILE)
         if state_info is not None:
-            (staging / STATE_JSON_FILE).write_text(json.dumps(state_info, indent=2) + "\n")
+            text = strict_dumps(state_info, where=str(folder / STATE_JSON_FILE), indent=2)
+            (staging / STATE_JSON_FILE).write_text(text + "\n")
         _publish(staging)
         if folder.exists():
             retired = folder.with_name(f".{folder.name}.old")
@@ -121,7 +171,7 @@ def export_checkpoint(
     source, destination = Path(source), Path(destination)
     if not (source / MODEL_FILE).is_file() or not (source / CONFIG_FILE).is_file():
         raise ConfigError(f"{source} is not a checkpoint folder ({MODEL_FILE} + {CONFIG_FILE})")
-    stored = load_file(source / MODEL_FILE)
+    stored = read_safetensors(source / MODEL_FILE)
     if weights is None:
         weights = stored
     elif {n: t.shape for n, t in weights.items()} != {n: t.shape for n, t in stored.items()}:
@@ -132,7 +182,8 @@ def export_checkpoint(
         )
     if storage_dtype is not None:
         weights = {name: t.to(storage_dtype) if t.is_floating_point() else t for name, t in weights.items()}
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    _refuse_nonfinite(weights, destination, f"exported model of {source}")
+    make_folder(destination.parent)
     staging = _staging_folder(destination)
     try:
         save_file(weights, staging / MODEL_FILE)
@@ -150,7 +201,7 @@ def read_config(folder: str | os.PathLike[str], config_cls: type, model_type: st
     path = Path(folder) / CONFIG_FILE
     if not path.is_file():
         raise ConfigError(f"{path} not found: {folder} is not a checkpoint folder (model.safetensors + config.json)")
-    stored = json.loads(path.read_text())
+    stored = read_json_object(path)
     found_type = stored.get("model_type")
     if found_type != model_type:
         raise ConfigError(f"{path} holds a {found_type!r} checkpoint, expected a {model_type!r} one")
@@ -164,7 +215,11 @@ def load_weights(model: ConfiguredModel, folder: str | os.PathLike[str]) -> None
     if differences:
         raise ConfigError(f"checkpoint {folder} does not match the model: " + "; ".join(differences))
     device = next(iter(model.state_dict().values())).device
-    weights = load_file(Path(folder) / MODEL_FILE, device=str(device))
+    path = Path(folder) / MODEL_FILE
+    weights = read_safetensors(path, device=str(device))
+    bad = nonfinite_tensors(weights)
+    if bad:
+        raise CheckpointError(f"{path}: tensor(s) {bad[:5]} hold NaN or infinite values (corrupt weights)")
     expected = model.state_dict()
     missing, unexpected = _key_mismatch(expected, weights)
     if missing or unexpected:
@@ -216,12 +271,15 @@ def _config_class(model_cls: type) -> type:
 
 
 def read_training_state(folder: str | os.PathLike[str]) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """``(tensors, info)`` of a training checkpoint; a ``ConfigError`` if it has none."""
+    """``(tensors, info)`` of a training checkpoint; a ``CheckpointError`` if it has none or if
+    one of its files is truncated or corrupt."""
     folder = Path(folder)
     tensors_path, info_path = folder / STATE_TENSORS_FILE, folder / STATE_JSON_FILE
     if not tensors_path.is_file() or not info_path.is_file():
-        raise ConfigError(f"{folder} has no training state ({STATE_TENSORS_FILE} + {STATE_JSON_FILE}): cannot resume")
-    return load_file(tensors_path), json.loads(info_path.read_text())
+        raise CheckpointError(
+            f"{folder} has no training state ({STATE_TENSORS_FILE} + {STATE_JSON_FILE}): cannot resume"
+        )
+    return read_safetensors(tensors_path), read_json_object(info_path)
 
 
 def optimizer_state(

@@ -16,6 +16,7 @@ No reward is special-cased here: the composer only knows the contract of ``rewar
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -84,6 +85,9 @@ class RewardComposer:
                 f"RewardComposer: weights name {sorted(weights)} but the rewards are {names} "
                 f"(weights without a reward: {missing}; rewards without a weight: {unweighted})"
             )
+        nonfinite = {name: weight for name, weight in weights.items() if not math.isfinite(float(weight))}
+        if nonfinite:
+            raise ConfigError(f"RewardComposer: weights {nonfinite} are not finite; expected finite numbers")
         self.weights = {name: float(weights[name]) for name in names}
         self.rewards = list(rewards)
 

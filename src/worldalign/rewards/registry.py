@@ -8,6 +8,11 @@ and ``view_weights=...`` for the fidelity reward.
 
 The built-in rewards are registered lazily (their modules import the simulator or load a
 model), so importing the registry stays cheap.
+
+Weights must be finite numbers. A negative weight is allowed and makes the reward a penalty
+(e.g. ``fidelity=1,judge=-0.5``); a zero weight computes and logs a reward without optimising
+it. A factory's required parameter (one without a default) that no option supplies is a
+``ConfigError`` naming the option and how the command line gives it, before anything loads.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +40,14 @@ _BUILTIN: dict[str, str] = {
     "motion_match": "worldalign.rewards.motion_match:make_motion_match_reward",
 }
 _FACTORIES: dict[str, RewardFactory] = {}
+
+# How the command line supplies a factory option, for the error when it is missing.
+OPTION_FLAGS: dict[str, str] = {
+    "judge_checkpoint": "--judge STUDENT (a student judge folder from `worldalign distill`)",
+    "idm": "--idm IDM (an inverse dynamics model folder)",
+}
+
+WEIGHT_RULE = "a finite number (negative: a penalty; 0: computed and logged, not optimised)"
 
 
 def register_reward(name: str, factory: RewardFactory) -> None:
@@ -82,7 +96,11 @@ def parse_reward_spec(spec: str) -> dict[str, float]:
         try:
             weight = float(weight_text) if weight_text.strip() else 1.0
         except ValueError:
-            raise ConfigError(f"reward spec {spec!r}: weight {weight_text!r} of {name!r} is not a number") from None
+            raise ConfigError(
+                f"reward spec {spec!r}: weight {weight_text!r} of {name!r} is not a number; expected {WEIGHT_RULE}"
+            ) from None
+        if not math.isfinite(weight):
+            raise ConfigError(f"reward spec {spec!r}: weight {weight_text.strip()} of {name!r}; expected {WEIGHT_RULE}")
         if name in weights:
             raise ConfigError(f"reward spec {spec!r}: {name!r} appears twice")
         _factory(name)
@@ -90,6 +108,19 @@ def parse_reward_spec(spec: str) -> dict[str, float]:
     if not weights:
         raise ConfigError(f"reward spec {spec!r}: expected name=weight pairs, e.g. 'fidelity=1.0,executability=0.5'")
     return weights
+
+
+def _check_required_options(name: str, factory: RewardFactory, options: dict[str, Any]) -> None:
+    """A ``ConfigError`` naming every required parameter of ``factory`` that ``options`` lacks."""
+    parameters = inspect.signature(factory).parameters.values()
+    missing = [
+        p.name
+        for p in parameters
+        if p.default is p.empty and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and options.get(p.name) is None
+    ]
+    if missing:
+        how = "; ".join(f"{option}: {OPTION_FLAGS.get(option, 'pass it to build_rewards')}" for option in missing)
+        raise ConfigError(f"reward {name!r} needs the option(s) {missing}, which were not given ({how})")
 
 
 def _accepted_options(factory: RewardFactory, options: dict[str, Any]) -> dict[str, Any]:
@@ -109,9 +140,12 @@ def build_rewards(spec: str, **options: Any) -> RewardComposer:
 
     Raises:
         ConfigError: an unknown reward name (with the closest known name and the full list), a
-            malformed weight, or a factory rejecting its options.
+            malformed or non-finite weight, a required option missing (checked for every reward
+            before any is built), or a factory rejecting its options.
     """
     weights = parse_reward_spec(spec)
+    for name in weights:
+        _check_required_options(name, _factory(name), options)
     rewards = []
     for name in weights:
         factory = _factory(name)

@@ -22,11 +22,11 @@ PREVIEWS_DIR = "previews"
 CHECKPOINT_NAME = re.compile(r"step_(\d+)")
 
 
-def latest_checkpoint(out_dir: str | Path) -> Path | None:
-    """The highest-step checkpoint folder under ``out_dir/checkpoints``, if any."""
+def checkpoints_newest_first(out_dir: str | Path) -> list[Path]:
+    """The resumable checkpoint folders under ``out_dir/checkpoints``, highest step first."""
     folder = Path(out_dir) / CHECKPOINTS_DIR
     steps = [(int(m.group(1)), p) for p in folder.glob("step_*") if (m := CHECKPOINT_NAME.fullmatch(p.name))]
-    return max(steps)[1] if steps else None
+    return [path for _, path in sorted(steps, reverse=True)]
 
 
 def is_resumable_checkpoint(folder: str | Path) -> bool:

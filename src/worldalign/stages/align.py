@@ -157,6 +157,14 @@ def prepare_alignment(setup: AlignSetup, config: AlignConfig, accelerator: Any =
     train, held_out = split_episodes(dataset.task_names, held_out_fraction=setup.held_out)
     if not held_out:
         raise ConfigError(f"--held-out {setup.held_out} leaves no held-out episode of {setup.dataset} to evaluate on")
+    eval_episodes = spread_evenly(held_out, setup.eval_episodes)
+    span = setup.context_frames + setup.eval_horizon
+    short = [index for index in eval_episodes if dataset.episode_lengths[index] < span]
+    if short:
+        raise ConfigError(
+            f"held-out episodes {short} have fewer than {span} frames (context {setup.context_frames} + "
+            f"horizon {setup.eval_horizon}); lower the evaluation horizon"
+        )
     pool = episode_pool(dataset, spread_evenly(train, setup.max_train_episodes), views, world_model.normalizer)
     policy = context_policy(SHORT_POLICY_NAMES[setup.policy], frames=setup.window)
     limit = model.config.max_context_frames
@@ -188,7 +196,7 @@ def prepare_alignment(setup: AlignSetup, config: AlignConfig, accelerator: Any =
         dataset=dataset,
         views=views,
         normalizer=world_model.normalizer,
-        eval_episodes=spread_evenly(held_out, setup.eval_episodes),
+        eval_episodes=eval_episodes,
         training_episodes=len(pool.episodes),
     )
 
@@ -302,7 +310,9 @@ def alignment_summary(out: Path, result: AlignResult, job: AlignmentJob) -> dict
 
 
 def _scalars(line: dict[str, Any]) -> dict[str, float]:
-    return {key: value for key, value in line.items() if key not in ("iteration", "kind")}
+    """A log line's scalars; a NaN logged as null (``utils.json_values``) reads back as NaN."""
+    skipped = ("iteration", "kind", "nonfinite")
+    return {key: float("nan") if value is None else value for key, value in line.items() if key not in skipped}
 
 
 def before_after_videos(

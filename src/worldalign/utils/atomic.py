@@ -7,12 +7,14 @@ file worldalign writes that a user or a resumed run will read back.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from worldalign.errors import ConfigError
+from worldalign.utils.json_values import strict_dumps
 
 
 def plain_mode(directory: bool = False) -> int:
@@ -36,7 +38,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     the target is left untouched. The target gets the permissions of a plainly written file.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(target.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -58,5 +60,21 @@ def atomic_write_bytes(target: str | os.PathLike[str], payload: bytes) -> None:
 
 
 def atomic_write_json(target: str | os.PathLike[str], obj: Any) -> None:
-    """Write ``obj`` as indented JSON to ``target`` atomically."""
-    atomic_write_bytes(target, (json.dumps(obj, indent=2) + "\n").encode())
+    """Write ``obj`` as indented, valid JSON to ``target`` atomically (NaN and infinities become
+    ``null``, with a warning: ``utils.json_values``)."""
+    atomic_write_bytes(target, (strict_dumps(obj, where=str(target), indent=2) + "\n").encode())
+
+
+def make_folder(folder: str | os.PathLike[str]) -> Path:
+    """Create ``folder`` (and its parents) if needed; a ``ConfigError`` naming the path when it,
+    or one of its parents, is an existing file rather than a folder."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+        raise ConfigError(
+            f"{blocking} is an existing file, not a folder: expected a folder for {folder} "
+            "(choose another output path, e.g. another --out)"
+        ) from None
+    return folder

@@ -9,19 +9,24 @@ Nothing is guessed: a reply that is not exactly that object (malformed, truncate
 extra key, a score out of range) is a ``VLMReplyError``; a server that does not answer in time
 after the retries is a ``VLMTransportError``. ``score_many`` records such items as failed, with
 the reason, and never turns them into a zero score. The API key is read only from an
-environment variable. Only the standard library is used (``urllib``), so no dependency is added.
+environment variable; it only travels encrypted or to this machine (plain ``http://`` is refused
+except to a loopback host: 127.0.0.0/8, ::1, ``localhost``), and never to another origin: on a
+redirect to another scheme, host or port the ``Authorization`` header is dropped. Only the
+standard library is used (``urllib``), so no dependency is added.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import ipaddress
 import json
 import os
 import re
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -158,6 +163,50 @@ def parse_scores(text: str, dimensions: Sequence[Dimension]) -> np.ndarray:
     return np.array(scores, dtype=np.float32)
 
 
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names this machine: ``localhost``, 127.0.0.0/8 or ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str) -> None:
+    """A ``ConfigError`` unless ``base_url`` is ``https://HOST`` or ``http://`` to a loopback host
+    (the API key must not cross a network in clear text)."""
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"VLM base_url {base_url!r}: expected https://HOST[:PORT] (or http:// to this machine)")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            f"VLM base_url {base_url!r}: plain http:// would send the API key in clear text; expected https://, "
+            "or http:// only to a loopback host (127.0.0.1, ::1, localhost)"
+        )
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default_port
+
+
+class CredentialSafeRedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follows redirects as urllib does, but drops the ``Authorization`` header when the redirect
+    leads to another origin (scheme, host or port), where the API key has no business."""
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: object, code: int, msg: str, headers: object, newurl: str
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)  # type: ignore[arg-type]
+        if new is not None and _origin(newurl) != _origin(req.full_url):
+            for stored in (new.headers, new.unredirected_hdrs):
+                for name in [name for name in stored if name.lower() == "authorization"]:
+                    del stored[name]
+        return new
+
+
 class VLMJudgeClient:
     """Scores videos with a served VLM (see the module docstring).
 
@@ -175,13 +224,13 @@ class VLMJudgeClient:
         views: Sequence[str],
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not config.base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"VLM base_url {config.base_url!r}: expected http:// or https://")
+        check_base_url(config.base_url)
         self.config = config
         self.dimensions = tuple(dimensions)
         self.views = tuple(views)
         self.sleep = sleep
         self.url = config.base_url.rstrip("/") + "/v1/chat/completions"
+        self._opener = urllib.request.build_opener(CredentialSafeRedirectHandler())
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
@@ -198,7 +247,7 @@ class VLMJudgeClient:
                 self.sleep(self.config.backoff_s * 2 ** (attempt - 1))
             request = urllib.request.Request(self.url, data=payload, headers=self._headers(), method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=self.config.timeout_s) as response:
+                with self._opener.open(request, timeout=self.config.timeout_s) as response:
                     body = response.read()
             except urllib.error.HTTPError as error:
                 last = f"HTTP {error.code} from {self.url}"

