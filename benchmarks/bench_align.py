@@ -43,6 +43,8 @@ def run_align(common: list[str], out: Path, extra: list[str]) -> dict[str, Any]:
     print("$", shlex.join(argv[1:]).replace(WORLDALIGN, "worldalign"), flush=True)
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
     summary = json.loads((out / "before_after.json").read_text())
+    for moment in ("before", "after"):  # a NaN is stored as null (valid JSON); read it back as NaN
+        summary[moment] = {k: float("nan") if v is None else v for k, v in (summary[moment] or {}).items()}
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     return {"summary": summary, "log": log}
 

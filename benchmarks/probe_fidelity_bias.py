@@ -42,12 +42,12 @@ from worldalign.algos.conditions import EpisodePool, RolloutStateConditions
 from worldalign.data.clips import split_episodes
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.types import Rollout
-from worldalign.runs.layout import run_folder_of
-from worldalign.runs.loading import load_autoencoder, load_world_model_run
-from worldalign.runs.side_files import INSTRUCTION_CACHE_FILE
 from worldalign.models.text.instruction_encoder import InstructionEncoder
 from worldalign.rewards.fidelity import FidelityReward
 from worldalign.rewards.motion_match import frame_motion as motion
+from worldalign.runs.layout import run_folder_of
+from worldalign.runs.loading import load_autoencoder, load_world_model_run
+from worldalign.runs.side_files import INSTRUCTION_CACHE_FILE
 from worldalign.sampling.context_policies import SlidingWindowReencode
 from worldalign.sampling.samplers import EulerODESampler, FlowSDESampler
 

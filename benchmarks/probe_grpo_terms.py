@@ -30,10 +30,10 @@ from worldalign.algos.conditions import EpisodePool, RolloutStateConditions
 from worldalign.algos.flow_grpo import FlowGRPOConfig, grpo_step_loss
 from worldalign.data.clips import split_episodes
 from worldalign.data.lerobot_reader import LeRobotDataset
+from worldalign.rewards.registry import build_rewards
 from worldalign.runs.layout import run_folder_of
 from worldalign.runs.loading import load_autoencoder, load_world_model_run
 from worldalign.runs.side_files import INSTRUCTION_CACHE_FILE
-from worldalign.rewards.registry import build_rewards
 from worldalign.sampling.context_policies import SlidingWindowReencode
 from worldalign.sampling.rollout import RolloutChunk
 from worldalign.sampling.samplers import FlowSDESampler

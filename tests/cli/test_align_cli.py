@@ -10,8 +10,8 @@ import pytest
 from moving_squares import run_cli as run
 from moving_squares import tiny_runs
 
-from worldalign.stages.align import SUMMARY_FILE, VIDEOS_DIR
 from worldalign.errors import ConfigError
+from worldalign.stages.align import SUMMARY_FILE, VIDEOS_DIR
 
 
 @pytest.fixture(scope="module")

@@ -13,16 +13,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from moving_squares import write_dataset
 from safetensors.torch import load_file, save_file
 
 from worldalign.cli.export import run_export
-from worldalign.runs.loading import load_world_model_run
 from worldalign.cli.world_model import add_train_autoencoder_parser, add_train_world_model_parser
-from worldalign.runs.layout import run_folder_of
 from worldalign.envs.tasks import all_instructions
 from worldalign.errors import ConfigError
-from moving_squares import write_dataset
-
+from worldalign.runs.layout import run_folder_of
+from worldalign.runs.loading import load_world_model_run
 
 
 def run(argv: list[str]) -> int:

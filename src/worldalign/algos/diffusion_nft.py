@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from worldalign.algos.training_run import ema_update
 from worldalign.errors import ConfigError
 from worldalign.sampling.flow_math import interpolate, x0_from_velocity
 from worldalign.sampling.rollout import RolloutChunk

@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
 from worldalign.cli.parsing import parse_indices
 
 TRAIN_IDM_EPILOG = """\
@@ -228,8 +229,8 @@ def run_train_idm(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from worldalign.algos.idm import EVAL_FILE, IDMTrainingConfig, train_idm
-    from worldalign.runs.layout import FINAL_MODEL_DIR
     from worldalign.models.idm import IDMConfig
+    from worldalign.runs.layout import FINAL_MODEL_DIR
 
     defaults = IDMTrainingConfig()
     config = replace(

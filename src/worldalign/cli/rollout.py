@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from worldalign.cli.parsing import parse_indices
-from worldalign.utils.text import split_list
 from worldalign.sampling.context_policies import SHORT_POLICY_NAMES
+from worldalign.utils.text import split_list
 
 TABLE_HORIZONS = (1, 2, 4, 8, 16, 24, 32, 48)
 COLUMNS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "lpips": "LPIPS"}

@@ -15,7 +15,9 @@ def select_views(dataset: LeRobotDataset, views: Sequence[str] | None) -> tuple[
     chosen = tuple(views)
     unknown = [view for view in chosen if view not in dataset.views]
     if unknown or not chosen:
-        raise ConfigError(f"--views {','.join(chosen)!r}: unknown view(s) {unknown}; {dataset.root} has {list(dataset.views)}")
+        raise ConfigError(
+            f"--views {','.join(chosen)!r}: unknown view(s) {unknown}; {dataset.root} has {list(dataset.views)}"
+        )
     return chosen
 
 

@@ -16,11 +16,14 @@ The composition into one scalar lives in ``compose``, so no reward knows about t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
+import torch
 from torch import Tensor
 
 from worldalign.data.types import Rollout
+from worldalign.errors import ConfigError
 
 
 @runtime_checkable
@@ -37,3 +40,19 @@ class Reward(Protocol):
 def component_key(reward_name: str, component: str) -> str:
     """The key a component of ``reward_name`` is returned and logged under."""
     return f"{reward_name}/{component}"
+
+
+def normalized_view_weights(given: Mapping[str, float] | None, views: tuple[str, ...], reward_name: str) -> Tensor:
+    """``(V,)`` weights of a rollout's ``views`` summing to 1, from a reward's ``{view: weight}``
+    (a view not named weighs 1); an unknown view or all-zero weights are a ``ConfigError``."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(views))
+    if unknown:
+        raise ConfigError(
+            f"{reward_name} reward: view weights name views {unknown} that the rollout lacks; "
+            f"its views are {list(views)}"
+        )
+    weights = torch.tensor([float(given.get(view, 1.0)) for view in views])
+    if weights.sum() <= 0:
+        raise ConfigError(f"{reward_name} reward: view weights {given} give every view of {list(views)} weight 0")
+    return weights / weights.sum()

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
-from worldalign.rewards.base import component_key
+from worldalign.rewards.base import component_key, normalized_view_weights
 
 
 class BrightnessReward:
@@ -44,16 +44,7 @@ class BrightnessReward:
 
     def weights(self, views: tuple[str, ...]) -> Tensor:
         """``(V,)`` normalised weights of the rollout's views."""
-        given = self.view_weights or {}
-        unknown = sorted(set(given) - set(views))
-        if unknown:
-            raise ConfigError(
-                f"brightness reward: view weights name views {unknown} that the rollout lacks; its views are {list(views)}"
-            )
-        weights = torch.tensor([float(given.get(view, 1.0)) for view in views])
-        if weights.sum() <= 0:
-            raise ConfigError(f"brightness reward: view weights {given} give every view of {list(views)} weight 0")
-        return weights / weights.sum()
+        return normalized_view_weights(self.view_weights, views, self.name)
 
     @torch.no_grad()
     def __call__(self, rollout: Rollout) -> dict[str, Tensor]:

@@ -30,7 +30,7 @@ from torch import Tensor
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.metrics import METRIC_NAMES, compare_frames
-from worldalign.rewards.base import component_key
+from worldalign.rewards.base import component_key, normalized_view_weights
 
 
 @dataclass(frozen=True)
@@ -90,17 +90,7 @@ class FidelityReward:
 
     def view_weights(self, views: tuple[str, ...]) -> Tensor:
         """``(V,)`` normalised weights of the rollout's views."""
-        given = dict(self.config.view_weights or {})
-        unknown = sorted(set(given) - set(views))
-        if unknown:
-            raise ConfigError(
-                f"fidelity reward: view_weights name views {unknown} that the rollout lacks; "
-                f"its views are {list(views)}"
-            )
-        weights = torch.tensor([float(given.get(view, 1.0)) for view in views])
-        if weights.sum() <= 0:
-            raise ConfigError(f"fidelity reward: view weights {given} give every view of {list(views)} weight 0")
-        return weights / weights.sum()
+        return normalized_view_weights(self.config.view_weights, views, self.name)
 
     @torch.no_grad()
     def __call__(self, rollout: Rollout) -> dict[str, Tensor]:

@@ -28,7 +28,7 @@ from worldalign.data.clips import ClipSampler, split_episodes
 from worldalign.data.frame_cache import FrameCache
 from worldalign.data.frame_sampler import FrameSampler
 from worldalign.data.lerobot_reader import LeRobotDataset
-from worldalign.data.pixels import to_unit_range, to_uint8_video
+from worldalign.data.pixels import to_uint8_video, to_unit_range
 from worldalign.data.selection import check_image_size, select_views
 from worldalign.errors import ConfigError
 from worldalign.metrics import psnr, ssim
@@ -182,7 +182,9 @@ def _fitting_model(folder: Path, needed: WorldModelConfig, needed_by: str) -> Wo
         if getattr(stored, name) != getattr(needed, name)
     ]
     if differences:
-        raise ConfigError(f"--init-from {folder} does not fit {needed_by}: the checkpoint has " + "; ".join(differences))
+        raise ConfigError(
+            f"--init-from {folder} does not fit {needed_by}: the checkpoint has " + "; ".join(differences)
+        )
     return stored
 
 

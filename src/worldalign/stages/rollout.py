@@ -31,7 +31,14 @@ from worldalign.metrics.lpips import MIN_SIDE
 from worldalign.runs.loading import autoencoder_folder, load_autoencoder, load_world_model_run
 from worldalign.sampling.context_policies import SHORT_POLICY_NAMES, context_policy
 from worldalign.utils.atomic import atomic_write_json
-from worldalign.viz.video_grid import compose_filmstrip, compose_grid, filmstrip_frames, viewing_scale, write_image, write_video
+from worldalign.viz.video_grid import (
+    compose_filmstrip,
+    compose_grid,
+    filmstrip_frames,
+    viewing_scale,
+    write_image,
+    write_video,
+)
 
 METRICS_FILE = "metrics.json"
 
@@ -80,7 +87,9 @@ def roll_out_and_score(setup: RolloutSetup) -> dict[str, Any]:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     run = load_world_model_run(setup.world_model, device)
     autoencoder = load_autoencoder(setup.autoencoder, device)
-    check_image_size(dataset, views, autoencoder.config.image_size, f"the autoencoder {autoencoder_folder(setup.autoencoder)}")
+    check_image_size(
+        dataset, views, autoencoder.config.image_size, f"the autoencoder {autoencoder_folder(setup.autoencoder)}"
+    )
     if run.model.config.num_views != len(views):
         raise ConfigError(
             f"the world model {run.model_dir} was trained on {run.model.config.num_views} view(s); --views gives "
@@ -148,7 +157,9 @@ def _write_episode(real: Any, fake: Any, views: Sequence[str], setup: RolloutSet
     """``episode_N.mp4`` (real row over generated row) and its still ``episode_N.png``."""
     scale = viewing_scale(real.shape[-2])
     title = f"episode {index} ({setup.policy})"
-    grid = compose_grid([real, fake], column_labels=list(views), row_labels=["real", "generated"], title=title, scale=scale)
+    grid = compose_grid(
+        [real, fake], column_labels=list(views), row_labels=["real", "generated"], title=title, scale=scale
+    )
     strip = compose_filmstrip(
         [video for view in range(len(views)) for video in (real[view], fake[view])],
         frames=filmstrip_frames(real.shape[1]),
