@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from _timing import interleaved_medians
 
-from worldalign.bench.labels import DIMENSION_KEYS, MAX_SCORES
+from worldalign.judge_bench.labels import DIMENSION_KEYS, MAX_SCORES
 from worldalign.models.checkpoint import load_model
 from worldalign.models.judge.networks import JudgeStudent, JudgeTeacher, student_config, teacher_config
 

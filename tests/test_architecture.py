@@ -25,7 +25,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "sampling": BASE | {"models"},
     "runs": BASE | {"data", "models"},
     "rewards": BASE | {"data", "metrics", "models", "envs"},
-    "bench": BASE | {"envs"},
+    "judge_bench": BASE | {"envs"},
     "algos": BASE | {"configs", "data", "models", "sampling", "rewards", "runs"},
     "eval": BASE | {"data", "metrics", "models", "sampling", "rewards", "algos"},
     "stages": BASE | {"configs", "data", "metrics", "models", "sampling", "rewards", "runs", "algos", "eval", "viz"},
@@ -33,7 +33,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
 }
 # Rooms in dependency order: a room may import only rooms before it (no cycles between rooms).
 ORDER = ("errors", "utils", "data", "metrics", "envs", "viz", "configs", "models", "sampling", "runs",
-         "rewards", "bench", "algos", "eval", "stages", "cli")
+         "rewards", "judge_bench", "algos", "eval", "stages", "cli")
 
 
 def _room_of(path: Path) -> str:

@@ -220,7 +220,7 @@ def _train_config(args: argparse.Namespace, objective: str = "huber") -> JudgeTr
 
 
 def run_bench_build(args: argparse.Namespace) -> int:
-    from worldalign.bench.build import BuildConfig, build_benchmark
+    from worldalign.judge_bench.build import BuildConfig, build_benchmark
     from worldalign.envs.cameras import resolve_views
 
     config = BuildConfig(
@@ -436,7 +436,7 @@ def _score_with_checkpoint(args: argparse.Namespace) -> tuple[tuple[str, ...], l
 
 
 def _score_with_vlm(args: argparse.Namespace) -> tuple[tuple[str, ...], list[dict], str]:
-    from worldalign.bench.labels import DIMENSIONS
+    from worldalign.judge_bench.labels import DIMENSIONS
     from worldalign.envs.cameras import resolve_views
     from worldalign.models.judge.vlm_client import Dimension, VLMJudgeClient, VLMJudgeConfig
 

@@ -1,4 +1,4 @@
-"""Read the judge benchmark that ``worldalign bench build`` writes (``worldalign.bench.storage``).
+"""Read the judge benchmark that ``worldalign bench build`` writes (``worldalign.judge_bench.storage``).
 
 The dimensions, their ranges and the views come from the folder's ``meta.json``, so this reader
 holds no copy of the label rules.

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
-from worldalign.bench.build import SOURCES, BuildConfig, Unit, build_benchmark, build_unit, plan_units
-from worldalign.bench.labels import DIMENSION_KEYS
+from worldalign.judge_bench.build import SOURCES, BuildConfig, Unit, build_benchmark, build_unit, plan_units
+from worldalign.judge_bench.labels import DIMENSION_KEYS
 from worldalign.errors import ConfigError, DatasetError
 from worldalign.models.judge.bench_data import load_split, read_meta
 

@@ -18,7 +18,7 @@ from typing import Literal
 import mujoco
 import numpy as np
 
-from worldalign.bench.labels import CONTACT_DISTANCE
+from worldalign.judge_bench.labels import CONTACT_DISTANCE
 from worldalign.envs.experts import ScriptedExpert
 from worldalign.envs.metaworld_env import MetaWorldEnv
 from worldalign.envs.tasks import pick_instruction

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from worldalign.bench.corruptions import TEMPORAL_KINDS, apply_nuisance, temporal_indices
-from worldalign.bench.labels import DIMENSION_KEYS, MAX_SCORES, LabelEvidence, label
+from worldalign.judge_bench.corruptions import TEMPORAL_KINDS, apply_nuisance, temporal_indices
+from worldalign.judge_bench.labels import DIMENSION_KEYS, MAX_SCORES, LabelEvidence, label
 from worldalign.errors import ConfigError
 
 R = 20  # rendered frames

@@ -8,7 +8,7 @@ OUT/score_distribution.md|.json     how many items have each score, per dimensio
 ```
 
 Readers (``worldalign.models.judge.bench_data``) take the dimensions and ranges from
-``meta.json``, so the label rules (``worldalign.bench.labels``) are their one source. Every file
+``meta.json``, so the label rules (``worldalign.judge_bench.labels``) are their one source. Every file
 is written atomically, ``meta.json`` last: a folder without it is an unfinished build.
 """
 
@@ -25,7 +25,7 @@ import pandas as pd
 from safetensors.numpy import save_file
 from tqdm import tqdm
 
-from worldalign.bench.labels import DIMENSIONS
+from worldalign.judge_bench.labels import DIMENSIONS
 from worldalign.utils.atomic import atomic_path, atomic_write_bytes, atomic_write_json
 
 FORMAT = "worldalign.judge_bench/1"
@@ -42,7 +42,7 @@ class BenchItem:
     Attributes:
         frames: ``(V, T, H, W, 3)`` uint8.
         actions: ``(T, 4)`` float32; ``actions[t]`` is the mean policy action from frame ``t`` to ``t + 1``.
-        scores: ``(6,)`` float32 in ``worldalign.bench.labels.DIMENSIONS`` order.
+        scores: ``(6,)`` float32 in ``worldalign.judge_bench.labels.DIMENSIONS`` order.
         instruction, task, source, detail: the instruction shown with the video, the video's
             task, the source that made the item and what exactly it did.
         split: ``train``, ``val``, ``test`` or ``heldout_test``.
