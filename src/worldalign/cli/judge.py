@@ -16,14 +16,13 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from worldalign.errors import ConfigError, DatasetError
+from worldalign.errors import ConfigError
 from worldalign.utils.text import split_list
 
 if TYPE_CHECKING:
     import torch
 
     from worldalign.algos.judge import JudgeTrainConfig
-    from worldalign.models.judge.bench_data import JudgeData
     from worldalign.models.judge.networks import JudgeStudent, JudgeTeacher
 
 BENCH_EPILOG = """\
@@ -220,8 +219,8 @@ def _train_config(args: argparse.Namespace, objective: str = "huber") -> JudgeTr
 
 
 def run_bench_build(args: argparse.Namespace) -> int:
-    from worldalign.judge_bench.build import BuildConfig, build_benchmark
     from worldalign.envs.cameras import resolve_views
+    from worldalign.judge_bench.build import BuildConfig, build_benchmark
 
     config = BuildConfig(
         seed=args.seed,
@@ -250,10 +249,11 @@ def run_train_judge(args: argparse.Namespace) -> int:
 def run_distill(args: argparse.Namespace) -> int:
     from worldalign.algos.judge import distill
     from worldalign.models.checkpoint import load_model
+    from worldalign.models.judge.bench_data import dataset_as_judge_data
     from worldalign.models.judge.networks import JudgeTeacher
 
     teacher = load_model(JudgeTeacher, args.teacher)
-    rollouts = _dataset_as_judge_data(args.rollouts, teacher.config.views) if args.rollouts else None
+    rollouts = dataset_as_judge_data(args.rollouts, teacher.config.views) if args.rollouts else None
     student, pool = distill(teacher, args.bench, args.out, _train_config(args), rollouts=rollouts)
     _print_report(args.bench, {"teacher": teacher, "student": student})
     Console().print(f"student checkpoint written to [bold]{args.out}[/bold] (distilled on {len(pool)} videos)")
@@ -329,53 +329,11 @@ def _load_judge(folder: Path) -> JudgeTeacher | JudgeStudent:
     return load_model(classes[kind], folder)
 
 
-def read_tiled_video(path: Path, views: int) -> np.ndarray:
-    """``(V, T, H, W, 3)`` uint8 from an mp4 whose frames are ``views`` square views side by side."""
-    import av
-    import av.error
-
-    if not path.is_file():
-        raise DatasetError(f"{path}: no such video file")
-    try:
-        with av.open(str(path)) as container:
-            frames = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
-    except (av.error.FFmpegError, ValueError) as error:
-        raise DatasetError(f"{path}: cannot decode the video ({error})") from error
-    _, height, width, _ = frames.shape
-    if width != views * height:
-        raise DatasetError(
-            f"{path}: frames are {height}x{width}; this judge expects {views} square views side by side, i.e. {height}x{views * height}"
-        )
-    return np.stack(np.split(frames, views, axis=2))
-
-
-def _dataset_as_judge_data(folder: Path, views: tuple[str, ...]) -> JudgeData:
-    """Every episode of a LeRobot dataset as an unlabelled ``JudgeData`` (scores NaN)."""
-    import pandas as pd
-    import torch
-
-    from worldalign.data.lerobot_reader import LeRobotDataset
-    from worldalign.models.judge.bench_data import JudgeData
-
-    dataset = LeRobotDataset(folder)
-    missing = sorted(set(views) - set(dataset.views))
-    if missing:
-        raise DatasetError(f"{folder}: the judge needs views {list(views)}, the dataset lacks {missing} (it has {list(dataset.views)})")
-    episodes = [dataset.episode(i, views=views) for i in range(dataset.num_episodes)]
-    length = min(e.length for e in episodes)
-    frames = torch.from_numpy(np.stack([e.frames[:, :length] for e in episodes]))
-    actions = torch.from_numpy(np.stack([e.actions[:length] for e in episodes])).float()
-    return JudgeData(
-        frames=frames,
-        actions=actions,
-        scores=torch.full((len(episodes), 6), float("nan")),
-        instructions=[e.instruction for e in episodes],
-        items=pd.DataFrame({"task": [e.task for e in episodes], "episode": list(range(len(episodes)))}),
-    )
-
-
 def _score_inputs(args: argparse.Namespace, views: tuple[str, ...]) -> tuple[list[str], list[np.ndarray], list[str], torch.Tensor | None]:
     """``(names, (V, T, H, W, 3) uint8 videos, instructions, (N, T, A) actions or None)`` to score."""
+    from worldalign.models.judge.bench_data import dataset_as_judge_data
+    from worldalign.models.judge.video_input import read_tiled_video
+
     if bool(args.videos) == bool(args.dataset):
         raise ConfigError("give either mp4 files or --dataset, not both and not neither")
     if args.videos:
@@ -383,7 +341,7 @@ def _score_inputs(args: argparse.Namespace, views: tuple[str, ...]) -> tuple[lis
             raise ConfigError("--instruction is required and must not be empty when scoring mp4 files")
         videos = [read_tiled_video(p, len(views)) for p in args.videos]
         return [str(p) for p in args.videos], videos, [args.instruction] * len(videos), None
-    data = _dataset_as_judge_data(args.dataset, views)
+    data = dataset_as_judge_data(args.dataset, views)
     return [f"{args.dataset}#episode{i}" for i in range(len(data))], list(data.frames.numpy()), data.instructions, data.actions
 
 
@@ -436,8 +394,8 @@ def _score_with_checkpoint(args: argparse.Namespace) -> tuple[tuple[str, ...], l
 
 
 def _score_with_vlm(args: argparse.Namespace) -> tuple[tuple[str, ...], list[dict], str]:
-    from worldalign.judge_bench.labels import DIMENSIONS
     from worldalign.envs.cameras import resolve_views
+    from worldalign.judge_bench.labels import DIMENSIONS
     from worldalign.models.judge.vlm_client import Dimension, VLMJudgeClient, VLMJudgeConfig
 
     if not args.vlm_model:

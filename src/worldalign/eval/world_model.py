@@ -1,4 +1,4 @@
-"""World-model quality (issue 3): rollouts from real episode starts, scored at every horizon.
+"""World-model quality: rollouts from real episode starts, scored at every horizon.
 
 For each episode, its first ``context`` real frames are encoded and the world model generates
 ``horizon`` frames driven by the episode's recorded actions (and instruction); the frames are

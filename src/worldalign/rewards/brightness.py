@@ -3,7 +3,7 @@
 An easy, dense reward that any policy-gradient method must be able to climb: every candidate
 gets a different value (no ties, no reference needed), the value moves smoothly with the
 model's output, and a world model can raise it by changing what it draws (lighter table, arm,
-or background). It is the check that comes before a hard reward (issue 21, item 0): if Flow-GRPO
+or background). It is the check that comes before a hard reward: if Flow-GRPO
 (Liu et al. 2025, arXiv:2505.05470) or DiffusionNFT (Zheng et al. 2025, arXiv:2509.16117) cannot
 raise the brightness within tens of updates, a flat fidelity curve says nothing about the
 fidelity reward. It is what "aesthetic"- or "compressibility"-style toy rewards are to image

@@ -4,7 +4,7 @@ The multi-view fidelity reward (PersistWorld, arXiv:2603.25685) compares a candi
 real future. Like any squared-error-like score it is minimised in expectation by the mean of
 the possible futures, and on the shipped world model's rollout states it pays for standing
 still: a candidate replaced by its last context frame repeated scores higher in 49 of 64 cases
-(``benchmarks/probe_fidelity_bias.py``; docs/benchmarks.md, issue 21 item 0), which is how RL on
+(``benchmarks/probe_fidelity_bias.py``; docs/benchmarks.md), which is how RL on
 fidelity slows the arm down. This term removes that incentive:
 
     motion(x) = mean_{v, t, c, h, w} |x_t - x_{t-1}|      (x_{-1} = the last context frame)

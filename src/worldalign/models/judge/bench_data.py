@@ -10,11 +10,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
+from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.errors import DatasetError
 
 FORMAT = "worldalign.judge_bench/1"
@@ -104,3 +106,22 @@ def load_split(folder: str | Path, split: str) -> JudgeData:
             f"{folder}/{split}: meta.json says {meta.splits[split]} items, the table has {len(items)}, the shards {len(data)}"
         )
     return data
+
+
+def dataset_as_judge_data(folder: Path, views: tuple[str, ...]) -> JudgeData:
+    """Every episode of a LeRobot dataset as an unlabelled ``JudgeData`` (scores NaN)."""
+    dataset = LeRobotDataset(folder)
+    missing = sorted(set(views) - set(dataset.views))
+    if missing:
+        raise DatasetError(f"{folder}: the judge needs views {list(views)}, the dataset lacks {missing} (it has {list(dataset.views)})")
+    episodes = [dataset.episode(i, views=views) for i in range(dataset.num_episodes)]
+    length = min(e.length for e in episodes)
+    frames = torch.from_numpy(np.stack([e.frames[:, :length] for e in episodes]))
+    actions = torch.from_numpy(np.stack([e.actions[:length] for e in episodes])).float()
+    return JudgeData(
+        frames=frames,
+        actions=actions,
+        scores=torch.full((len(episodes), 6), float("nan")),
+        instructions=[e.instruction for e in episodes],
+        items=pd.DataFrame({"task": [e.task for e in episodes], "episode": list(range(len(episodes)))}),
+    )
