@@ -20,7 +20,8 @@ from _timing import interleaved_medians
 
 from worldalign.judge_bench.labels import DIMENSION_KEYS, MAX_SCORES
 from worldalign.models.checkpoint import load_model
-from worldalign.models.judge.networks import JudgeStudent, JudgeTeacher, student_config, teacher_config
+from worldalign.models.judge.configuration_judge import student_config, teacher_config
+from worldalign.models.judge.modeling_judge import JudgeStudent, JudgeTeacher
 
 KEYS = DIMENSION_KEYS
 VIEWS = ("oblique", "front", "wrist")

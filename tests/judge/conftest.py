@@ -8,7 +8,7 @@ import pytest
 import torch
 from judge_fakes import KEYS, MAX_SCORES, VIEWS
 
-from worldalign.models.judge.networks import JudgeConfig
+from worldalign.models.judge.configuration_judge import JudgeConfig
 
 
 @pytest.fixture(autouse=True)

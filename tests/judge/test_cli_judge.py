@@ -14,7 +14,8 @@ from worldalign.cli.judge import add_train_judge_parser, register
 from worldalign.data.video import encode_video
 from worldalign.errors import ConfigError, DatasetError
 from worldalign.models.checkpoint import write_checkpoint
-from worldalign.models.judge.networks import JudgeConfig, JudgeStudent
+from worldalign.models.judge.configuration_judge import JudgeConfig
+from worldalign.models.judge.modeling_judge import JudgeStudent
 
 
 def run(argv: list[str]) -> int:
@@ -41,7 +42,7 @@ def tiled_mp4(path: Path, views: int, size: int = 16, frames: int = 6) -> Path:
 def test_judge_score_writes_json_for_a_video_of_the_right_shape(
     tmp_path: Path, student_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from judge_fakes import KEYS, FakeEncoder
+    from judge_fakes import FakeEncoder
 
     monkeypatch.setattr("worldalign.models.text.InstructionEncoder", lambda *a, **k: FakeEncoder())
     video = tiled_mp4(tmp_path / "clip.mp4", views=2)

@@ -6,12 +6,11 @@ import dataclasses
 
 import pytest
 import torch
-
 from judge_fakes import KEYS, VIEWS, FakeEncoder
 
 from worldalign.algos.judge import (
-    JudgeRelabelHook,
     DistillPool,
+    JudgeRelabelHook,
     JudgeTrainConfig,
     consistent_clips,
     fit,
@@ -23,9 +22,10 @@ from worldalign.algos.judge import (
     weighted_huber,
     weighted_level_loss,
 )
-from worldalign.errors import ConfigError
 from worldalign.data.types import Rollout
-from worldalign.models.judge.networks import JudgeConfig, JudgeStudent, JudgeTeacher
+from worldalign.errors import ConfigError
+from worldalign.models.judge.configuration_judge import JudgeConfig
+from worldalign.models.judge.modeling_judge import JudgeStudent, JudgeTeacher
 
 
 def pool(count: int, seed: int) -> DistillPool:

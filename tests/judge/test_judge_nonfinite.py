@@ -7,7 +7,8 @@ import torch
 
 from worldalign.algos.judge import DistillPool, JudgeTrainConfig, fit
 from worldalign.errors import TrainingError
-from worldalign.models.judge.networks import JudgeConfig, JudgeStudent
+from worldalign.models.judge.configuration_judge import JudgeConfig
+from worldalign.models.judge.modeling_judge import JudgeStudent
 
 
 def test_a_nan_target_stops_the_fit_naming_the_step_and_term(tiny_student_config: JudgeConfig) -> None:

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from worldalign.errors import ConfigError
-from worldalign.models.judge.networks import (
-    JudgeConfig,
+from worldalign.models.judge.configuration_judge import JudgeConfig
+from worldalign.models.judge.modeling_judge import (
     JudgeStudent,
     JudgeTeacher,
     expected_scores,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from judge_fakes import KEYS, FakeEncoder
 
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
-from worldalign.models.judge.networks import JudgeConfig, JudgeStudent
+from worldalign.models.judge.configuration_judge import JudgeConfig
+from worldalign.models.judge.modeling_judge import JudgeStudent
 from worldalign.rewards.judge import JudgeReward, episode_actions
-
-from judge_fakes import KEYS, FakeEncoder
 
 
 def rollout(batch: int = 3, views: tuple[str, ...] = ("oblique", "front"), instructions: bool = True) -> Rollout:

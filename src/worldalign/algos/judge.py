@@ -28,14 +28,8 @@ from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.models.checkpoint import write_checkpoint
 from worldalign.models.judge.bench_data import JudgeData, load_split, read_meta
-from worldalign.models.judge.networks import (
-    JudgeStudent,
-    JudgeTeacher,
-    expected_scores,
-    incoming_actions,
-    student_config,
-    teacher_config,
-)
+from worldalign.models.judge.configuration_judge import student_config, teacher_config
+from worldalign.models.judge.modeling_judge import JudgeStudent, JudgeTeacher, expected_scores, incoming_actions
 from worldalign.models.judge.ranking import pairwise_accuracy, spearman
 from worldalign.models.judge.video_input import frame_positions, frames_from_storage, pool_actions
 from worldalign.models.text import InstructionEncoder

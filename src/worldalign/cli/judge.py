@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import torch
 
     from worldalign.algos.judge import JudgeTrainConfig
-    from worldalign.models.judge.networks import JudgeStudent, JudgeTeacher
+    from worldalign.models.judge.modeling_judge import JudgeStudent, JudgeTeacher
 
 BENCH_EPILOG = """\
 examples:
@@ -250,7 +250,7 @@ def run_distill(args: argparse.Namespace) -> int:
     from worldalign.algos.judge import distill
     from worldalign.models.checkpoint import load_model
     from worldalign.models.judge.bench_data import dataset_as_judge_data
-    from worldalign.models.judge.networks import JudgeTeacher
+    from worldalign.models.judge.modeling_judge import JudgeTeacher
 
     teacher = load_model(JudgeTeacher, args.teacher)
     rollouts = dataset_as_judge_data(args.rollouts, teacher.config.views) if args.rollouts else None
@@ -317,7 +317,7 @@ def run_judge_evaluate(args: argparse.Namespace) -> int:
 def _load_judge(folder: Path) -> JudgeTeacher | JudgeStudent:
     """The teacher or student in ``folder`` (by its config's ``model_type``)."""
     from worldalign.models.checkpoint import CONFIG_FILE, load_model
-    from worldalign.models.judge.networks import JudgeStudent, JudgeTeacher
+    from worldalign.models.judge.modeling_judge import JudgeStudent, JudgeTeacher
 
     path = folder / CONFIG_FILE
     if not path.is_file():

@@ -18,7 +18,7 @@ from torch import Tensor
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.models.checkpoint import load_model
-from worldalign.models.judge.networks import JudgeStudent
+from worldalign.models.judge.modeling_judge import JudgeStudent
 from worldalign.models.text import InstructionEncoder
 
 

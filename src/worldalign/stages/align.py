@@ -275,7 +275,7 @@ def _relabel_hook(setup: AlignSetup, config: AlignConfig, rewards: RewardCompose
         )
     from worldalign.algos.judge import JudgeRelabelHook
     from worldalign.models.checkpoint import load_model
-    from worldalign.models.judge.networks import JudgeTeacher
+    from worldalign.models.judge.modeling_judge import JudgeTeacher
 
     teacher = load_model(JudgeTeacher, setup.teacher, device=device)
     return JudgeRelabelHook(teacher, judges[0].student, judges[0].encoder)

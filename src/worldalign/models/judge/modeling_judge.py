@@ -1,4 +1,5 @@
-"""The teacher and student judge networks and their configs (RoboAlign-R1, arXiv:2605.03821).
+"""The teacher and student judge networks (RoboAlign-R1, arXiv:2605.03821); their config is
+``configuration_judge``.
 
 Both map a video ``(B, V, T, 3, H, W)`` in [-1, 1], a ``(B, 384)`` instruction embedding and
 optional ``(B, T, A)`` actions to ``(B, D)`` scores normalised to [0, 1] (score / max score), one
@@ -11,52 +12,14 @@ regresses the teacher's scores (``rubric`` rounds them to levels for ranking aga
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 
+from worldalign.models.judge.configuration_judge import JudgeConfig
 from worldalign.models.judge.video_input import check_video, motion_statistics, pool_actions, prepare_video
 
 TEXT_DIM = 384
 """MiniLM instruction-embedding width (``worldalign.models.text``)."""
-
-
-@dataclass(frozen=True)
-class JudgeConfig:
-    """Shape of a judge network; saved in the checkpoint's ``config.json``."""
-
-    dimension_keys: tuple[str, ...]
-    """The scored dimensions, in output order (from the benchmark's meta.json)."""
-    max_scores: tuple[int, ...]
-    """Each dimension's top score; outputs are scores divided by it."""
-    views: tuple[str, ...]
-    """Camera names the judge expects, in order."""
-    num_frames: int = 8
-    """Frames the judge samples uniformly from any clip."""
-    image_size: int = 64
-    """Side the frames are resized to."""
-    widths: tuple[int, ...] = (32, 48, 64, 96)
-    """Channels of the stride-2 convolutions of the frame encoder."""
-    width: int = 128
-    """Token width (teacher) or fused feature width (student)."""
-    depth: int = 2
-    """Transformer layers (teacher only)."""
-    heads: int = 4
-    """Attention heads (teacher only)."""
-    dropout: float = 0.1
-    """Dropout, also the source of the teacher's stochastic passes."""
-    action_dim: int = 4
-    """Action width."""
-    samples: int = 5
-    """Stochastic passes ``predict`` averages (the paper averages 5 judge samples)."""
-    stem_stride: int = 2
-    """Stride (and kernel side, when over 2) of the first convolution: 4 embeds 4x4 patches
-    losslessly in 4x less compute."""
-    inverse_dynamics: bool = False
-    """Decode the action into every step from its frame features (an inverse dynamics head,
-    trained on clips whose actions are their own) and give the score heads the residual between
-    the given and the decoded action (``action_residual``)."""
 
 
 def frame_encoder(widths: tuple[int, ...], image_size: int, out: int, stem_stride: int = 2) -> nn.Sequential:
@@ -305,19 +268,3 @@ class JudgeStudent(nn.Module):
     def rubric(self, video: Tensor, instruction: Tensor, actions: Tensor | None = None) -> Tensor:
         """``(B, D)`` the judge's rubric scores, normalised: ``predict`` rounded to the nearest score level."""
         return self.to_rubric(self.predict(video, instruction, actions))
-
-
-def teacher_config(dimension_keys: tuple[str, ...], max_scores: tuple[int, ...], views: tuple[str, ...]) -> JudgeConfig:
-    """The default teacher: all 16 frames at full 64 px (objects are a few pixels wide; stalls and gaps
-    need every frame) through a 4x4-patch stem, a 2-layer transformer, an inverse dynamics head, 5
-    MC-dropout samples."""
-    return JudgeConfig(dimension_keys, max_scores, views, num_frames=16, widths=(32, 64, 96), stem_stride=4, inverse_dynamics=True)
-
-
-def student_config(dimension_keys: tuple[str, ...], max_scores: tuple[int, ...], views: tuple[str, ...]) -> JudgeConfig:
-    """The default student: 8 frames at 24 px through three narrow convolutions, their motion
-    statistics and an inverse dynamics head, no transformer."""
-    return JudgeConfig(
-        dimension_keys, max_scores, views, num_frames=8, image_size=24, widths=(16, 24, 32), width=128, depth=0, dropout=0.0,
-        samples=1, inverse_dynamics=True,
-    )
