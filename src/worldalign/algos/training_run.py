@@ -109,14 +109,15 @@ def optimizer_step(
     A non-finite ``loss``, term of ``terms`` (the loss's parts, for the message) or gradient
     norm is a ``TrainingError`` raised before the weights change (``check_finite``).
     """
-    where = f"step {step + 1} of {total_steps}"
-    check_finite(where, {**(terms or {}), "loss": loss.detach()})
     for group in optimizer.param_groups:
         group["lr"] = learning_rate(step, total_steps, config)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     clip = config.grad_clip if config.grad_clip > 0 else float("inf")
     grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
+    # Checked after the backward pass, whose norm already waits for the device: no extra sync.
+    where = f"step {step + 1} of {total_steps}"
+    check_finite(where, {**(terms or {}), "loss": loss.detach()})
     check_finite(where, {"gradient norm": grad_norm})
     optimizer.step()
     return grad_norm

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from worldalign import __version__
 from worldalign.cli import align as align_command
@@ -69,24 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorldAlignError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except (FileExistsError, NotADirectoryError) as error:
-        blocking = _file_in_the_way(error)
-        if blocking is None:
-            raise
-        print(f"error: {blocking} is an existing file, not a folder: choose another output (--out)", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted: run the same command again to continue where it stopped", file=sys.stderr)
         return 130
-
-
-def _file_in_the_way(error: OSError) -> Path | None:
-    """The existing file (the path or one of its parents) that made creating a folder fail, if
-    that is what ``error`` is about; the safety net behind ``utils.atomic.make_folder``."""
-    if not error.filename:
-        return None
-    path = Path(error.filename)
-    return next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.stats import Normalizer
 from worldalign.errors import ConfigError
 from worldalign.runs.layout import run_folder_of
+from worldalign.utils.atomic import make_folder
 
 NORMALIZER_FILE = "action_normalizer.json"
 INSTRUCTION_CACHE_FILE = "instruction_embeddings.safetensors"
@@ -38,7 +39,7 @@ def model_action_normalizer(model_dir: Path) -> Normalizer:
 
 def save_action_normalizer(normalizer: Normalizer, run_dir: Path) -> None:
     """Record the action statistics a run trains with in ``run_dir``."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(run_dir)
     normalizer.save(run_dir / NORMALIZER_FILE)
 
 
@@ -52,7 +53,7 @@ def copy_side_files(model_dir: Path, dest: Path) -> list[str]:
     source = run_folder_of(model_dir)
     copied = [name for name in SIDE_FILES if (source / name).is_file()]
     if copied:
-        dest.mkdir(parents=True, exist_ok=True)
+        make_folder(dest)
     for name in copied:
         shutil.copyfile(source / name, dest / name)
     return copied

@@ -185,6 +185,14 @@ def context_policy(name: str, frames: int | None = None, reencode_frames: int = 
     raise ConfigError(f"unknown context policy {name!r}; choose one of {', '.join(POLICY_NAMES)}")
 
 
+def context_policy_by_short_name(short_name: str, frames: int | None = None) -> ContextPolicy:
+    """``context_policy`` of a short name (full-history, fixed-window, swr), as commands and stage
+    setups give it."""
+    if short_name not in SHORT_POLICY_NAMES:
+        raise ConfigError(f"context policy {short_name!r}: choose one of {', '.join(SHORT_POLICY_NAMES)}")
+    return context_policy(SHORT_POLICY_NAMES[short_name], frames=frames)
+
+
 def check_policy(policy: ContextPolicy, max_context_frames: int, future_frames: int) -> None:
     """Raise ``ConfigError`` if ``policy`` (resolved) does not fit the world model's config."""
     if not 1 <= policy.limit <= max_context_frames:

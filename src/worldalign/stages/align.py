@@ -35,8 +35,8 @@ from worldalign.rewards.compose import RewardComposer
 from worldalign.rewards.registry import build_rewards
 from worldalign.runs.loading import load_autoencoder, load_world_model_run
 from worldalign.runs.side_files import copy_side_files, instruction_cache_file
-from worldalign.sampling.context_policies import SHORT_POLICY_NAMES, ContextPolicy, check_policy, context_policy
-from worldalign.utils.atomic import atomic_write_json
+from worldalign.sampling.context_policies import ContextPolicy, check_policy, context_policy_by_short_name
+from worldalign.utils.atomic import atomic_write_json, make_folder
 from worldalign.viz.video_grid import compose_grid, viewing_scale, write_video
 
 SUMMARY_FILE = "before_after.json"
@@ -75,7 +75,7 @@ class AlignSetup:
     max_continuation_chunks: int = 2
     """Rollout states: each candidate continues 1..N chunks."""
     policy: str = "swr"
-    """Context policy (a key of ``sampling.context_policies.SHORT_POLICY_NAMES``)."""
+    """Context policy: full-history, fixed-window or swr (``sampling.context_policies``)."""
     window: int | None = None
     """Context window of fixed-window / swr (default: the policy's)."""
     held_out: float = 0.1
@@ -114,7 +114,6 @@ class AlignmentJob:
     views: tuple[str, ...]
     normalizer: Normalizer | None
     eval_episodes: list[int]
-    training_episodes: int
 
     @property
     def is_main_process(self) -> bool:
@@ -124,7 +123,7 @@ class AlignmentJob:
         """One line saying what the run does."""
         return (
             f"align: {self.config.algorithm} on {self.setup.conditions}, rewards {self.reward_spec}; "
-            f"{self.training_episodes} training and {len(self.eval_episodes)} held-out "
+            f"{len(self.conditions.pool.episodes)} training and {len(self.eval_episodes)} held-out "
             f"episodes; {self.accelerator.num_processes} process(es) on {self.accelerator.device}"
         )
 
@@ -142,8 +141,6 @@ def prepare_alignment(setup: AlignSetup, config: AlignConfig, accelerator: Any =
     """Load and check everything ``setup`` names; writes nothing."""
     from accelerate import Accelerator
 
-    if setup.policy not in SHORT_POLICY_NAMES:
-        raise ConfigError(f"context policy {setup.policy!r}: choose one of {', '.join(SHORT_POLICY_NAMES)}")
     if setup.conditions not in DEFAULT_REWARDS:
         raise ConfigError(f"conditions {setup.conditions!r}: choose one of {', '.join(DEFAULT_REWARDS)}")
     accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
@@ -166,7 +163,7 @@ def prepare_alignment(setup: AlignSetup, config: AlignConfig, accelerator: Any =
             f"horizon {setup.eval_horizon}); lower the evaluation horizon"
         )
     pool = episode_pool(dataset, spread_evenly(train, setup.max_train_episodes), views, world_model.normalizer)
-    policy = context_policy(SHORT_POLICY_NAMES[setup.policy], frames=setup.window)
+    policy = context_policy_by_short_name(setup.policy, frames=setup.window)
     limit = model.config.max_context_frames
     check_policy(policy.resolved(limit), limit, model.config.future_frames)
     conditions: PromptConditions | RolloutStateConditions
@@ -197,7 +194,6 @@ def prepare_alignment(setup: AlignSetup, config: AlignConfig, accelerator: Any =
         views=views,
         normalizer=world_model.normalizer,
         eval_episodes=eval_episodes,
-        training_episodes=len(pool.episodes),
     )
 
 
@@ -205,7 +201,7 @@ def run_alignment(job: AlignmentJob) -> AlignmentReport | None:
     """Run a prepared alignment; the report on the main process, None on the others."""
     setup = job.setup
     if job.is_main_process:
-        setup.out.mkdir(parents=True, exist_ok=True)
+        make_folder(setup.out)
         # The run's own copy of the embedding cache: new instructions never write into the source run.
         copy_side_files(job.model_dir, setup.out)
     job.accelerator.wait_for_everyone()

@@ -37,7 +37,7 @@ from worldalign.models.checkpoint import load_model, read_config
 from worldalign.models.text.instruction_encoder import EMBEDDING_DIM, InstructionEncoder
 from worldalign.models.world_model import WorldModel
 from worldalign.runs.layout import PREVIEWS_DIR, model_folder
-from worldalign.runs.loading import autoencoder_folder
+from worldalign.runs.loading import autoencoder_folder, load_autoencoder
 from worldalign.runs.side_files import (
     dataset_action_normalizer,
     instruction_cache_file,
@@ -130,7 +130,7 @@ def pretrain_world_model(
         raise ConfigError(f"condition {condition!r}: choose one of {', '.join(WORLD_MODEL_CONDITIONS)}")
     views = select_views(dataset, views)
     folder = autoencoder_folder(autoencoder)
-    frozen = load_model(Autoencoder, folder).eval()
+    frozen = load_autoencoder(folder)
     check_image_size(dataset, views, frozen.config.image_size, f"the autoencoder {folder}")
     actions, instruction = condition in ("actions", "both"), condition in ("instruction", "both")
     sized = dataclasses.replace(

@@ -29,7 +29,7 @@ from worldalign.errors import ConfigError, DatasetError
 from worldalign.eval.world_model import evaluate_world_model
 from worldalign.metrics.lpips import MIN_SIDE
 from worldalign.runs.loading import autoencoder_folder, load_autoencoder, load_world_model_run
-from worldalign.sampling.context_policies import SHORT_POLICY_NAMES, context_policy
+from worldalign.sampling.context_policies import context_policy_by_short_name
 from worldalign.utils.atomic import atomic_write_json
 from worldalign.viz.video_grid import (
     compose_filmstrip,
@@ -62,7 +62,7 @@ class RolloutSetup:
     horizon: int = 48
     context: int = 2
     policy: str = "swr"
-    """A key of ``sampling.context_policies.SHORT_POLICY_NAMES``."""
+    """full-history, fixed-window or swr (``sampling.context_policies``)."""
     window: int | None = None
     """Context frames of fixed-window (default 2) and swr (default 6); a cap for full-history."""
     sampling_steps: int = 10
@@ -79,17 +79,15 @@ def roll_out_and_score(setup: RolloutSetup) -> dict[str, Any]:
             f"--context {setup.context}, --horizon {setup.horizon}, --steps {setup.sampling_steps}, --batch-size "
             f"{setup.batch_size}: expected each >= 1"
         )
-    if setup.policy not in SHORT_POLICY_NAMES:
-        raise ConfigError(f"context policy {setup.policy!r}: choose one of {', '.join(SHORT_POLICY_NAMES)}")
+    policy = context_policy_by_short_name(setup.policy, frames=setup.window)
     dataset = LeRobotDataset(setup.dataset)
     views = select_views(dataset, setup.views)
     episodes = _episodes(dataset, setup)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     run = load_world_model_run(setup.world_model, device)
-    autoencoder = load_autoencoder(setup.autoencoder, device)
-    check_image_size(
-        dataset, views, autoencoder.config.image_size, f"the autoencoder {autoencoder_folder(setup.autoencoder)}"
-    )
+    autoencoder_dir = autoencoder_folder(setup.autoencoder)
+    autoencoder = load_autoencoder(autoencoder_dir, device)
+    check_image_size(dataset, views, autoencoder.config.image_size, f"the autoencoder {autoencoder_dir}")
     if run.model.config.num_views != len(views):
         raise ConfigError(
             f"the world model {run.model_dir} was trained on {run.model.config.num_views} view(s); --views gives "
@@ -110,7 +108,7 @@ def roll_out_and_score(setup: RolloutSetup) -> dict[str, Any]:
         dataset,
         episodes,
         views=views,
-        policies={setup.policy: context_policy(SHORT_POLICY_NAMES[setup.policy], frames=setup.window)},
+        policies={setup.policy: policy},
         normalizer=run.normalizer,
         instruction_encoder=run.instruction_encoder,
         context=setup.context,
@@ -127,7 +125,7 @@ def roll_out_and_score(setup: RolloutSetup) -> dict[str, Any]:
     result = report.policies[setup.policy]
     metrics = {
         "world_model": str(run.model_dir),
-        "autoencoder": str(autoencoder_folder(setup.autoencoder)),
+        "autoencoder": str(autoencoder_dir),
         "dataset": str(setup.dataset),
         "episodes": episodes,
         "views": list(views),
