@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import tempfile
 
+from _timing import interleaved_medians
+
 from worldalign.envs.cameras import DEFAULT_VIEWS
 from worldalign.envs.experts import ScriptedExpert
 from worldalign.envs.generate import GenerationConfig, generate_dataset, plan_episodes
 from worldalign.envs.metaworld_env import MetaWorldEnv
-from worldalign.envs.recorder import DEFAULT_MAX_STEPS
-
-from _timing import interleaved_medians
+from worldalign.envs.tasks import DEFAULT_MAX_STEPS
 
 
 def bare_loop(config: GenerationConfig, environments: dict[str, MetaWorldEnv]) -> None:

@@ -12,7 +12,8 @@ rollouts), flow times from a logit-normal (SD3, Esser et al. 2024, arXiv:2403.03
 actions/instructions with some probability (classifier-free guidance, arXiv:2207.12598).
 
 Data: the trainers take any iterable of batches (``(N, 3, H, W)`` frame tensors for the
-autoencoder, ``ClipBatch`` for the world model); see ``algos.training_run`` for how an iterable
+autoencoder; for the world model ``ClipBatch`` es of frames, encoded by the frozen autoencoder as
+they come, or ``LatentClipBatch`` es of latents encoded before the run); see ``algos.training_run`` for how an iterable
 with ``state_dict``/``load_state_dict`` makes a resume bit-exact.
 """
 
@@ -28,7 +29,7 @@ from torch import Tensor
 
 from worldalign.algos.training_run import TrainingResult, TrainingRun, default_device
 from worldalign.configs.pretrain import AutoencoderTrainingConfig, WorldModelTrainingConfig
-from worldalign.data.types import ClipBatch
+from worldalign.data.types import ClipBatch, LatentClipBatch
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.autoencoder.latent_cache import ClipLatentEncoder
@@ -218,9 +219,9 @@ def noise_context(context: Tensor, max_time: float, generator: torch.Generator) 
     return interpolate(context, noise, times), times
 
 
-def _check_clip(clip: ClipBatch, config: WorldModelTrainingConfig) -> None:
+def _check_clip(clip: ClipBatch | LatentClipBatch, config: WorldModelTrainingConfig) -> None:
     model = config.model
-    views, frames = clip.frames.shape[1], clip.frames.shape[2]
+    views, frames = (clip.latents if isinstance(clip, LatentClipBatch) else clip.frames).shape[1:3]
     future = frames - clip.context_frames
     if views != model.num_views:
         raise ConfigError(
@@ -240,7 +241,7 @@ def _check_clip(clip: ClipBatch, config: WorldModelTrainingConfig) -> None:
 
 def train_world_model(
     config: WorldModelTrainingConfig,
-    clips: Iterable[ClipBatch],
+    clips: Iterable[ClipBatch | LatentClipBatch],
     autoencoder: Autoencoder,
     out_dir: str | Path,
     *,
@@ -251,7 +252,8 @@ def train_world_model(
     resume: bool = True,
     initial_weights: str | Path | None = None,
 ) -> TrainingResult:
-    """Train the world model on ``ClipBatch`` es, in the latent space of a frozen ``autoencoder``.
+    """Train the world model on ``ClipBatch`` es (or ``LatentClipBatch`` es already encoded by it),
+    in the latent space of a frozen ``autoencoder``.
 
     Clips should carry ``model.max_context_frames`` context frames (each step uses the last
     ``c`` of them, ``c`` drawn by ``sample_context_length``) and ``model.future_frames`` future
@@ -286,7 +288,10 @@ def train_world_model(
     with run:
         for clip in run.batches():
             _check_clip(clip, config)
-            latents = encoder.encode(clip)  # (B, V, C0 + F, C, h, w)
+            if isinstance(clip, LatentClipBatch):
+                latents = clip.latents.to(device)  # (B, V, C0 + F, C, h, w)
+            else:
+                latents = encoder.encode(clip)
             batch, available = latents.shape[0], clip.context_frames
             length = sample_context_length(config, available, run.generator)
             context, context_time = latents[:, :, available - length : available], None
@@ -324,12 +329,13 @@ def _preview_world_model(
     config: WorldModelTrainingConfig,
     model: WorldModel,
     autoencoder: Autoencoder,
-    clip: ClipBatch,
+    clip: ClipBatch | LatentClipBatch,
     latents: Tensor,
     instruction: Tensor | None,
     preview: WorldModelPreview,
 ) -> None:
-    """Predict the future of (up to 4 of) the step's clips from their full context; hand both over."""
+    """Predict the future of (up to 4 of) the step's clips from their full context; hand both over
+    (for latent clips the real row is the autoencoder's reconstruction of the real frames)."""
     count = min(4, latents.shape[0])
     available = clip.context_frames
     context = latents[:count, :, :available][:, :, -config.model.max_context_frames :]
@@ -345,6 +351,8 @@ def _preview_world_model(
     with torch.no_grad():
         future = EulerODESampler(steps=config.preview_sampling_steps).sample(velocity_fn, noise).sample
         predicted = autoencoder.decode(future)
-    real = clip.frames[:count].cpu()
+    with torch.no_grad():
+        real = autoencoder.decode(latents[:count]) if isinstance(clip, LatentClipBatch) else clip.frames[:count]
+    real = real.cpu()
     generated = torch.cat([real[:, :, :available], predicted.cpu()], dim=2)
     preview(step, real, generated)

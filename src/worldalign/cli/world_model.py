@@ -35,6 +35,8 @@ examples:
       --condition instruction --steps 2000
   worldalign train world-model --dataset data/explore --autoencoder checkpoints/autoencoder-cpu \\
       --condition both --init-from checkpoints/world-model-cpu --steps 2000 --out runs/wm-finetuned
+  worldalign data encode --dataset data/mt10 --autoencoder runs/ae --out data/mt10-latents
+  worldalign train world-model --latents data/mt10-latents --autoencoder runs/ae --out runs/wm
 
 The frozen autoencoder (--autoencoder: its run folder or its model/ folder, trained with the
 same --preset) maps clips to latents; the world model learns to predict --preset's future
@@ -44,7 +46,9 @@ them for evaluating rollouts). The model is OUT/model, the action statistics it 
 OUT/action_normalizer.json, previews (real over generated rows, per view) OUT/previews/step_N.mp4;
 running the same command again resumes from the newest checkpoint in OUT/checkpoints.
 --init-from fine-tunes a trained world model: the architecture and action statistics are that
-model's, the optimizer and schedule start afresh.
+model's, the optimizer and schedule start afresh. --latents trains from a dataset encoded once
+(`worldalign data encode`): the same windows for the same --seed, on whatever device is there
+(a GPU when present), resumable on another device.
 """
 
 
@@ -52,8 +56,18 @@ model's, the optimizer and schedule start afresh.
 # Parsers
 
 
-def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, type=Path, help="dataset folder (LeRobot v3 layout)")
+def _add_common_arguments(parser: argparse.ArgumentParser, *, latents: bool = False) -> None:
+    if latents:
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--dataset", type=Path, help="dataset folder (LeRobot v3 layout)")
+        source.add_argument(
+            "--latents",
+            type=Path,
+            help="the dataset's latents, encoded once by `worldalign data encode` with the same --autoencoder: "
+            "the same training windows without decoding videos (runs without PyAV and MuJoCo)",
+        )
+    else:
+        parser.add_argument("--dataset", required=True, type=Path, help="dataset folder (LeRobot v3 layout)")
     parser.add_argument("--out", required=True, type=Path, help="run folder")
     parser.add_argument(
         "--preset", default="cpu", help=f"model and training preset: {', '.join(PRESETS)} (default: cpu)"
@@ -93,7 +107,7 @@ def add_train_world_model_parser(train_subparsers: argparse._SubParsersAction) -
         epilog=TRAIN_WORLD_MODEL_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_common_arguments(parser)
+    _add_common_arguments(parser, latents=True)
     parser.add_argument(
         "--autoencoder", required=True, type=Path, help="autoencoder run folder, or its model/ folder"
     )
@@ -198,6 +212,7 @@ def run_train_autoencoder(args: argparse.Namespace) -> int:
 
 def run_train_world_model(args: argparse.Namespace) -> int:
     from worldalign.configs.presets import get_preset
+    from worldalign.data.latent_shards import LatentShards
     from worldalign.data.lerobot_reader import LeRobotDataset
     from worldalign.stages.pretrain import pretrain_world_model
 
@@ -206,7 +221,7 @@ def run_train_world_model(args: argparse.Namespace) -> int:
     config = _with_architecture(_training_config(get_preset(args.preset).world_model, args), args)
     result = pretrain_world_model(
         config,
-        LeRobotDataset(args.dataset),
+        LatentShards(args.latents) if args.latents is not None else LeRobotDataset(args.dataset),
         args.autoencoder,
         args.out,
         condition=args.condition,

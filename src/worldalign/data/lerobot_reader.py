@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -33,8 +33,10 @@ import pyarrow.parquet as pq
 from worldalign.data import lerobot_format as fmt
 from worldalign.data.stats import Stats, load_stats
 from worldalign.data.types import Episode
-from worldalign.data.video import TIMESTAMP_TOLERANCE_S, Mp4Reader, probe_video
 from worldalign.errors import ConfigError, DatasetError
+
+if TYPE_CHECKING:  # decoding imports PyAV only when a video is read: latent-only training runs without it
+    from worldalign.data.video import Mp4Reader
 
 _REQUIRED_INFO_KEYS = ("codebase_version", "fps", "features", "data_path", "total_episodes", "total_frames")
 _REQUIRED_EPISODE_COLUMNS = (fmt.EP_INDEX, fmt.EP_TASKS, fmt.EP_LENGTH, fmt.EP_DATA_CHUNK, fmt.EP_DATA_FILE)
@@ -172,6 +174,8 @@ class LeRobotDataset:
                 f"{self.root}: cameras of different sizes {sizes} cannot share one Episode; request them separately"
             )
         order = list(range(self.num_episodes)) if indices is None else [self._check_index(i) for i in indices]
+        from worldalign.data.video import Mp4Reader
+
         tables: dict[Path, pa.Table] = {}  # the current data file only
         readers: dict[str, Mp4Reader] = {}  # video key -> reader of its current mp4
         try:
@@ -513,6 +517,8 @@ class LeRobotDataset:
     def _check_videos(self) -> None:
         """Every referenced mp4 exists, opens, has the frame size of its feature in
         ``meta/info.json``, and is long enough for the episodes placed in it."""
+        from worldalign.data.video import TIMESTAMP_TOLERANCE_S, probe_video
+
         ends: dict[Path, tuple[float, int]] = {}  # mp4 -> (latest end promised, by which episode)
         keys: dict[Path, str] = {}  # mp4 -> its video feature
         for record in self._records:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from worldalign.data.latent_shards import LatentShards
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.errors import ConfigError
 
 
-def select_views(dataset: LeRobotDataset, views: Sequence[str] | None) -> tuple[str, ...]:
-    """``views`` checked to be the dataset's (all of its views when None)."""
+def select_views(dataset: LeRobotDataset | LatentShards, views: Sequence[str] | None) -> tuple[str, ...]:
+    """``views`` checked to be the dataset's, or its latents' (all of its views when None)."""
     if views is None:
         return dataset.views
     chosen = tuple(views)

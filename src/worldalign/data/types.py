@@ -1,4 +1,5 @@
-"""The typed objects that flow between the rooms of worldalign: ``Episode`` and ``ClipBatch``.
+"""The typed objects that flow between the rooms of worldalign: ``Episode``, ``ClipBatch`` and its
+latent twin ``LatentClipBatch``, ``Rollout``.
 
 An ``Episode`` is one recorded robot trajectory, in memory, in storage layout (uint8 pixels,
 numpy arrays). A ``ClipBatch`` is a batch of training windows cut from episodes, in model
@@ -137,6 +138,35 @@ class ClipBatch:
         return replace(
             self,
             frames=self.frames.to(device, non_blocking=non_blocking),
+            actions=self.actions.to(device, non_blocking=non_blocking),
+            episode_index=self.episode_index.to(device, non_blocking=non_blocking),
+            start_frame=self.start_frame.to(device, non_blocking=non_blocking),
+        )
+
+
+@dataclass(frozen=True)
+class LatentClipBatch:
+    """A batch of training windows as latents encoded once, before training (``data.latent_clips``):
+    a ``ClipBatch`` whose frames went through the frozen autoencoder already.
+
+    Attributes:
+        latents: ``(B, V, C + F, Cl, h, w)`` float32 autoencoder latents (``Autoencoder.encode``).
+        actions, context_frames, instructions, tasks, episode_index, start_frame: as in ``ClipBatch``.
+    """
+
+    latents: torch.Tensor
+    actions: torch.Tensor
+    context_frames: int
+    instructions: list[str]
+    tasks: list[str]
+    episode_index: torch.Tensor
+    start_frame: torch.Tensor
+
+    def to(self, device: torch.device | str, *, non_blocking: bool = False) -> LatentClipBatch:
+        """This batch with its tensors on ``device``."""
+        return replace(
+            self,
+            latents=self.latents.to(device, non_blocking=non_blocking),
             actions=self.actions.to(device, non_blocking=non_blocking),
             episode_index=self.episode_index.to(device, non_blocking=non_blocking),
             start_frame=self.start_frame.to(device, non_blocking=non_blocking),

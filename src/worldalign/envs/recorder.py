@@ -18,14 +18,8 @@ from worldalign.data.types import PRIVILEGED_FIELDS, Episode
 from worldalign.envs.cameras import DEFAULT_VIEWS
 from worldalign.envs.experts import ScriptedExpert
 from worldalign.envs.metaworld_env import MetaWorldEnv
-from worldalign.envs.tasks import InstructionSplit, pick_instruction
+from worldalign.envs.tasks import DEFAULT_MAX_STEPS, InstructionSplit, pick_instruction
 from worldalign.errors import ConfigError
-
-DEFAULT_MAX_STEPS = 100
-"""Policy steps per episode: 2.5 s at 40 fps (``action_repeat=2``). Over 20 seeded layouts the
-noise-free experts of the ten training tasks succeed by step 91 at the latest (medians 22-50),
-so 100 steps hold a solved episode plus some settling, and noisy experts have room to fail
-or recover. (door-open-v3's expert misses one layout in 20 at any length.)"""
 
 GENERATOR = "worldalign.envs.recorder: Meta-World scripted expert with Gaussian action noise and exploration segments"
 

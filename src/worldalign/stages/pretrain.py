@@ -21,19 +21,21 @@ import torch
 from torch import Tensor
 
 from worldalign.algos.pretrain import AutoencoderPreview, WorldModelPreview, train_autoencoder, train_world_model
-from worldalign.algos.training_run import TrainingResult
+from worldalign.algos.training_run import TrainingResult, default_device
 from worldalign.configs.pretrain import WORLD_MODEL_CONDITIONS, AutoencoderTrainingConfig, WorldModelTrainingConfig
 from worldalign.configs.world_model import WorldModelConfig
 from worldalign.data.clips import ClipSampler, split_episodes
 from worldalign.data.frame_cache import FrameCache
 from worldalign.data.frame_sampler import FrameSampler
+from worldalign.data.latent_clips import LatentClipSampler
+from worldalign.data.latent_shards import LatentShards
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.pixels import to_uint8_video, to_unit_range
 from worldalign.data.selection import check_image_size, select_views
 from worldalign.errors import ConfigError
 from worldalign.metrics import psnr, ssim
 from worldalign.models.autoencoder import Autoencoder
-from worldalign.models.checkpoint import load_model, read_config
+from worldalign.models.checkpoint import MODEL_FILE, load_model, read_config
 from worldalign.models.text.instruction_encoder import EMBEDDING_DIM, InstructionEncoder
 from worldalign.models.world_model import WorldModel
 from worldalign.runs.layout import PREVIEWS_DIR, model_folder
@@ -44,7 +46,8 @@ from worldalign.runs.side_files import (
     model_action_normalizer,
     save_action_normalizer,
 )
-from worldalign.viz.video_grid import compose_grid, viewing_scale, write_image, write_video
+from worldalign.utils.hashing import file_sha256
+from worldalign.viz.video_grid import compose_grid, video_suffix, viewing_scale, write_image, write_video
 
 CALIBRATION_FRAMES = 256
 EVALUATION_FRAMES = 1024
@@ -109,7 +112,7 @@ def pretrain_autoencoder(
 
 def pretrain_world_model(
     config: WorldModelTrainingConfig,
-    dataset: LeRobotDataset,
+    dataset: LeRobotDataset | LatentShards,
     autoencoder: Path,
     out: Path,
     *,
@@ -122,6 +125,11 @@ def pretrain_world_model(
     """Train the world model on clips of the training episodes, in the latents of the frozen
     ``autoencoder`` (its run or model folder), conditioned on ``condition``.
 
+    ``dataset`` is a dataset folder (its videos decoded once, then encoded as training meets
+    each frame) or that dataset's latents encoded once by the same autoencoder
+    (``stages.latents.encode_latents``): the same windows for the same seed, without decoding
+    videos or running the encoder in the loop (nor importing PyAV), on the training device.
+
     ``config.model`` is sized here for the dataset's views and actions and the instruction
     embedding; ``init_from`` (a world model's folder) fine-tunes that model instead: its
     architecture and action statistics are kept, the optimizer and schedule start afresh.
@@ -131,7 +139,10 @@ def pretrain_world_model(
     views = select_views(dataset, views)
     folder = autoencoder_folder(autoencoder)
     frozen = load_autoencoder(folder)
-    check_image_size(dataset, views, frozen.config.image_size, f"the autoencoder {folder}")
+    if isinstance(dataset, LatentShards):
+        _check_same_autoencoder(dataset, folder)
+    else:
+        check_image_size(dataset, views, frozen.config.image_size, f"the autoencoder {folder}")
     actions, instruction = condition in ("actions", "both"), condition in ("instruction", "both")
     sized = dataclasses.replace(
         config.model,
@@ -147,18 +158,25 @@ def pretrain_world_model(
         config = dataclasses.replace(config, model=_fitting_model(initial_model, config.model, needed_by))
     train, _ = split_episodes(dataset.task_names, held_out_fraction=held_out)
     _check_episode_length(dataset, train, config)
-    normalizer = dataset_action_normalizer(dataset) if initial_model is None else model_action_normalizer(initial_model)
-    sampler = ClipSampler(
-        dataset,
-        context_frames=config.model.max_context_frames,
-        future_frames=config.model.future_frames,
-        batch_size=config.batch_size,
-        normalizer=normalizer,
-        seed=config.run.seed,
-        views=views,
-        episodes=train,
-        pad_start=config.model.max_context_frames - 1 if config.pad_episode_starts else 0,
-    )
+    if initial_model is not None:
+        normalizer = model_action_normalizer(initial_model)
+    else:
+        is_latent = isinstance(dataset, LatentShards)
+        normalizer = dataset.action_normalizer() if is_latent else dataset_action_normalizer(dataset)
+    windows = {
+        "context_frames": config.model.max_context_frames,
+        "future_frames": config.model.future_frames,
+        "batch_size": config.batch_size,
+        "normalizer": normalizer,
+        "seed": config.run.seed,
+        "views": views,
+        "episodes": train,
+        "pad_start": config.model.max_context_frames - 1 if config.pad_episode_starts else 0,
+    }
+    if isinstance(dataset, LatentShards):
+        sampler: ClipSampler | LatentClipSampler = LatentClipSampler(dataset, device=default_device(), **windows)
+    else:
+        sampler = ClipSampler(dataset, **windows)
     save_action_normalizer(normalizer, out)
     return train_world_model(
         config,
@@ -188,7 +206,18 @@ def _fitting_model(folder: Path, needed: WorldModelConfig, needed_by: str) -> Wo
     return stored
 
 
-def _check_episode_length(dataset: LeRobotDataset, train: list[int], config: WorldModelTrainingConfig) -> None:
+def _check_same_autoencoder(latents: LatentShards, autoencoder: Path) -> None:
+    """``ConfigError`` unless ``latents`` were encoded by the autoencoder in ``autoencoder``."""
+    digest = file_sha256(autoencoder / MODEL_FILE)
+    if digest != latents.autoencoder_sha256:
+        encoded_by = latents.index["autoencoder"]["folder"]
+        raise ConfigError(
+            f"{latents.root} was encoded by the autoencoder {encoded_by} (sha256 {latents.autoencoder_sha256[:12]}...), "
+            f"--autoencoder {autoencoder} has sha256 {digest[:12]}...: pass the autoencoder that encoded the latents"
+        )
+
+
+def _check_episode_length(dataset: LeRobotDataset | LatentShards, train: list[int], config: WorldModelTrainingConfig) -> None:
     span = config.model.max_context_frames + config.model.future_frames
     longest = int(dataset.episode_lengths[train].max())
     if longest < span:
@@ -215,8 +244,9 @@ def autoencoder_preview(out_dir: Path) -> AutoencoderPreview:
 
 
 def world_model_preview(out_dir: Path, views: Sequence[str], fps: int) -> WorldModelPreview:
-    """A callback writing ``out_dir/previews/step_N.mp4``: a real row over a generated row, one
-    column per (clip, view)."""
+    """A callback writing ``out_dir/previews/step_N.mp4`` (``.gif`` without PyAV): a real row over a
+    generated row, one column per (clip, view)."""
+    suffix = video_suffix()
 
     def write(step: int, real: Tensor, generated: Tensor) -> None:
         clips = real.shape[0]
@@ -224,6 +254,6 @@ def world_model_preview(out_dir: Path, views: Sequence[str], fps: int) -> WorldM
         labels = [f"#{clip} {view}" for clip in range(clips) for view in views]
         scale = viewing_scale(real.shape[-1])
         grid = compose_grid(rows, column_labels=labels, row_labels=["real", "generated"], scale=scale)
-        write_video(grid, out_dir / PREVIEWS_DIR / f"step_{step}.mp4", fps=fps)
+        write_video(grid, out_dir / PREVIEWS_DIR / f"step_{step}{suffix}", fps=fps)
 
     return write

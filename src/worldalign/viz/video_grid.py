@@ -6,6 +6,7 @@ small to judge on a screen) and captioned with PIL's built-in font.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,7 +14,6 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from worldalign.data.types import Episode
-from worldalign.data.video import encode_video
 from worldalign.utils.atomic import atomic_path
 
 CAPTION_HEIGHT = 14
@@ -115,6 +115,15 @@ def write_image(image: np.ndarray, out: str | Path) -> Path:
     return out
 
 
+def video_suffix() -> str:
+    """".mp4" where PyAV can encode it, else ".gif" (written by PIL): previews on a training
+    machine without a video library (``stages.pretrain`` on latents) are still videos."""
+    try:
+        return ".mp4" if importlib.util.find_spec("av") is not None else ".gif"
+    except ValueError:  # imported before and then removed from sys.modules
+        return ".gif"
+
+
 def write_video(frames: np.ndarray, out: str | Path, fps: int) -> Path:
     """Write ``(T, H, W, 3)`` uint8 as mp4 (H.264) or GIF, chosen by the suffix, atomically."""
     out = Path(out)
@@ -127,6 +136,8 @@ def write_video(frames: np.ndarray, out: str | Path, fps: int) -> Path:
         # Even sizes keep yuv420p encoders happy; pad by one pixel of background if needed.
         pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
         frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), constant_values=BACKGROUND)
+        from worldalign.data.video import encode_video
+
         with atomic_path(out) as tmp:
             encode_video(tmp, frames, fps=fps, lossless=False)
     else:
