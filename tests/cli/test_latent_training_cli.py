@@ -80,3 +80,39 @@ def test_latent_training_runs_without_pyav_and_mujoco(folders: dict[str, Path], 
     assert (tmp_path / "wm" / "previews" / "step_2.gif").stat().st_size > 0  # no mp4 encoder: a GIF
     # The same blocking makes a video decode fail: the run above never needed one.
     assert subprocess.run([sys.executable, "-c", blocked + "import av\n"], capture_output=True).returncode != 0
+
+
+@pytest.mark.parametrize("source", ["dataset", "float16"])
+def test_probes_measure_training_and_held_out_flow_loss(
+    folders: dict[str, Path], source: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    flag = "--dataset" if source == "dataset" else "--latents"
+    argv = ["train", "world-model", flag, str(folders[source]), "--autoencoder", str(folders["ae"])]
+    argv += ["--out", str(tmp_path / "wm"), "--preset", "tiny", "--steps", "4", "--batch-size", "2"]
+    assert run_cli([*argv, "--held-out", "0.34", "--probe-every", "2", "--preview-every", "0"]) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("flow loss of the probe")]
+    assert [line.split(":")[0][-6:] for line in printed] == ["step 2", "step 4"]
+    assert all("train" in line and "held_out" in line for line in printed)
+    values = [float(part.split()[-1]) for line in printed for part in line.split(":")[1].split(",")]
+    assert all(np.isfinite(values)) and len(set(values)) == 4
+
+
+def test_a_probe_scores_the_same_model_the_same(folders: dict[str, Path]) -> None:
+    from worldalign.algos.pretrain import FlowLossProbe
+    from worldalign.data.latent_clips import LatentClipSampler
+    from worldalign.models.world_model import WorldModel
+
+    config = get_preset("tiny").world_model
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, num_views=1, action_dim=4))
+    shards = LatentShards(folders["int8"])
+    sampler = LatentClipSampler(
+        shards,
+        normalizer=shards.action_normalizer(),
+        context_frames=config.model.max_context_frames,
+        future_frames=config.model.future_frames,
+        batch_size=3,
+    )
+    probe = FlowLossProbe({"train": [next(iter(sampler))]}, config, None, "cpu")
+    model = WorldModel(config.model)
+    first, second = probe.measure(model, 0), probe.measure(model, 1)
+    assert first["train"] == second["train"] and model.training

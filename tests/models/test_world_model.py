@@ -133,3 +133,18 @@ def test_presets_have_the_documented_sizes() -> None:
     # Counted from the config (instantiating 60M parameters is slow): 12 (attention + MLP + adaLN) blocks.
     per_block = 4 * gpu.width**2 + 2 * gpu.mlp_ratio * gpu.width**2 + 6 * gpu.width**2
     assert gpu.depth * per_block > 10_000_000
+
+
+def test_activation_checkpointing_gives_the_same_output_and_gradients() -> None:
+    batch = inputs(3)
+    grads = []
+    for recompute in (False, True):
+        model = make_model().train()
+        model.activation_checkpointing = recompute
+        velocity = model(**batch)
+        velocity.square().mean().backward()
+        grads.append((velocity.detach(), {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}))
+    (plain, plain_grads), (recomputed, recomputed_grads) = grads
+    assert torch.allclose(plain, recomputed, atol=1e-6) and plain_grads.keys() == recomputed_grads.keys()
+    assert all(torch.allclose(plain_grads[name], recomputed_grads[name], atol=1e-6) for name in plain_grads)
+    assert any(float(g.abs().sum()) > 0 for g in plain_grads.values())

@@ -20,7 +20,8 @@ with ``state_dict``/``load_state_dict`` makes a resume bit-exact.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -48,6 +49,9 @@ AutoencoderPreview = Callable[[int, Tensor, Tensor], None]
 WorldModelPreview = Callable[[int, Tensor, Tensor], None]
 # (B instructions) -> (B, E) embeddings, e.g. ``models.text.InstructionEncoder``.
 InstructionEmbedder = Callable[[list[str]], Tensor]
+# Fixed clips whose flow loss is measured as training goes, by name (e.g. "train", "held_out"),
+# as latents (``ClipLatentEncoder.latent_clips`` turns a ``ClipBatch`` into one).
+ProbeClips = Mapping[str, Sequence[LatentClipBatch]]
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,9 +255,14 @@ def train_world_model(
     progress: bool = True,
     resume: bool = True,
     initial_weights: str | Path | None = None,
+    probes: ProbeClips | None = None,
 ) -> TrainingResult:
     """Train the world model on ``ClipBatch`` es (or ``LatentClipBatch`` es already encoded by it),
     in the latent space of a frozen ``autoencoder``.
+
+    ``probes`` (e.g. fixed training and held-out clips) are scored every
+    ``config.probe_every`` steps and at the end by ``FlowLossProbe``: their flow loss with fixed
+    flow times and noise, logged as ``probe/<name>`` and kept in ``TrainingResult.probes``.
 
     Clips should carry ``model.max_context_frames`` context frames (each step uses the last
     ``c`` of them, ``c`` drawn by ``sample_context_length``) and ``model.future_frames`` future
@@ -280,18 +289,17 @@ def train_world_model(
         )
     torch.manual_seed(config.run.seed)
     model = WorldModel(model_config).to(device)
+    model.activation_checkpointing = config.activation_checkpointing
     if initial_weights is not None:
         load_weights(model, initial_weights)
     encoder = ClipLatentEncoder(autoencoder.to(device), cache=config.cache_latents)
     run = TrainingRun(model, config.optimizer, config.run, config.steps, out_dir, clips, config, progress, resume)
     result = TrainingResult(step=run.step, resumed_from=run.resumed_from)
+    probe = FlowLossProbe(probes, config, instruction_encoder, device) if probes else None
     with run:
         for clip in run.batches():
             _check_clip(clip, config)
-            if isinstance(clip, LatentClipBatch):
-                latents = clip.latents.to(device)  # (B, V, C0 + F, C, h, w)
-            else:
-                latents = encoder.encode(clip)
+            latents = _latents(clip, encoder, device)  # (B, V, C0 + F, C, h, w)
             batch, available = latents.shape[0], clip.context_frames
             length = sample_context_length(config, available, run.generator)
             context, context_time = latents[:, :, available - length : available], None
@@ -319,9 +327,76 @@ def train_world_model(
                 run.checkpoint()
             if preview is not None and run.due(config.run.preview_every):
                 _preview_world_model(run.step, config, model, autoencoder, clip, latents, instruction, preview)
+            if probe is not None and (run.due(config.probe_every) or run.step == config.steps):
+                result.probes.append(probe.measure(run.ema if run.ema is not None else model, run.step))
+                run.log_values({f"probe/{name}": value for name, value in result.probes[-1].items() if name != "step"})
         result.step = run.step
         result.model_dir = run.finish()
     return result
+
+
+def _latents(clip: ClipBatch | LatentClipBatch, encoder: ClipLatentEncoder, device: torch.device) -> Tensor:
+    """The clip's latents ``(B, V, T, C, h, w)`` on ``device``: encoded now, or before the run."""
+    return clip.latents.to(device) if isinstance(clip, LatentClipBatch) else encoder.encode(clip)
+
+
+@dataclass
+class FlowLossProbe:
+    """The flow loss of fixed clips, comparable from one measurement to the next: each clip keeps
+    its flow time and noise (drawn once, seeded by ``config.run.seed``), uses its full context and
+    its conditions (no dropout). Measured on training clips and on held-out ones as training goes,
+    the two curves tell whether the model still learns what generalises or has begun to memorise
+    (issue 20: how much data a longer run needs)."""
+
+    clips: ProbeClips
+    config: WorldModelTrainingConfig
+    instruction_encoder: InstructionEmbedder | None
+    device: torch.device
+
+    def __post_init__(self) -> None:
+        generator = torch.Generator().manual_seed(self.config.run.seed + 7919)
+        self._draws = {
+            name: [
+                (sample_flow_times(self.config, len(clip.instructions), generator), self._noise(clip, generator))
+                for clip in clips
+            ]
+            for name, clips in self.clips.items()
+        }
+
+    def _noise(self, clip: LatentClipBatch, generator: torch.Generator) -> Tensor:
+        model = self.config.model
+        latent = (model.latent_channels, model.latent_size, model.latent_size)
+        return torch.randn(len(clip.instructions), model.num_views, model.future_frames, *latent, generator=generator)
+
+    @torch.no_grad()
+    def measure(self, model: WorldModel, step: int) -> dict[str, float]:
+        """``{"step": step, name: mean flow loss of the named clips}``."""
+        was_training = model.training
+        model.eval()
+        scores: dict[str, float] = {"step": float(step)}
+        for name, clips in self.clips.items():
+            losses = []
+            for clip, (t, noise) in zip(clips, self._draws[name], strict=True):
+                latents = clip.latents.to(self.device)
+                available = clip.context_frames
+                actions = clip.actions.to(self.device) if self.config.model.action_dim > 0 else None
+                instruction = None
+                if self.config.model.instruction_dim > 0 and self.instruction_encoder is not None:
+                    instruction = self.instruction_encoder(clip.instructions).to(self.device)
+                with autocast_context(self.device, self.config.run.bf16):
+                    loss = flow_matching_loss(
+                        model,
+                        latents[:, :, available:],
+                        latents[:, :, :available],
+                        t.to(self.device),
+                        noise.to(self.device),
+                        actions,
+                        instruction,
+                    )
+                losses.append(float(loss))
+            scores[name] = sum(losses) / len(losses)
+        model.train(was_training)
+        return scores
 
 
 def _preview_world_model(

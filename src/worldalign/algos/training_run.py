@@ -277,12 +277,15 @@ class TrainingResult:
         losses: the loss of every step run by this call (not those before a resume).
         model_dir: the final model folder (``out_dir/model``).
         resumed_from: the step this call resumed from (0 for a fresh run).
+        probes: periodic measurements of this call (e.g. ``algos.pretrain.FlowLossProbe``), each
+            ``{"step": ..., name: value}``.
     """
 
     step: int
     losses: list[float] = field(default_factory=list)
     model_dir: Path = Path()
     resumed_from: int = 0
+    probes: list[dict[str, float]] = field(default_factory=list)
 
 
 class TrainingRun:
@@ -371,6 +374,11 @@ class TrainingRun:
             scalars["lr"] = self.optimizer.param_groups[0]["lr"]
             for name, value in scalars.items():
                 self.writer.add_scalar(f"train/{name}", value, self.step)
+
+    def log_values(self, scalars: dict[str, float]) -> None:
+        """Write ``scalars`` (names with their group, e.g. ``probe/held_out``) to TensorBoard at this step."""
+        for name, value in scalars.items():
+            self.writer.add_scalar(name, value, self.step)
 
     def due(self, every: int) -> bool:
         """Whether a periodic action of period ``every`` falls on the step just completed."""

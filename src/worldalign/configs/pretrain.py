@@ -127,6 +127,12 @@ class WorldModelTrainingConfig:
     so the frozen autoencoder encodes each frame once per run."""
     preview_sampling_steps: int = 10
     """Euler steps of the previews' ODE sampling."""
+    probe_every: int = 0
+    """Steps between measurements of the flow loss of fixed training and held-out clips
+    (``algos.pretrain.FlowLossProbe``); 0 = never."""
+    activation_checkpointing: bool = False
+    """Recompute the transformer blocks' activations in the backward pass (the same gradients,
+    ~1/3 more compute, a fraction of the memory): for large batches or contexts on a GPU."""
     run: RunConfig = field(default_factory=RunConfig)
     """Checkpointing, logging and seeding."""
 

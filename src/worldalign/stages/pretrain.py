@@ -32,9 +32,11 @@ from worldalign.data.latent_shards import LatentShards
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.pixels import to_uint8_video, to_unit_range
 from worldalign.data.selection import check_image_size, select_views
+from worldalign.data.types import LatentClipBatch
 from worldalign.errors import ConfigError
 from worldalign.metrics import psnr, ssim
 from worldalign.models.autoencoder import Autoencoder
+from worldalign.models.autoencoder.latent_cache import ClipLatentEncoder
 from worldalign.models.checkpoint import MODEL_FILE, load_model, read_config
 from worldalign.models.text.instruction_encoder import EMBEDDING_DIM, InstructionEncoder
 from worldalign.models.world_model import WorldModel
@@ -50,6 +52,7 @@ from worldalign.utils.hashing import file_sha256
 from worldalign.viz.video_grid import compose_grid, video_suffix, viewing_scale, write_image, write_video
 
 CALIBRATION_FRAMES = 256
+PROBE_BATCHES = 4
 EVALUATION_FRAMES = 1024
 PREVIEW_FRAMES = 8
 
@@ -156,7 +159,7 @@ def pretrain_world_model(
         initial_model = model_folder(init_from, "--init-from", "train world-model")
         needed_by = f"{dataset.root} ({len(views)} views, --condition {condition}) and the autoencoder {folder}"
         config = dataclasses.replace(config, model=_fitting_model(initial_model, config.model, needed_by))
-    train, _ = split_episodes(dataset.task_names, held_out_fraction=held_out)
+    train, held_out_episodes = split_episodes(dataset.task_names, held_out_fraction=held_out)
     _check_episode_length(dataset, train, config)
     if initial_model is not None:
         normalizer = model_action_normalizer(initial_model)
@@ -173,10 +176,16 @@ def pretrain_world_model(
         "episodes": train,
         "pad_start": config.model.max_context_frames - 1 if config.pad_episode_starts else 0,
     }
-    if isinstance(dataset, LatentShards):
-        sampler: ClipSampler | LatentClipSampler = LatentClipSampler(dataset, device=default_device(), **windows)
-    else:
-        sampler = ClipSampler(dataset, **windows)
+    def sampler_of(episodes: list[int]) -> ClipSampler | LatentClipSampler:
+        if isinstance(dataset, LatentShards):
+            return LatentClipSampler(dataset, device=default_device(), **(windows | {"episodes": episodes}))
+        return ClipSampler(dataset, **(windows | {"episodes": episodes}))
+
+    sampler = sampler_of(train)
+    probes = None
+    if config.probe_every > 0:
+        episodes = {"train": train, "held_out": held_out_episodes}
+        probes = {name: _probe_clips(sampler_of(chosen), frozen, config) for name, chosen in episodes.items() if chosen}
     save_action_normalizer(normalizer, out)
     return train_world_model(
         config,
@@ -187,7 +196,20 @@ def pretrain_world_model(
         preview=world_model_preview(out, views, dataset.fps),
         resume=resume,
         initial_weights=initial_model,
+        probes=probes,
     )
+
+
+def _probe_clips(
+    sampler: ClipSampler | LatentClipSampler, autoencoder: Autoencoder, config: WorldModelTrainingConfig
+) -> list[LatentClipBatch]:
+    """``PROBE_BATCHES`` batches of windows drawn with their own seed (the training stream is not
+    touched), as latents."""
+    rng = np.random.default_rng(config.run.seed + 104729)
+    if isinstance(sampler, LatentClipSampler):
+        return [sampler.sample(rng) for _ in range(PROBE_BATCHES)]
+    encoder = ClipLatentEncoder(autoencoder, cache=False)
+    return [encoder.latent_clips(sampler.sample(rng)) for _ in range(PROBE_BATCHES)]  # frames freed batch by batch
 
 
 def _fitting_model(folder: Path, needed: WorldModelConfig, needed_by: str) -> WorldModelConfig:

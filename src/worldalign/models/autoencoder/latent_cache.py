@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from worldalign.data.types import ClipBatch
+from worldalign.data.types import ClipBatch, LatentClipBatch
 from worldalign.models.autoencoder.modeling_autoencoder import Autoencoder
 
 
@@ -87,3 +87,16 @@ class ClipLatentEncoder:
                 self._cache[key] = value
         stacked = torch.stack([self._cache[key] if key in self._cache else fresh[key] for key in keys])
         return stacked.reshape(batch, frames, views, *stacked.shape[2:]).transpose(1, 2)
+
+    def latent_clips(self, clip: ClipBatch) -> LatentClipBatch:
+        """The clip with its frames replaced by their latents (e.g. to keep fixed clips for
+        measurements without keeping their float frames)."""
+        return LatentClipBatch(
+            latents=self.encode(clip),
+            actions=clip.actions,
+            context_frames=clip.context_frames,
+            instructions=clip.instructions,
+            tasks=clip.tasks,
+            episode_index=clip.episode_index,
+            start_frame=clip.start_frame,
+        )
