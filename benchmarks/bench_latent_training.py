@@ -102,7 +102,8 @@ def sampling_costs(dataset_path: Path, autoencoder: Path, batch: int) -> None:
         latent_ms = best_seconds(lambda: next(latent_stream).latents, warmup=2, repeats=20) * 1e3
         video_bytes = clips.cache.frames.nbytes + sum(t.numel() * t.element_size() for t in encoder._cache.values())
         latent_bytes = latent_clips._latents.numel() + (latent_clips._scales.numel() * 2)
-    print(f"data set: {len(train)} training episodes, {encoding.frames} frames x {len(dataset.views)} views")
+    print(f"data set: {encoding.episodes} episodes ({len(train)} for training), {encoding.frames} frames x "
+          f"{len(dataset.views)} views")
     print(f"start-up: decode videos {decode_s:.1f} s | encode once into int8 latents {encode_s:.1f} s "
           f"({encoding.bytes_written / 2**20:.1f} MiB, error {encoding.relative_error:.2%}) then load {load_s:.2f} s")
     print(f"batch of {batch} clips: video path (latent cache warm) {video_ms:.1f} ms | latents {latent_ms:.1f} ms "

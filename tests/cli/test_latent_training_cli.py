@@ -69,7 +69,7 @@ def test_latents_of_another_autoencoder_are_refused(folders: dict[str, Path], tm
 
 def test_latent_training_runs_without_pyav_and_mujoco(folders: dict[str, Path], tmp_path: Path) -> None:
     """A GPU machine need not have the video decoder or the simulator: both imports fail here."""
-    blocked = "import sys\nfor name in ('av', 'mujoco', 'metaworld'):\n    sys.modules[name] = None\n"
+    blocked = "import sys\nfor name in ('av', 'mujoco', 'metaworld', 'gymnasium'):\n    sys.modules[name] = None\n"
     argv = ["train", "world-model", "--latents", str(folders["int8"]), "--autoencoder", str(folders["ae"])]
     argv += ["--out", str(tmp_path / "wm"), "--preset", "tiny", "--steps", "2", "--batch-size", "2"]
     argv += ["--held-out", "0", "--preview-every", "2"]

@@ -82,6 +82,9 @@ def _add_common_arguments(parser: argparse.ArgumentParser, *, latents: bool = Fa
         "--preview-every", type=int, help="steps between previews, 0 for none (default: the preset's checkpoint period)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seeds initialisation and data order (default: 0)")
+    parser.add_argument(
+        "--bf16", action="store_true", help="bf16 autocast (default: the preset's; gpu has it): for a GPU run"
+    )
     parser.add_argument("--no-resume", action="store_true", help="start from scratch even if OUT has checkpoints")
 
 
@@ -160,7 +163,7 @@ def _views(text: str | None) -> tuple[str, ...] | None:
 
 def _run_config(run: Any, args: argparse.Namespace) -> Any:
     preview_every = run.checkpoint_every if args.preview_every is None else args.preview_every
-    return dataclasses.replace(run, seed=args.seed, preview_every=preview_every)
+    return dataclasses.replace(run, seed=args.seed, preview_every=preview_every, bf16=run.bf16 or args.bf16)
 
 
 def _training_config(config: Any, args: argparse.Namespace) -> Any:
