@@ -20,8 +20,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "metrics": BASE,
     "envs": BASE | {"data"},
     "viz": BASE | {"data"},
-    "configs": BASE,
-    "models": BASE | {"configs", "data"},
+    "models": BASE | {"data"},
+    "configs": BASE | {"models"},
     "sampling": BASE | {"models"},
     "runs": BASE | {"data", "models"},
     "rewards": BASE | {"data", "metrics", "models", "envs"},
@@ -32,7 +32,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "cli": None,  # the top: may import anything
 }
 # Rooms in dependency order: a room may import only rooms before it (no cycles between rooms).
-ORDER = ("errors", "utils", "data", "metrics", "envs", "viz", "configs", "models", "sampling", "runs",
+ORDER = ("errors", "utils", "data", "metrics", "envs", "viz", "models", "configs", "sampling", "runs",
          "rewards", "judge_bench", "algos", "eval", "stages", "cli")
 
 
