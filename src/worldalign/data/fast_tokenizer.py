@@ -162,7 +162,7 @@ class FastActionTokenizer:
         chunks = np.asarray(chunks, dtype=np.float64)
         if chunks.ndim != 3 or 0 in chunks.shape:
             raise ConfigError(f"FAST fit: chunks of shape {chunks.shape}; expected (N, H, A) with N, H, A >= 1")
-        _check_finite(chunks, "FAST fit: the chunks")
+        _check_finite(chunks, "FAST fit: chunks")
         if not (math.isfinite(scale) and scale > 0):
             raise ConfigError(f"FAST fit: scale={scale}; expected a positive number (e.g. {DEFAULT_SCALE:g})")
         mean, std = _action_stats(normalizer)
@@ -349,7 +349,7 @@ class FastActionTokenizer:
                 f"FAST encode: a chunk of shape {chunks.shape}; expected {wanted} (horizon {expected[0]}, "
                 f"action_dim {expected[1]} in {self.source})"
             )
-        _check_finite(chunks, "FAST encode: the chunk")
+        _check_finite(chunks, "FAST encode: chunk")
         return chunks
 
 
@@ -373,7 +373,7 @@ def _check_finite(values: np.ndarray, what: str) -> None:
     bad = np.argwhere(~np.isfinite(values))
     if len(bad):
         raise DatasetError(
-            f"{what} holds {len(bad)} NaN or infinite value(s), first at index {tuple(bad[0].tolist())}; "
+            f"{what}: {len(bad)} NaN or infinite value(s), the first at index {tuple(bad[0].tolist())}; "
             "expected finite normalised actions"
         )
 
@@ -426,7 +426,7 @@ def _read_config(path: Path) -> FastConfig:
     for name, kind in _CONFIG_TYPES.items():
         value = stored.get(name)
         if name not in stored or not isinstance(value, kind) or isinstance(value, bool):
-            raise CheckpointError(f"{path}: field {name!r} is {value!r:.80}; expected a {_kind_name(kind)}")
+            raise CheckpointError(f"{path}: field {name!r} is {value!r:.80}; expected {_kind_name(kind)}")
     config = FastConfig(**{name: stored[name] for name in _CONFIG_TYPES})
     if config.horizon < 1 or config.action_dim < 1 or not config.scale > 0 or config.vocab_size < 1:
         raise CheckpointError(
