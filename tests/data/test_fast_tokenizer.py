@@ -58,6 +58,18 @@ def test_integer_coefficients_round_trip_exactly_through_the_bpe(tokenizer: Fast
         np.testing.assert_array_equal(tokenizer.decode_coefficients(ids), expected)
 
 
+def test_coefficients_outside_the_fitted_range_are_clipped_and_counted(tokenizer: FastActionTokenizer) -> None:
+    chunks = smooth_chunks(5, seed=8)
+    assert tokenizer.count_clipped(chunks) == 0
+    large = chunks * 100
+    clipped = tokenizer.count_clipped(large)
+    coefficients = tokenizer.quantize(large)
+    assert clipped > 0 and coefficients.max() == tokenizer.config.max_coefficient
+    assert coefficients.min() == tokenizer.config.min_coefficient
+    for expected, ids in zip(coefficients, tokenizer.encode_batch(large), strict=True):
+        np.testing.assert_array_equal(tokenizer.decode_coefficients(ids), expected)
+
+
 def test_smooth_chunks_take_fewer_tokens_than_values(tokenizer: FastActionTokenizer) -> None:
     lengths = [len(ids) for ids in tokenizer.encode_batch(smooth_chunks(100, seed=3))]
     assert np.mean(lengths) < H * A / 2

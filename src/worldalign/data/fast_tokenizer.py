@@ -215,10 +215,18 @@ class FastActionTokenizer:
     def quantize(self, chunks: np.ndarray) -> np.ndarray:
         """``(B, H, A)`` normalised chunks -> ``(B, H * A)`` int64 rounded, scaled DCT
         coefficients, low frequency first, clipped to the fitted range."""
+        coefficients = self._rounded_coefficients(chunks)
+        return np.clip(coefficients, self.config.min_coefficient, self.config.max_coefficient)
+
+    def count_clipped(self, chunks: np.ndarray) -> int:
+        """How many coefficients of ``(B, H, A)`` chunks fall outside the fitted range (``quantize``
+        clips them; 0 for chunks of the fitting dataset)."""
+        coefficients = self._rounded_coefficients(chunks)
+        return int(((coefficients < self.config.min_coefficient) | (coefficients > self.config.max_coefficient)).sum())
+
+    def _rounded_coefficients(self, chunks: np.ndarray) -> np.ndarray:
         chunks = self._check_chunks(chunks, batch=True)
-        coefficients = np.rint(_dct(chunks) * self.scale).astype(np.int64)
-        coefficients = np.clip(coefficients, self.config.min_coefficient, self.config.max_coefficient)
-        return coefficients.reshape(len(chunks), -1)
+        return np.rint(_dct(chunks) * self.scale).astype(np.int64).reshape(len(chunks), -1)
 
     def dequantize(self, coefficients: np.ndarray) -> np.ndarray:
         """``(B, H * A)`` integer coefficients -> ``(B, H, A)`` float32 normalised chunks."""

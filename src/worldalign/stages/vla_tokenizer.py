@@ -33,6 +33,7 @@ class TokenizerQuality:
         error_mean, error_max: ``|decoded - original|`` over every value, normalised units.
         robot_error_mean, robot_error_max: the same in the robot's units (per dimension, the
             normalised error times the dimension's std).
+        clipped: coefficients outside the tokenizer's fitted range, clipped when encoding.
     """
 
     chunks: int
@@ -43,6 +44,7 @@ class TokenizerQuality:
     error_max: float
     robot_error_mean: float
     robot_error_max: float
+    clipped: int
 
     @property
     def compression(self) -> float:
@@ -81,6 +83,7 @@ def measure_tokenizer(tokenizer: FastActionTokenizer, chunks: np.ndarray) -> Tok
         error_max=float(error.max()),
         robot_error_mean=float(robot_error.mean()),
         robot_error_max=float(robot_error.max()),
+        clipped=tokenizer.count_clipped(chunks),
     )
 
 
