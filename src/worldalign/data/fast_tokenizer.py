@@ -54,7 +54,8 @@ DEFAULT_HORIZON = 8
 DEFAULT_SCALE = 10.0
 DEFAULT_VOCAB_SIZE = 1024
 # Coefficient q is written as chr(q + char_offset), the smallest coefficient as this code point
-# (Latin Extended-A onwards: printable characters, none of them whitespace or a control code).
+# (past ASCII and its control codes). The BPE has no normalizer and no pre-tokenizer, so every
+# character, whitespace included, is an ordinary symbol to it (round trip checked at scale 1000).
 _FIRST_CHARACTER = 0x100
 # Keeps the characters below the UTF-16 surrogates (0xD800), which are not characters.
 _MAX_ALPHABET = 0xD000
@@ -436,10 +437,10 @@ def _read_config(path: Path) -> FastConfig:
         if name not in stored or not isinstance(value, kind) or isinstance(value, bool):
             raise CheckpointError(f"{path}: field {name!r} is {value!r:.80}; expected {_kind_name(kind)}")
     config = FastConfig(**{name: stored[name] for name in _CONFIG_TYPES})
-    if config.horizon < 1 or config.action_dim < 1 or not config.scale > 0 or config.vocab_size < 1:
+    if config.horizon < 1 or config.action_dim < 1 or not 0 < config.scale < math.inf or config.vocab_size < 1:
         raise CheckpointError(
             f"{path}: horizon {config.horizon}, action_dim {config.action_dim}, scale {config.scale}, vocab_size "
-            f"{config.vocab_size}; expected each positive"
+            f"{config.vocab_size}; expected each positive (and a finite scale)"
         )
     for name in ("action_mean", "action_std"):
         values = getattr(config, name)

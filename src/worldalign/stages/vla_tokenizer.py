@@ -17,7 +17,7 @@ import numpy as np
 
 from worldalign.data import lerobot_format as fmt
 from worldalign.data.action_chunks import dataset_action_chunks
-from worldalign.data.fast_tokenizer import DEFAULT_SCALE, DEFAULT_VOCAB_SIZE, FastActionTokenizer
+from worldalign.data.fast_tokenizer import DEFAULT_HORIZON, DEFAULT_SCALE, DEFAULT_VOCAB_SIZE, FastActionTokenizer
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.runs.side_files import dataset_action_normalizer
 
@@ -91,7 +91,7 @@ def fit_action_tokenizer(
     dataset: LeRobotDataset,
     out: str | os.PathLike[str],
     *,
-    horizon: int,
+    horizon: int = DEFAULT_HORIZON,
     scale: float = DEFAULT_SCALE,
     vocab_size: int = DEFAULT_VOCAB_SIZE,
 ) -> TokenizerFit:
