@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from moving_squares import write_dataset
+from moving_squares import moving_square_episode, write_dataset
 
 from worldalign.cli.main import main
 from worldalign.data.fast_tokenizer import BPE_FILE, CONFIG_FILE, FastActionTokenizer
+from worldalign.data.lerobot_writer import LeRobotWriter
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +77,13 @@ def test_missing_dataset_and_tokenizer_folders_are_clear_errors(
     assert code == 2 and "the dataset folder does not exist" in err
     code, _, err = run(["vla", "tokenizer", "info", tmp_path / "none"], capsys)
     assert code == 2 and f"{tmp_path / 'none' / CONFIG_FILE} not found" in err
+
+
+def test_nan_actions_are_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    episode = moving_square_episode(0)
+    episode.actions[3, 1] = np.nan
+    with LeRobotWriter(tmp_path / "nan", fps=10, views=("front",), image_size=(16, 16), action_dim=4, state_dim=5) as w:
+        w.add_episode(episode)
+    code, _, err = run(["vla", "tokenizer", "fit", "--dataset", tmp_path / "nan", "--out", tmp_path / "t"], capsys)
+    assert code == 2 and "stats.json: feature 'action' statistic" in err and "expected finite numbers" in err
+    assert not (tmp_path / "t").exists()

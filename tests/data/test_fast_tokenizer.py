@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,9 @@ def tokenizer() -> FastActionTokenizer:
 
 
 @pytest.mark.parametrize("make", [smooth_chunks, random_chunks])
-def test_integer_coefficients_round_trip_exactly_through_the_bpe(tokenizer: FastActionTokenizer, make) -> None:
+def test_integer_coefficients_round_trip_exactly_through_the_bpe(
+    tokenizer: FastActionTokenizer, make: Callable[[int, int], np.ndarray]
+) -> None:
     chunks = make(50, seed=7)  # not the fitting chunks
     coefficients = tokenizer.quantize(chunks)
     assert coefficients.shape == (50, H * A) and coefficients.dtype == np.int64
@@ -218,9 +221,7 @@ def test_missing_or_damaged_tokenizer_files_are_clear_errors(tokenizer: FastActi
         FastActionTokenizer.load(truncated)
 
 
-def test_dataset_chunks_are_the_normalised_action_windows(
-    written_dataset: Path, dataset_episodes: list, tmp_path: Path
-) -> None:
+def test_dataset_chunks_are_the_normalised_action_windows(written_dataset: Path, dataset_episodes: list) -> None:
     dataset = LeRobotDataset(written_dataset)
     for actions, episode in zip(dataset.iter_actions(), dataset_episodes, strict=True):
         np.testing.assert_array_equal(actions, episode.actions)
