@@ -24,3 +24,8 @@ class CheckpointError(WorldAlignError):
 class TrainingError(WorldAlignError):
     """A training run met a value it must not continue from (a NaN or infinite loss, gradient or
     weight); it stops before saving anything built on it."""
+
+
+class DecodeError(WorldAlignError):
+    """A token sequence (e.g. a model's output) does not decode to what it must encode: unknown
+    ids, characters outside the alphabet, or the wrong number of values."""
