@@ -12,6 +12,7 @@ from worldalign.cli import data as data_commands
 from worldalign.cli import demo as demo_command
 from worldalign.cli import export as export_command
 from worldalign.cli import judge as judge_commands
+from worldalign.cli import reproduce as reproduce_command
 from worldalign.cli import rewards as reward_commands
 from worldalign.cli import rollout as rollout_command
 from worldalign.cli import train as train_commands
@@ -33,6 +34,7 @@ A first session:
   worldalign train autoencoder --dataset data/mt10 --out runs/ae   # then: train world-model, train idm
   worldalign rollout --world-model runs/wm --autoencoder runs/ae --dataset data/mt10 --out runs/rollouts --policy swr
   worldalign align --world-model runs/wm --autoencoder runs/ae --dataset data/mt10 --out runs/align --algo nft
+  worldalign reproduce persistworld --world-model runs/wm --autoencoder runs/ae --dataset data/mt10 --page docs/results.md
   worldalign reward score data/mt10 --rewards executability      # score episodes with any rewards
   worldalign execute data/mt10 --idm checkpoints/idm-cpu         # run IDM-decoded plans in the simulator
   worldalign bench build --out bench/default                     # the six-dimension judge benchmark
@@ -54,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_commands.register(verbs)
     rollout_command.register(verbs)
     align_command.register(verbs)
+    reproduce_command.register(verbs)
     reward_commands.register(verbs)
     judge_commands.register(verbs)
     export_command.register(verbs)

@@ -137,6 +137,10 @@ def _gpu() -> Preset:
             steps=200_000,
             batch_size=64,
             optimizer=OptimizerConfig(learning_rate=1e-4, warmup_steps=2000),
+            # Batch 32 at a 16-frame context took 45 GiB on an H200 without it; recomputing the
+            # blocks halves the peak of a step (0.48x, measured on the CPU at batch 2), so batch 64
+            # should fit an 80 GB card (docs/benchmarks.md; not yet measured on a GPU).
+            activation_checkpointing=True,
             run=world_model_run,
         ),
     )

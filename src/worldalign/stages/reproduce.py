@@ -1,0 +1,299 @@
+"""Reproduce a seed paper's effect: the same alignment recipe over several training seeds, held-out
+learning curves against updates and wall-clock, and a verdict that counts only what exceeds the
+noise.
+
+An effect (``EFFECTS``) is a recipe (``AlignSetup``/``AlignConfig`` changes) and the paper's
+claims about held-out metrics. ``reproduce_effect`` runs the recipe once per training seed, each
+in its own folder (``OUT/<effect>/seed-<s>``, resumable: a finished seed is read back, an
+interrupted one continues from its checkpoint), then reads every run's evaluations (iteration 0 is
+the pretrained model, the baseline; the same held-out starts and sampling seeds at every
+evaluation) and writes ``OUT/<effect>/results.json``: per evaluation, each metric's mean over the
+training seeds, their spread (std) and the sampling-seed spread. A change from the baseline
+counts only when it exceeds both spreads. ``stages.results_page`` turns the JSON files into
+``docs/results.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from worldalign.algos.align import LOG_FILE, AlignConfig
+from worldalign.errors import ConfigError
+from worldalign.stages.align import SUMMARY_FILE, AlignSetup, align_world_model
+from worldalign.utils.atomic import atomic_write_json
+from worldalign.utils.config_serialization import config_to_dict
+
+RESULTS_FILE = "results.json"
+RESULTS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A paper's claim about one held-out metric."""
+
+    metric: str
+    """The held-out evaluation's key, e.g. ``fidelity/lpips`` (``eval.alignment.HeldOutRollouts``)."""
+    label: str
+    """How a reader calls it, e.g. "LPIPS"."""
+    paper: str
+    """The paper's number and where it was measured, as text."""
+    target: float | None
+    """Our target: the relative improvement over the pretrained model (0.10 = 10% better), or None
+    for a guard, a metric that must not get significantly worse."""
+    lower_is_better: bool = False
+    """LPIPS-like metrics improve downwards."""
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A seed paper's effect: its recipe and its claims."""
+
+    name: str
+    title: str
+    citation: str
+    claims: tuple[Claim, ...]
+    setup: dict[str, Any] = field(default_factory=dict)
+    """``AlignSetup`` fields of the recipe."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """``AlignConfig`` fields of the recipe."""
+    needs: tuple[str, ...] = ()
+    """``AlignSetup.reward_options`` the recipe cannot run without (e.g. a judge checkpoint)."""
+
+
+EFFECTS: dict[str, Effect] = {
+    effect.name: effect
+    for effect in (
+        Effect(
+            name="persistworld",
+            title="PersistWorld: DiffusionNFT on the model's own rollout states, multi-view fidelity reward",
+            citation="PersistWorld (seed paper C): LPIPS -14% (external cameras), SSIM +9.1% (wrist) on DROID",
+            claims=(
+                Claim("fidelity/lpips", "LPIPS", "-14% (DROID, 14-step rollouts)", 0.10, lower_is_better=True),
+                Claim("fidelity/ssim", "SSIM", "+9.1% (DROID, wrist camera)", 0.05),
+                Claim("fidelity/psnr", "PSNR", "not reported", None),
+                Claim("motion_match/generated", "motion of the generated frames", "not reported", None),
+            ),
+            setup={
+                "conditions": "rollout-states",
+                "rewards": "fidelity=1.0",
+                "eval_rewards": "fidelity=1.0,motion_match=0.0",
+                "eval_horizon": 24,
+            },
+            config={"algorithm": "nft", "iterations": 100, "eval_every": 25},
+        ),
+        Effect(
+            name="eva",
+            title="EVA: Flow-GRPO on instruction prompts, executability reward from the inverse dynamics model",
+            citation="EVA (seed paper B): kinematic plausibility +20.9%, downstream success 52% -> 64%",
+            claims=(
+                Claim("executability", "executability", "+20.9% (kinematic plausibility)", 0.10),
+                Claim("fidelity", "fidelity (not optimised)", "no loss of visual quality", None),
+            ),
+            setup={
+                "conditions": "prompts",
+                "rewards": "executability=1.0",
+                "eval_rewards": "executability=1.0,fidelity=0.0",
+                "eval_horizon": 8,
+            },
+            config={"algorithm": "grpo", "iterations": 100, "eval_every": 25},
+        ),
+        Effect(
+            name="roboalign-r1",
+            title="RoboAlign-R1: Flow-GRPO on instruction prompts, distilled-judge reward",
+            citation="RoboAlign-R1 (seed paper A): six-dimension sum +10.1%, Manipulation +7.5%",
+            claims=(
+                Claim("judge", "judge six-dimension sum (student)", "+10.1% (teacher-scored)", 0.05),
+                Claim("fidelity", "fidelity (not optimised)", "LPIPS, SSIM not worse", None),
+            ),
+            setup={
+                "conditions": "prompts",
+                "rewards": "judge=1.0",
+                "eval_rewards": "judge=1.0,fidelity=0.0",
+                "eval_horizon": 8,
+            },
+            config={"algorithm": "grpo", "iterations": 100, "eval_every": 25},
+            needs=("judge_checkpoint",),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ReproduceSetup:
+    """Where an effect is reproduced, and what of its recipe is changed."""
+
+    world_model: Path
+    autoencoder: Path
+    dataset: Path
+    out: Path
+    """Each effect writes ``out/<effect>/``: one folder per seed and ``results.json``."""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """Training seeds (each also fixes its conditions and noise; the evaluation's sampling
+    seeds are ``AlignSetup.eval_seeds``, the same for every training seed)."""
+    setup_changes: dict[str, Any] = field(default_factory=dict)
+    """``AlignSetup`` fields that replace the recipe's (e.g. ``eval_episodes``, ``reward_options``)."""
+    config_changes: dict[str, Any] = field(default_factory=dict)
+    """``AlignConfig`` fields that replace the recipe's (e.g. ``iterations``, ``learning_rate``)."""
+
+
+def recipe(effect: Effect, where: ReproduceSetup, seed: int) -> tuple[AlignSetup, AlignConfig]:
+    """The alignment of ``effect`` for training seed ``seed``, with ``where``'s changes."""
+    fields = {**effect.setup, **where.setup_changes}
+    missing = [name for name in effect.needs if name not in fields.get("reward_options", {})]
+    if missing:
+        raise ConfigError(f"the {effect.name} recipe needs reward option(s) {missing} (e.g. --judge STUDENT)")
+    setup = AlignSetup(
+        world_model=where.world_model,
+        autoencoder=where.autoencoder,
+        dataset=where.dataset,
+        out=where.out / effect.name / f"seed-{seed}",
+        **fields,
+    )
+    config = dataclasses.replace(AlignConfig(), **{**effect.config, **where.config_changes, "seed": seed})
+    if config.eval_every <= 0:
+        raise ConfigError(f"the {effect.name} recipe evaluates every {config.eval_every} iterations; expected >= 1")
+    return setup, config
+
+
+def reproduce_effect(effect: Effect, where: ReproduceSetup) -> dict[str, Any]:
+    """Run (or resume, or read back) every seed of ``effect``, then write and return its results."""
+    if len(where.seeds) < 1 or len(set(where.seeds)) != len(where.seeds):
+        raise ConfigError(f"seeds {list(where.seeds)}: expected distinct training seeds (3 for a verdict)")
+    runs = [recipe(effect, where, seed) for seed in where.seeds]
+    for setup, config in runs:
+        if not _finished(setup.out, config.iterations):
+            align_world_model(setup, config)
+    curves = [read_curve(setup.out) for setup, _ in runs]
+    results = {
+        "version": RESULTS_VERSION,
+        "effect": effect.name,
+        "title": effect.title,
+        "citation": effect.citation,
+        "seeds": list(where.seeds),
+        "recipe": {"setup": _jsonable(runs[0][0], skip=("out",)), "config": config_to_dict(runs[0][1])},
+        "claims": [dataclasses.asdict(claim) for claim in effect.claims],
+        "curve": aggregate(curves),
+    }
+    results["verdicts"] = verdicts(results["curve"], effect.claims)
+    atomic_write_json(where.out / effect.name / RESULTS_FILE, results)
+    return results
+
+
+def _finished(out: Path, iterations: int) -> bool:
+    """Whether the run in ``out`` completed ``iterations`` updates (its summary says so)."""
+    path = out / SUMMARY_FILE
+    return path.is_file() and json.loads(path.read_text()).get("iterations") == iterations
+
+
+def _jsonable(setup: AlignSetup, skip: Sequence[str]) -> dict[str, Any]:
+    return {
+        name: str(value) if isinstance(value, Path) else value
+        for name, value in dataclasses.asdict(setup).items()
+        if name not in skip
+    }
+
+
+def read_curve(out: Path) -> list[dict[str, Any]]:
+    """One run's held-out evaluations from its log: ``[{iteration, seconds, metrics}]``, where
+    ``seconds`` is the training wall-clock up to that iteration."""
+    path = out / LOG_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found; expected the log of an alignment run")
+    seconds, elapsed, points = {0: 0.0}, 0.0, []
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for line in lines:
+        if line["kind"] == "train":
+            elapsed += float(line.get("time/iteration_s") or 0.0)
+            seconds[int(line["iteration"])] = elapsed
+    for line in lines:
+        if line["kind"] == "eval":
+            iteration = int(line["iteration"])
+            metrics = {key: _number(value) for key, value in line.items() if key not in ("iteration", "kind", "nonfinite")}
+            points.append({"iteration": iteration, "seconds": seconds.get(iteration, elapsed), "metrics": metrics})
+    return points
+
+
+def _number(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def aggregate(curves: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The seeds' curves at the iterations all of them evaluated: per metric the mean over
+    training seeds, their std (``train_std``) and the mean sampling-seed std (``sampling_std``)."""
+    common = sorted(set.intersection(*({point["iteration"] for point in curve} for curve in curves)))
+    merged = []
+    for iteration in common:
+        points = [next(p for p in curve if p["iteration"] == iteration) for curve in curves]
+        names = [name for name in points[0]["metrics"] if not name.endswith("/seed_std")]
+        metrics = {}
+        for name in names:
+            values = [point["metrics"][name] for point in points]
+            spreads = [point["metrics"].get(f"{name}/seed_std", 0.0) for point in points]
+            metrics[name] = {
+                "mean": _mean(values),
+                "train_std": _std(values),
+                "sampling_std": _mean(spreads),
+                "per_seed": values,
+            }
+        seconds = _mean([point["seconds"] for point in points])
+        merged.append({"iteration": iteration, "seconds": seconds, "metrics": metrics})
+    return merged
+
+
+def verdicts(curve: list[dict[str, Any]], claims: Sequence[Claim]) -> list[dict[str, Any]]:
+    """Each claim judged on the last evaluation against the first (the pretrained model): the
+    change, the relative improvement, whether the change exceeds both the training-seed and the
+    sampling-seed spread, and whether it meets the target (a guard: no change beyond the noise
+    for the worse)."""
+    if len(curve) < 2:
+        return []
+    first, last = curve[0]["metrics"], curve[-1]["metrics"]
+    judged = []
+    for claim in claims:
+        if claim.metric not in first or claim.metric not in last:
+            judged.append({"metric": claim.metric, "measured": False})
+            continue
+        before, after = first[claim.metric], last[claim.metric]
+        change = after["mean"] - before["mean"]
+        relative = change / abs(before["mean"]) if before["mean"] else math.nan
+        improvement = -relative if claim.lower_is_better else relative
+        noise = max(after["train_std"], after["sampling_std"], before["sampling_std"])
+        exceeds = abs(change) > after["train_std"] and abs(change) > max(after["sampling_std"], before["sampling_std"])
+        if claim.target is None:
+            meets = not (exceeds and improvement < 0)
+        else:
+            meets = exceeds and improvement >= claim.target
+        judged.append(
+            {
+                "metric": claim.metric,
+                "measured": True,
+                "iteration": curve[-1]["iteration"],
+                "before": before["mean"],
+                "after": after["mean"],
+                "change": change,
+                "relative": relative,
+                "improvement": improvement,
+                "noise": noise,
+                "exceeds_noise": bool(exceeds),
+                "meets_target": bool(meets),
+            }
+        )
+    return judged
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _std(values: Sequence[float]) -> float:
+    """Sample standard deviation (0 for a single value)."""
+    if len(values) < 2:
+        return 0.0
+    mean = _mean(values)
+    return math.sqrt(sum((value - mean) ** 2 for value in values) / (len(values) - 1))

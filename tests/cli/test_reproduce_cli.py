@@ -1,0 +1,109 @@
+"""``worldalign reproduce``: seeds run and resume, curves aggregate over seeds, verdicts count only
+beyond both spreads, and the results page is regenerated from the JSON files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from moving_squares import run_cli as run
+from moving_squares import tiny_runs
+
+from worldalign.algos.align import LOG_FILE
+from worldalign.errors import ConfigError
+from worldalign.stages.reproduce import RESULTS_FILE, Claim, aggregate, verdicts
+from worldalign.stages.results_page import read_results
+
+TINY = [
+    "--iterations", "2", "--eval-every", "1", "--conditions-per-iteration", "2", "--group-size", "2",
+    "--sampling-steps", "2", "--max-prefix-chunks", "1", "--max-continuation-chunks", "1",
+    "--fidelity-metrics", "ssim=1,psnr=1", "--eval-episodes", "1", "--eval-horizon", "4", "--eval-seeds", "2",
+    "--checkpoint-every", "1", "--window", "3",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return tiny_runs(tmp_path_factory.mktemp("reproduce_cli"))
+
+
+def reproduce_argv(runs: dict[str, Path], out: Path, effect: str = "persistworld") -> list[str]:
+    paths = ["--world-model", str(runs["wm"]), "--autoencoder", str(runs["ae"]), "--dataset", str(runs["dataset"])]
+    return ["reproduce", effect, *paths, "--out", str(out), "--seeds", "0,1", *TINY]
+
+
+def test_seeds_run_aggregate_resume_and_write_the_page(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, page = tmp_path / "reproduce", tmp_path / "results.md"
+    assert run([*reproduce_argv(runs, out), "--page", str(page)]) == 0
+    printed = capsys.readouterr().out
+    assert "recipe: nft on rollout-states" in printed and "SSIM:" in printed and "results page" in printed
+    results = read_results(out / "persistworld" / RESULTS_FILE)
+    assert [point["iteration"] for point in results["curve"]] == [0, 1, 2]
+    ssim = results["curve"][-1]["metrics"]["fidelity/ssim"]
+    assert len(ssim["per_seed"]) == 2 and ssim["train_std"] > 0, "two training seeds give two different models"
+    baseline = results["curve"][0]["metrics"]["fidelity/ssim"]
+    assert baseline["train_std"] == 0, "update 0 is the same pretrained model for every seed"
+    judged = {verdict["metric"]: verdict for verdict in results["verdicts"]}
+    assert judged["fidelity/lpips"] == {"metric": "fidelity/lpips", "measured": False}  # not in the fidelity metrics
+    assert judged["fidelity/ssim"]["measured"] and judged["fidelity/ssim"]["iteration"] == 2
+    text = page.read_text()
+    assert "## PersistWorld" in text and "| SSIM |" in text and "Not run yet." in text  # eva, roboalign-r1
+    assert "Learning curve" in text and "| 2 |" in text
+
+    logs = [(out / "persistworld" / f"seed-{seed}" / LOG_FILE).read_text() for seed in (0, 1)]
+    assert run(reproduce_argv(runs, out)) == 0  # finished seeds are read back, not rerun
+    assert [(out / "persistworld" / f"seed-{seed}" / LOG_FILE).read_text() for seed in (0, 1)] == logs
+    assert read_results(out / "persistworld" / RESULTS_FILE)["curve"] == results["curve"]
+
+
+def test_a_recipe_that_needs_a_judge_says_so(runs: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"needs reward option\(s\) \['judge_checkpoint'\].*--judge"):
+        run(reproduce_argv(runs, tmp_path, "roboalign-r1"))
+
+
+def curve(values_by_iteration: dict[int, tuple[list[float], float]]) -> list[list[dict]]:
+    """Per-seed curves of one metric ``m`` from ``{iteration: (per-seed values, sampling std)}``."""
+    seeds = len(next(iter(values_by_iteration.values()))[0])
+    return [
+        [
+            {"iteration": it, "seconds": float(it), "metrics": {"m": values[s], "m/seed_std": spread}}
+            for it, (values, spread) in values_by_iteration.items()
+        ]
+        for s in range(seeds)
+    ]
+
+
+def test_a_change_counts_only_beyond_both_spreads() -> None:
+    improve = Claim("m", "m", "paper", 0.10)
+    merged = aggregate(curve({0: ([1.0, 1.0, 1.0], 0.01), 10: ([1.20, 1.21, 1.19], 0.01)}))
+    assert merged[-1]["metrics"]["m"]["train_std"] == pytest.approx(0.01)
+    (verdict,) = verdicts(merged, [improve])
+    assert verdict["exceeds_noise"] and verdict["meets_target"] and verdict["relative"] == pytest.approx(0.20)
+    # The same mean change, but one seed far off: within the training-seed spread.
+    (verdict,) = verdicts(aggregate(curve({0: ([1.0] * 3, 0.01), 10: ([1.0, 1.0, 1.6], 0.01)})), [improve])
+    assert not verdict["exceeds_noise"] and not verdict["meets_target"]
+    # Tight seeds, but a wide sampling spread at the baseline.
+    (verdict,) = verdicts(aggregate(curve({0: ([1.0] * 3, 0.5), 10: ([1.2] * 3, 0.01)})), [improve])
+    assert not verdict["exceeds_noise"]
+    # Lower is better (LPIPS): a 20% drop is a 20% improvement.
+    lpips = Claim("m", "LPIPS", "paper", 0.10, lower_is_better=True)
+    (verdict,) = verdicts(aggregate(curve({0: ([1.0] * 3, 0.01), 10: ([0.8, 0.81, 0.79], 0.01)})), [lpips])
+    assert verdict["improvement"] == pytest.approx(0.20) and verdict["meets_target"]
+    # A guard fails only on a change for the worse beyond the noise.
+    guard = Claim("m", "guard", "paper", None)
+    (worse,) = verdicts(aggregate(curve({0: ([1.0] * 3, 0.01), 10: ([0.8, 0.81, 0.79], 0.01)})), [guard])
+    (noisy,) = verdicts(aggregate(curve({0: ([1.0] * 3, 0.01), 10: ([0.99, 1.0, 1.01], 0.01)})), [guard])
+    assert not worse["meets_target"] and noisy["meets_target"]
+
+
+def test_results_from_something_else_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"version": 0}))
+    with pytest.raises(ConfigError, match="field 'version' is 0"):
+        read_results(path)
+    path.write_text(json.dumps({"version": 1, "effect": "x"}))
+    with pytest.raises(ConfigError, match=r"missing field\(s\) \['title'"):
+        read_results(path)
