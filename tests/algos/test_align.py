@@ -184,6 +184,6 @@ def test_the_learning_rate_warms_up_linearly() -> None:
 
 
 def test_the_default_learning_rate_is_the_algorithms() -> None:
-    assert AlignConfig(algorithm="grpo").peak_learning_rate == pytest.approx(1e-4)
+    assert AlignConfig(algorithm="grpo").peak_learning_rate == pytest.approx(3e-5)
     assert AlignConfig(algorithm="nft").peak_learning_rate == pytest.approx(1e-5)
     assert AlignConfig(algorithm="grpo", learning_rate=3e-5).peak_learning_rate == pytest.approx(3e-5)

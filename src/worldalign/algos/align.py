@@ -69,7 +69,7 @@ from worldalign.utils.json_values import log_record
 logger = logging.getLogger(__name__)
 
 ALGORITHMS = ("grpo", "nft")
-DEFAULT_LEARNING_RATES = {"grpo": 1e-4, "nft": 1e-5}
+DEFAULT_LEARNING_RATES = {"grpo": 3e-5, "nft": 1e-5}
 """``AlignConfig.learning_rate`` when it is None, per algorithm (measured: docs/benchmarks.md, "RL
 climbs an easy reward")."""
 CONFIG_FILE = "align_config.json"
@@ -105,7 +105,8 @@ class AlignConfig:
     model, 8 NFT updates at 3e-4 collapse its held-out fidelity (0.67 -> 0.29), at 3e-5 they lower
     it (0.67 -> 0.55). Flow-GRPO's gradient is far noisier per update (a REINFORCE estimate over
     every latent dimension of the SDE noise, weighted by advantages of candidates that differ by
-    ~0.001 in reward), so it needs 10x NFT's to climb within 50 updates (docs/benchmarks.md)."""
+    ~0.001 in reward), so it needs 3x NFT's to climb within 50 updates; at 10x it wrecks the model
+    within 25 (docs/benchmarks.md)."""
     warmup_iterations: int = 5
     """Linear learning-rate warmup: Adam's first steps move every weight by about the learning
     rate whatever its gradient (its moment estimates start from one sample)."""
