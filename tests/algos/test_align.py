@@ -181,3 +181,9 @@ def free_port() -> int:
 def test_the_learning_rate_warms_up_linearly() -> None:
     config = AlignConfig(learning_rate=1e-5, warmup_iterations=5)
     assert [config.learning_rate_at(i) for i in (0, 1, 4, 9)] == pytest.approx([2e-6, 4e-6, 1e-5, 1e-5])
+
+
+def test_the_default_learning_rate_is_the_algorithms() -> None:
+    assert AlignConfig(algorithm="grpo").peak_learning_rate == pytest.approx(3e-5)
+    assert AlignConfig(algorithm="nft").peak_learning_rate == pytest.approx(1e-5)
+    assert AlignConfig(algorithm="grpo", learning_rate=3e-5).peak_learning_rate == pytest.approx(3e-5)

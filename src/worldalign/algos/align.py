@@ -69,6 +69,9 @@ from worldalign.utils.json_values import log_record
 logger = logging.getLogger(__name__)
 
 ALGORITHMS = ("grpo", "nft")
+DEFAULT_LEARNING_RATES = {"grpo": 3e-5, "nft": 1e-5}
+"""``AlignConfig.learning_rate`` when it is None, per algorithm (measured: docs/benchmarks.md, "RL
+climbs an easy reward")."""
 CONFIG_FILE = "align_config.json"
 LOG_FILE = "log.jsonl"
 
@@ -96,10 +99,14 @@ class AlignConfig:
     """Flow-GRPO's SDE noise level ``a`` (GRPO samples with the SDE; 0.7 as in Flow-GRPO)."""
     nft_sampler: str = "ode"
     """Sampler of NFT's candidates: "ode" (DiffusionNFT's default: any sampler works) or "sde"."""
-    learning_rate: float = 1e-5
-    """AdamW learning rate after the warmup. Full fine-tuning of a pretrained model wants a small
-    one: measured on the shipped cpu world model, 8 NFT updates at 3e-4 collapse its held-out
-    fidelity (0.67 -> 0.29), at 3e-5 they lower it (0.67 -> 0.55)."""
+    learning_rate: float | None = None
+    """AdamW learning rate after the warmup; None = the algorithm's (``DEFAULT_LEARNING_RATES``).
+    Full fine-tuning of a pretrained model wants a small one: measured on the shipped cpu world
+    model, 8 NFT updates at 3e-4 collapse its held-out fidelity (0.67 -> 0.29), at 3e-5 they lower
+    it (0.67 -> 0.55). Flow-GRPO's gradient is far noisier per update (a REINFORCE estimate over
+    every latent dimension of the SDE noise, weighted by advantages of candidates that differ by
+    ~0.001 in reward), so it needs 3x NFT's to climb within 50 updates; at 10x it wrecks the model
+    within 25 (docs/benchmarks.md)."""
     warmup_iterations: int = 5
     """Linear learning-rate warmup: Adam's first steps move every weight by about the learning
     rate whatever its gradient (its moment estimates start from one sample)."""
@@ -137,9 +144,14 @@ class AlignConfig:
                 "(advantages compare candidates of one condition)"
             )
 
+    @property
+    def peak_learning_rate(self) -> float:
+        """The learning rate after the warmup: ``learning_rate``, or the algorithm's default."""
+        return DEFAULT_LEARNING_RATES[self.algorithm] if self.learning_rate is None else self.learning_rate
+
     def learning_rate_at(self, iteration: int) -> float:
         """The learning rate of (0-based) update ``iteration``."""
-        return self.learning_rate * min(1.0, (iteration + 1) / max(1, self.warmup_iterations))
+        return self.peak_learning_rate * min(1.0, (iteration + 1) / max(1, self.warmup_iterations))
 
     def sampler(self) -> EulerODESampler | FlowSDESampler:
         """The sampler candidates are drawn with."""
@@ -187,7 +199,9 @@ class _AlignRun:
         uses_kl = (config.grpo.kl_coef if config.algorithm == "grpo" else config.nft.kl_coef) > 0
         self.reference = _frozen(policy) if uses_kl else None
         self.old = _frozen(policy) if config.algorithm == "nft" else None
-        optimizer = torch.optim.AdamW(policy.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+        optimizer = torch.optim.AdamW(
+            policy.parameters(), lr=config.peak_learning_rate, weight_decay=config.weight_decay
+        )
         self.model, self.optimizer = accelerator.prepare(policy, optimizer)
         self.generator = torch.Generator().manual_seed(config.seed + accelerator.process_index)
         self.iteration = 0

@@ -84,7 +84,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--conditions-per-iteration", type=int, default=4, help="per process (default: 4)")
     parser.add_argument("--group-size", type=int, default=4, help="candidates per condition (default: 4)")
     parser.add_argument("--sampling-steps", type=int, default=10, help="denoising steps per chunk (default: 10)")
-    parser.add_argument("--lr", type=float, default=1e-5, help="learning rate after the warmup (default: 1e-5)")
+    parser.add_argument(
+        "--lr", type=float, help="learning rate after the warmup (default: the algorithm's, 3e-5 grpo, 1e-5 nft)"
+    )
     parser.add_argument("--warmup", type=int, default=5, help="iterations of linear LR warmup (default: 5)")
     parser.add_argument("--kl", type=float, help="KL-to-pretrained coefficient (default: the algorithm's)")
     parser.add_argument("--beta", type=float, help="DiffusionNFT's guidance strength b (default: NFTConfig's)")

@@ -41,13 +41,17 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--world-model", required=True, type=Path, help="pretrained world model (run or model folder)")
     parser.add_argument("--autoencoder", required=True, type=Path, help="its autoencoder")
     parser.add_argument("--dataset", required=True, type=Path, help="dataset of the conditions and held-out episodes")
-    parser.add_argument("--out", type=Path, default=Path("runs/reproduce"), help="folder of the runs (default: runs/reproduce)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("runs/reproduce"), help="folder of the runs (default: runs/reproduce)"
+    )
     parser.add_argument("--seeds", default="0,1,2", help="training seeds, comma-separated (default: 0,1,2)")
     parser.add_argument("--page", type=Path, help="rewrite this results page (e.g. docs/results.md) afterwards")
     recipe = parser.add_argument_group("changes to the recipe (default: the effect's)")
     recipe.add_argument("--iterations", type=int, help="updates per seed")
     recipe.add_argument("--eval-every", type=int, help="updates between held-out evaluations")
-    recipe.add_argument("--lr", type=float, help="learning rate after the warmup")
+    recipe.add_argument(
+        "--lr", type=float, help="learning rate after the warmup (default: the algorithm's, 3e-5 grpo, 1e-5 nft)"
+    )
     recipe.add_argument("--group-size", type=int, help="candidates per condition")
     recipe.add_argument("--conditions-per-iteration", type=int, help="conditions per update")
     recipe.add_argument("--rewards", help="optimised rewards, name=weight pairs")

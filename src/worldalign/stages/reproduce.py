@@ -156,6 +156,8 @@ def recipe(effect: Effect, where: ReproduceSetup, seed: int) -> tuple[AlignSetup
         **fields,
     )
     config = dataclasses.replace(AlignConfig(), **{**effect.config, **where.config_changes, "seed": seed})
+    # The recipe names its learning rate (the algorithm's default when none is given).
+    config = dataclasses.replace(config, learning_rate=config.peak_learning_rate)
     if config.eval_every <= 0:
         raise ConfigError(f"the {effect.name} recipe evaluates every {config.eval_every} iterations; expected >= 1")
     return setup, config
