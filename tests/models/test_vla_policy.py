@@ -61,6 +61,15 @@ def test_token_loss_only_on_target_positions(policy: VLAPolicy) -> None:
     instruction_labels[0, : int(batch.prompt_lengths[0])] = 5  # instruction positions
     changed = policy(replace(batch, labels=instruction_labels), torch.Generator().manual_seed(0))["token_loss"]
     assert torch.equal(reference, changed)
+    # Equal to the cross-entropy over full-sequence logits at the masked positions.
+    with torch.no_grad():
+        visual = policy._visual_prefix(batch.frames, batch.state)
+        embeddings = torch.cat([visual, policy.lm.get_input_embeddings()(batch.input_ids)], dim=1)
+        attention = torch.cat([torch.ones(visual.shape[:2], dtype=torch.long), batch.attention_mask.long()], dim=1)
+        logits = policy.lm(inputs_embeds=embeddings, attention_mask=attention).logits
+    labels = torch.cat([torch.zeros(visual.shape[:2], dtype=torch.long), batch.labels], dim=1)
+    full = torch.nn.functional.cross_entropy(logits[:, :-1][mask[:, 1:]], labels[:, 1:][mask[:, 1:]])
+    assert torch.allclose(reference, full, atol=1e-5)
     target_labels = batch.labels.clone()
     target_labels[0, int(batch.prompt_lengths[0]) + 2] += 1  # a reasoning position
     assert not torch.equal(reference, policy(replace(batch, labels=target_labels))["token_loss"])

@@ -140,11 +140,15 @@ class VLAPolicy(nn.Module):
         embeddings = torch.cat([visual, text], dim=1)
         attention = torch.cat([torch.ones(visual.shape[:2], dtype=torch.bool, device=visual.device),
                                batch.attention_mask], dim=1)
-        out = self.lm(inputs_embeds=embeddings, attention_mask=attention.long(), output_hidden_states=True)
+        # Logits only from the first position that predicts a target on: the LM head over the image
+        # and instruction positions would cost a third of SmolLM2's forward pass for nothing.
+        start = visual.shape[1] + int(batch.prompt_lengths.min()) - 1
+        out = self.lm(inputs_embeds=embeddings, attention_mask=attention.long(), output_hidden_states=True,
+                      logits_to_keep=embeddings.shape[1] - start)
         labels = torch.cat([torch.zeros(visual.shape[:2], dtype=torch.long, device=visual.device), batch.labels], 1)
-        mask = self.loss_mask(batch)[:, 1:]
+        mask = self.loss_mask(batch)[:, start + 1 :]
         logits = out.logits[:, :-1][mask]
-        targets = labels[:, 1:][mask]
+        targets = labels[:, start + 1 :][mask]
         token_loss = F.cross_entropy(logits.float(), targets)
         accuracy = (logits.argmax(-1) == targets).float().mean()
         flow_loss = torch.zeros((), device=token_loss.device)
@@ -176,7 +180,7 @@ class VLAPolicy(nn.Module):
     ) -> list[Completion]:
         """``num_samples`` completions of one observation: greedy at ``temperature`` 0, sampled
         otherwise; each stops at the end token or after ``max_new_tokens``."""
-        out = self.lm(inputs_embeds=self._prefix(observation, num_samples), use_cache=True)
+        out = self.lm(inputs_embeds=self._prefix(observation, num_samples), use_cache=True, logits_to_keep=1)
         eos = self.processor.codec.eos_id
         rows: list[list[int]] = [[] for _ in range(num_samples)]
         done = torch.zeros(num_samples, dtype=torch.bool, device=out.logits.device)
@@ -201,7 +205,7 @@ class VLAPolicy(nn.Module):
     ) -> Tensor:
         """``(num_samples, H, A)`` normalised action chunks from the flow head (no text generated)."""
         prefix = self._prefix(observation, 1)
-        hidden = self.lm(inputs_embeds=prefix, output_hidden_states=True).hidden_states[-1]
+        hidden = self.lm(inputs_embeds=prefix, output_hidden_states=True, logits_to_keep=1).hidden_states[-1]
         context = self._context(hidden, torch.tensor([prefix.shape[1]], device=prefix.device))
         return self.flow_head.sample(context.expand(num_samples, -1), self.config.flow_steps, generator)
 
