@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from _timing import interleaved_medians
 
-from worldalign.models.vla import VLAConfig, VLAObservation, VLAPolicy, VLASample, new_vla_policy
+from worldalign.models.checkpoint import write_checkpoint
+from worldalign.models.vla import VLAConfig, VLAObservation, VLAPolicy, VLASample, load_vla_policy, new_vla_policy
 from worldalign.models.vla.backbone_vla import file_sha256, gguf_default_path
 
 REASONING = ("phase: move. puck: 1 cm left, 4 cm down. goal: 2 cm right, 10 cm forward, 1 cm up. "
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--fast-tokens", type=int, default=30, help="FAST ids per chunk (default: 30)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--checkpoint", type=Path, help="also write the policy here and time loading it back")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -54,6 +56,15 @@ def main() -> None:
           f"image projection {_count(policy.vision, True) / 1e3:.1f} k "
           f"(frozen autoencoder {_count(policy.vision.autoencoder) / 1e6:.2f} M), flow head "
           f"{_count(policy.flow_head) / 1e6:.2f} M; trainable {_count(policy, True) / 1e6:.2f} M")
+    if args.checkpoint is not None:
+        start = time.perf_counter()
+        write_checkpoint(args.checkpoint, policy)
+        written = time.perf_counter() - start
+        start = time.perf_counter()
+        load_vla_policy(args.checkpoint)
+        size = (args.checkpoint / "model.safetensors").stat().st_size / 2**20
+        print(f"checkpoint: model.safetensors {size:.0f} MiB, written in {written:.1f} s, "
+              f"loaded back in {time.perf_counter() - start:.1f} s")
     rng = np.random.default_rng(0)
     samples = [
         VLASample(rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8), "push the puck to the goal",
@@ -88,7 +99,8 @@ def main() -> None:
                                 args.repeats)
     print(f"patch 2: forward {1000 * times['forward'] / args.batch:.0f} ms/sample, training step (fwd+bwd) "
           f"{1000 * times['train'] / args.batch:.0f} ms/sample, "
-          f"generation {1000 * times['generate'] / new_tokens:.0f} ms/token (prefix included), flow head {1000 * times['flow']:.0f} ms/chunk ({config.flow_steps} Euler steps)")
+          f"generation {1000 * times['generate'] / new_tokens:.0f} ms/token (prefix included), "
+          f"flow head {1000 * times['flow']:.0f} ms/chunk ({config.flow_steps} Euler steps)")
     fine = VLAPolicy(replace(config, patch_size=1)).eval()
     fine_batch = fine.processor.collate(samples)
 
