@@ -128,9 +128,7 @@ def test_generation_is_parsed_and_greedy_matches_a_full_forward(policy: VLAPolic
             expected.append(int(token))
             sequence = torch.cat([sequence, policy.lm.get_input_embeddings()(token[None, None])], dim=1)
     greedy = policy.generate(observation, max_new_tokens=4)[0]
-    text_ids = policy.processor.codec.encode(greedy.text)
-    ids = text_ids + [policy.processor.action_offset + t for t in greedy.action_tokens]
-    assert ids == expected[: len(ids)]
+    assert list(greedy.ids) == expected[: len(greedy.ids)] and len(greedy.ids) >= 1
 
 
 def test_wrong_frames_name_the_expected_shape(policy: VLAPolicy) -> None:

@@ -31,7 +31,8 @@ def test_parse_well_formed_and_malformed_completions() -> None:
     eos = processor.codec.eos_id
     good = processor.target_ids("phase: grasp.", [2, 5])
     completion = processor.parse(good)
-    assert completion == type(completion)("<think> phase: grasp. </think>", (2, 5), True, True)
+    assert completion == type(completion)(tuple(good), "<think> phase: grasp. </think>", (2, 5), True, True)
+    assert processor.parse(good + [7, 7]).ids == tuple(good)  # nothing after the end token is kept
     no_actions = processor.parse(processor.codec.encode("<think> x </think>") + [eos])
     assert no_actions.action_tokens == () and not no_actions.well_formed
     unended = processor.parse(good[:-1])

@@ -130,6 +130,8 @@ class Completion:
     """A generated continuation, parsed.
 
     Attributes:
+        ids: the generated LM ids, up to and including the end token (what GRPO scores the
+            log-probability of).
         text: the decoded text before the first action id.
         action_tokens: the FAST ids (not LM ids) of the run of action ids after the text.
         ended: whether the end token closed the completion.
@@ -137,6 +139,7 @@ class Completion:
             end token and nothing else (the format GRPO rewards).
     """
 
+    ids: tuple[int, ...]
     text: str
     action_tokens: tuple[int, ...]
     ended: bool
@@ -232,4 +235,7 @@ class VLAProcessor:
             stripped.startswith(THINK_OPEN) and stripped.endswith(THINK_CLOSE) and bool(actions) and ended
             and trailing == 0
         )
-        return Completion(text=text, action_tokens=tuple(actions), ended=ended, well_formed=well_formed)
+        kept = body + [self.codec.eos_id] if ended else body
+        return Completion(
+            ids=tuple(kept), text=text, action_tokens=tuple(actions), ended=ended, well_formed=well_formed
+        )
