@@ -131,6 +131,25 @@ def test_generation_is_parsed_and_greedy_matches_a_full_forward(policy: VLAPolic
     assert list(greedy.ids) == expected[: len(greedy.ids)] and len(greedy.ids) >= 1
 
 
+def test_after_overfitting_one_sample_greedy_generation_writes_it_back_well_formed() -> None:
+    torch.manual_seed(0)
+    policy = VLAPolicy(CONFIG)
+    sample = replace(_samples(1)[0], reasoning="phase: grasp.", fast_ids=[5, 9, 2])
+    batch = policy.processor.collate([sample])
+    optimizer = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=3e-3)
+    for _ in range(150):
+        optimizer.zero_grad()
+        out = policy(batch)
+        out["loss"].backward()
+        optimizer.step()
+        if float(out["token_accuracy"]) == 1.0:
+            break
+    completion = policy.generate(VLAObservation(sample.frames, sample.instruction, sample.state), max_new_tokens=40)[0]
+    assert completion.text == "<think> phase: grasp. </think>" and completion.action_tokens == (5, 9, 2)
+    assert completion.ended and completion.well_formed
+    assert list(completion.ids) == batch.input_ids[0, int(batch.prompt_lengths[0]) :].tolist()
+
+
 def test_wrong_frames_name_the_expected_shape(policy: VLAPolicy) -> None:
     batch = policy.processor.collate(_samples())
     with pytest.raises(ConfigError, match=r"expected \(B, 3, 64, 64, 3\) uint8 for views"):
