@@ -9,7 +9,6 @@ from worldalign.data.reasoning_text import (
     PHASES,
     direction_words,
     episode_phases,
-    phase_counts,
     reasoning_text,
 )
 from worldalign.data.types import Episode
@@ -42,7 +41,7 @@ def _pick_place_episode() -> Episode:
 def test_every_phase_is_reached_in_order() -> None:
     episode = _pick_place_episode()
     assert episode_phases(episode) == ["reach", "grasp", "grasp", "move", "place", "release"]
-    assert set(phase_counts(episode)) == set(PHASES)
+    assert set(episode_phases(episode)) == set(PHASES)
 
 
 def test_reach_tasks_reach_then_place() -> None:

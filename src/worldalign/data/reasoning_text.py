@@ -22,7 +22,6 @@ Frame of the direction words: Meta-World's world axes seen from the robot, which
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
@@ -192,8 +191,3 @@ def episode_phases(episode: Episode) -> list[Phase]:
     """The phase of every step of ``episode``."""
     kind, _ = task_kind(episode.task)
     return [task_phase(kind, step_state(episode, step)) for step in range(episode.length)]
-
-
-def phase_counts(episode: Episode) -> Counter[Phase]:
-    """How many steps of ``episode`` are in each phase."""
-    return Counter(episode_phases(episode))
