@@ -7,8 +7,11 @@ Sequence of one sample (RoboAlign; pi0-FAST, arXiv:2501.09747)::
 
 FAST ids ``0 .. action_vocab_size - 1`` are the *last* ``action_vocab_size`` ids of the LM's
 vocabulary (pi0-FAST's choice): no embedding is added, SmolLM2 gives up 1024 of its rarest BPE
-tokens, and one rule serves every backbone. Text never decodes into that range on the byte
-tokenizer; on a BPE tokenizer a rare word could, and is then read as an action token.
+tokens, and one rule serves every backbone. Text never encodes into that range on the byte
+tokenizer; on a BPE tokenizer a rare word can: SmolLM2 encodes "grab" as id 48862 (FAST id 734),
+which 4 of the 108 instruction paraphrases contain, so those prompts share that embedding with an
+action token (prompts are never parsed); none of 2000 measured reasoning texts does. Generated
+text that did would be read as action tokens.
 """
 
 from __future__ import annotations
