@@ -24,3 +24,9 @@ class CheckpointError(WorldAlignError):
 class TrainingError(WorldAlignError):
     """A training run met a value it must not continue from (a NaN or infinite loss, gradient or
     weight); it stops before saving anything built on it."""
+
+
+class ResultFileError(WorldAlignError):
+    """A result file read back (a rollout's ``metrics.json``, an alignment's ``before_after.json``, a
+    training log, a video they list) is missing, was written by another command or an older
+    version, or holds a value of the wrong kind."""
