@@ -178,7 +178,8 @@ class VideoProbe:
     Attributes:
         height, width: frame size.
         codec: the stream's codec name (``h264``, ``av1``, ...).
-        pix_fmt: the stream's pixel format (``yuv420p``, ``rgb24``, ...; browsers play H.264 in yuv420p).
+        pix_fmt: the decoded pixel format (``yuv420p``; lossless RGB H.264 is ``gbrp``, which not
+            every browser plays).
         end_s: presentation time where the stream ends, in seconds (None if unknown).
     """
 

@@ -1,7 +1,7 @@
 """``build_report``: result files in, a static HTML folder out.
 
-Every input is read and checked, and every video it lists is found and probed, before anything
-is written: a missing or unplayable video is a ``ResultFileError`` naming the result file, not a
+Every input is read and checked, every video it lists found and probed and every training log
+read before anything is written: a missing or unplayable video is a ``ResultFileError`` naming the result file, not a
 page with a hole in it. The folder then gets ``index.html``, its figures under ``figures/`` and
 copies of the videos under ``videos/``: it can be moved, zipped or served as it is, and loads
 nothing from the network.
@@ -24,7 +24,7 @@ from worldalign.report.inputs import (
     TrainingLog,
     read_input,
 )
-from worldalign.report.logs import panels, read_scalars
+from worldalign.report.logs import Series, panels, read_scalars
 from worldalign.utils.atomic import atomic_path, atomic_write_bytes, make_folder
 
 INDEX_FILE = "index.html"
@@ -53,6 +53,11 @@ def build_report(inputs: Sequence[Path], out: Path, title: str = "worldalign rep
         if not isinstance(result, TrainingLog):
             for path in result.videos:
                 _check_video(path, result.source)
+    logged = {
+        index: _logged_panels(result.log)
+        for index, result in enumerate(results)
+        if not isinstance(result, RolloutResult) and result.log is not None
+    }
     make_folder(out)
     parts = [_inputs_table(results)]
     rollouts = [(index, result) for index, result in enumerate(results) if isinstance(result, RolloutResult)]
@@ -60,16 +65,16 @@ def build_report(inputs: Sequence[Path], out: Path, title: str = "worldalign rep
         parts.append(_rollouts_section(rollouts, out))
     for index, result in enumerate(results):
         if isinstance(result, AlignmentResult):
-            parts.append(_alignment_section(index, result, out))
+            parts.append(_alignment_section(index, result, logged.get(index), out))
         elif isinstance(result, TrainingLog):
-            parts.append(_training_section(index, result, out))
+            parts.append(html.section(f"Training {_label(index, result)}", _curves(index, result.log, logged[index], out)))
     index_file = out / INDEX_FILE
     atomic_write_bytes(index_file, html.page(title, parts).encode())
     return index_file
 
 
 def _check_video(path: Path, source: Path) -> None:
-    """A video the result lists exists and is one a browser plays (H.264 in yuv420p)."""
+    """A video the result lists exists and is one every browser plays (H.264 in yuv420p)."""
     if not path.is_file():
         raise ResultFileError(
             f"{source}: field 'videos' lists {path.name}, which was not written (no file {path}): rerun the command "
@@ -78,7 +83,8 @@ def _check_video(path: Path, source: Path) -> None:
     probe = probe_video(path)
     if (probe.codec, probe.pix_fmt) != BROWSER_VIDEO:
         raise ResultFileError(
-            f"{path} (listed in {source}): {probe.codec} in {probe.pix_fmt}; browsers play H.264 in yuv420p only"
+            f"{path} (listed in {source}): {probe.codec} in {probe.pix_fmt}, which not every browser plays (Safari and "
+            "hardware decoders lack 4:4:4 H.264): a report's videos are H.264 in yuv420p, as rollout and align write them"
         )
 
 
@@ -175,7 +181,7 @@ def _baselines(rollouts: Sequence[tuple[int, RolloutResult]]) -> list[tuple[str,
     ]
 
 
-def _alignment_section(index: int, result: AlignmentResult, out: Path) -> str:
+def _alignment_section(index: int, result: AlignmentResult, logged: dict[str, list[Series]] | None, out: Path) -> str:
     label = _label(index, result)
     setup = html.table(
         "Run",
@@ -205,7 +211,10 @@ def _alignment_section(index: int, result: AlignmentResult, out: Path) -> str:
     top = [name for name in terms if "/" not in name]
     bars = plots.before_after_bars(result.before, result.after, top, out / FIGURES_DIR / f"{index + 1}_before_after.png")
     parts = [setup, html.image(bars.relative_to(out).as_posix(), f"{label}: before/after bars"), compared]
-    parts.append(_curves(index, result.log, out) if result.log else html.note(f"no TensorBoard log beside {result.source}"))
+    if result.log is not None and logged is not None:
+        parts.append(_curves(index, result.log, logged, out))
+    else:
+        parts.append(html.note(f"no TensorBoard log beside {result.source}"))
     videos = [
         html.video(path, f"{label}: {Path(path).stem} (real | pretrained | aligned)")
         for path in _copy_videos(index, result.videos, out)
@@ -221,16 +230,16 @@ def _with_spread(values: dict[str, float], name: str) -> str:
     return html.number(values[name]) + ("" if spread is None else f" ± {html.number(spread, 2)}")
 
 
-def _curves(index: int, log: Path, out: Path) -> str:
-    """The figure of a run's logged curves; a ``ResultFileError`` when it has none the report draws."""
+def _logged_panels(log: Path) -> dict[str, list[Series]]:
+    """The curves a report draws from a run's log; a ``ResultFileError`` when it holds none."""
     chosen = panels(read_scalars(log))
     if not chosen:
         raise ResultFileError(
             f"{log}: none of the scalars a report draws was logged (reward/total, eval/*, train/loss, probe/*)"
         )
-    figure = plots.training_curves(chosen, out / FIGURES_DIR / f"{index + 1}_training_curves.png")
+    return chosen
+
+
+def _curves(index: int, log: Path, logged: dict[str, list[Series]], out: Path) -> str:
+    figure = plots.training_curves(logged, out / FIGURES_DIR / f"{index + 1}_training_curves.png")
     return html.image(figure.relative_to(out).as_posix(), f"training curves of {log}")
-
-
-def _training_section(index: int, result: TrainingLog, out: Path) -> str:
-    return html.section(f"Training {_label(index, result)}", _curves(index, result.log, out))
