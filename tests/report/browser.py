@@ -22,6 +22,16 @@ from pathlib import Path
 from typing import Any
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+# Resolves once every video has a frame to show and two animation frames have been painted.
+SETTLED = """
+(async () => {
+  await Promise.all(Array.from(document.querySelectorAll("video"), (video) => video.readyState >= 2 || video.error
+    ? null : new Promise((resolve) => { video.addEventListener("loadeddata", resolve, { once: true });
+                                        video.addEventListener("error", resolve, { once: true }); })));
+  for (let i = 0; i < 2; i++) await new Promise((resolve) => requestAnimationFrame(resolve));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+})()
+"""
 
 
 def find_chromium() -> str | None:
@@ -115,11 +125,21 @@ class Page:
                 found.append(f"log: {entry.get('text')} {entry.get('url', '')}")
         return found
 
+    def requested_urls(self) -> list[str]:
+        """Every URL the page asked for so far."""
+        return [
+            event["params"]["request"]["url"]
+            for event in self.pipe.events
+            if event.get("method") == "Network.requestWillBeSent"
+        ]
+
     def screenshot(self, out: Path, width: int) -> Path:
         """A PNG of the whole page laid out ``width`` CSS pixels wide."""
-        height = self.evaluate("document.documentElement.scrollHeight")
-        self.command("Emulation.setDeviceMetricsOverride",
-                     {"width": width, "height": int(height), "deviceScaleFactor": 1, "mobile": False})  # fmt: skip
+        metrics = {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": False}
+        self.command("Emulation.setDeviceMetricsOverride", metrics)  # lay out at the width, then measure
+        metrics["height"] = int(self.evaluate("document.documentElement.scrollHeight"))
+        self.command("Emulation.setDeviceMetricsOverride", metrics)
+        self.evaluate(SETTLED)  # the resized page (and its videos' frames) painted again
         data = self.command("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})["data"]
         out.write_bytes(base64.b64decode(data))
         return out
@@ -153,7 +173,7 @@ def open_page(chromium: str, file: Path, profile: Path, timeout: float = 60.0) -
         target = pipe.send("Target.createTarget", {"url": "about:blank"}, timeout=timeout)["targetId"]
         session = pipe.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(pipe, session)
-        for domain in ("Runtime", "Log", "Page"):
+        for domain in ("Runtime", "Log", "Network", "Page"):
             page.command(f"{domain}.enable")
         page.command("Page.navigate", {"url": file.resolve().as_uri()})
         pipe.wait_for("Page.loadEventFired", timeout)

@@ -19,7 +19,8 @@ thead th { background: #f3f5f8; }
 caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: .3rem; }
 img { max-width: 100%; border: 1px solid #eee; }
 .videos { display: flex; flex-wrap: wrap; gap: 1rem; }
-figure { margin: 0; } figcaption { font-size: .85rem; color: #555; }
+figure { margin: 0; display: table; }
+figcaption { display: table-caption; caption-side: bottom; font-size: .85rem; color: #555; }
 video { max-width: 100%; background: #111; }
 .note { color: #555; font-size: .9rem; }
 """
