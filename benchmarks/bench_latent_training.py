@@ -11,7 +11,7 @@ Measured side by side in one run:
    ``ru_maxrss``), for a preset at a given batch and context.
 
     .venv/bin/python benchmarks/bench_latent_training.py --dataset DATA --autoencoder checkpoints/autoencoder-cpu
-    .venv/bin/python benchmarks/bench_latent_training.py --skip-sampling --preset gpu --batch 2 --context 16
+    .venv/bin/python benchmarks/bench_latent_training.py --preset gpu --batch 2 --context 16   # part 2 only
 """
 
 from __future__ import annotations
@@ -114,18 +114,17 @@ def sampling_costs(dataset_path: Path, autoencoder: Path, batch: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", type=Path, help="a dataset folder (for part 1)")
+    parser.add_argument("--dataset", type=Path, help="a dataset folder for part 1 (without it, only part 2 runs)")
     parser.add_argument("--autoencoder", type=Path, default=Path("checkpoints/autoencoder-cpu"))
-    parser.add_argument("--skip-sampling", action="store_true", help="only part 2")
     parser.add_argument("--preset", default="cpu", help="world-model preset of part 2 (default: cpu)")
     parser.add_argument("--views", type=int, default=3)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--context", type=int, default=16)
     args = parser.parse_args()
-    if not args.skip_sampling:
-        if args.dataset is None:
-            parser.error("--dataset is needed for part 1 (or pass --skip-sampling)")
+    if args.dataset is not None:
         sampling_costs(args.dataset, args.autoencoder, args.batch)
+    else:
+        print("part 1 (batch production) skipped: it needs --dataset")
     plain = step_cost(args.preset, args.views, args.batch, args.context, recompute=False)
     recomputed = step_cost(args.preset, args.views, args.batch, args.context, recompute=True)
     print(f"training step, {args.preset} preset ({plain['params_m']:.1f}M parameters), batch {args.batch}, "

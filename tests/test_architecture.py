@@ -21,8 +21,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "envs": BASE | {"data"},
     "viz": BASE | {"data"},
     "report": BASE | {"data"},
-    "configs": BASE,
-    "models": BASE | {"configs", "data"},
+    "models": BASE | {"data"},
+    "configs": BASE | {"models"},
     "sampling": BASE | {"models"},
     "runs": BASE | {"data", "models"},
     "rewards": BASE | {"data", "metrics", "models", "envs"},
@@ -33,7 +33,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "cli": None,  # the top: may import anything
 }
 # Rooms in dependency order: a room may import only rooms before it (no cycles between rooms).
-ORDER = ("errors", "utils", "data", "metrics", "envs", "viz", "report", "configs", "models", "sampling", "runs",
+ORDER = ("errors", "utils", "data", "metrics", "envs", "viz", "report", "models", "configs", "sampling", "runs",
          "rewards", "judge_bench", "algos", "eval", "stages", "cli")
 
 

@@ -21,8 +21,9 @@ from worldalign.algos import idm as idm_module
 from worldalign.algos import pretrain
 from worldalign.algos.align import LOG_FILE, AlignConfig, align
 from worldalign.algos.conditions import RolloutStateConditions
-from worldalign.algos.idm import IDMTrainingConfig, train_idm
+from worldalign.algos.idm import train_idm
 from worldalign.algos.training_run import optimizer_step
+from worldalign.configs.idm import IDMTrainingConfig
 from worldalign.configs.presets import get_preset
 from worldalign.configs.pretrain import OptimizerConfig
 from worldalign.errors import TrainingError

@@ -15,17 +15,17 @@ import torch
 from safetensors.torch import load_file
 
 from worldalign.algos.idm import (
-    IDMTrainingConfig,
     _action_normalizer,
     _window_sampler,
     state_displacements,
     strided_windows,
     train_idm,
 )
+from worldalign.cli.rewards import add_train_idm_parser, parse_state_dims, register
+from worldalign.configs.idm import IDMTrainingConfig
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.stats import Normalizer
 from worldalign.data.types import ClipBatch
-from worldalign.cli.rewards import add_train_idm_parser, parse_state_dims, register
 from worldalign.envs.generate import GenerationConfig, generate_dataset
 from worldalign.envs.recorder import record_episode
 from worldalign.errors import ConfigError

@@ -11,7 +11,6 @@ from judge_fakes import KEYS, VIEWS, FakeEncoder
 from worldalign.algos.judge import (
     DistillPool,
     JudgeRelabelHook,
-    JudgeTrainConfig,
     consistent_clips,
     fit,
     inverse_dynamics_loss,
@@ -22,6 +21,7 @@ from worldalign.algos.judge import (
     weighted_huber,
     weighted_level_loss,
 )
+from worldalign.configs.judge import JudgeTrainConfig
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.models.judge.configuration_judge import JudgeConfig

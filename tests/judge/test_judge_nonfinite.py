@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from worldalign.algos.judge import DistillPool, JudgeTrainConfig, fit
+from worldalign.algos.judge import DistillPool, fit
+from worldalign.configs.judge import JudgeTrainConfig
 from worldalign.errors import TrainingError
 from worldalign.models.judge.configuration_judge import JudgeConfig
 from worldalign.models.judge.modeling_judge import JudgeStudent

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from worldalign.configs.presets import get_preset
-from worldalign.configs.serialization import config_from_dict, config_to_dict
+from worldalign.utils.config_serialization import config_from_dict, config_to_dict
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.checkpoint import (

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from worldalign.configs.presets import get_preset
-from worldalign.configs.world_model import WorldModelConfig
+from worldalign.models.world_model.configuration_world_model import WorldModelConfig
 from worldalign.errors import ConfigError
 from worldalign.models.world_model import WorldModel
 

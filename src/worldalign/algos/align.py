@@ -54,7 +54,6 @@ from worldalign.algos.training_run import (
     restore_newest,
     save_training_checkpoint,
 )
-from worldalign.configs.serialization import config_to_dict
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError, TrainingError, WorldAlignError
 from worldalign.models.autoencoder import Autoencoder
@@ -64,6 +63,7 @@ from worldalign.rewards.compose import RewardComposer, RewardOutput
 from worldalign.runs.layout import FINAL_MODEL_DIR, TENSORBOARD_DIR
 from worldalign.sampling.samplers import EulerODESampler, FlowSDESampler
 from worldalign.utils.atomic import atomic_write_bytes, atomic_write_json
+from worldalign.utils.config_serialization import config_to_dict
 from worldalign.utils.json_values import log_record
 
 logger = logging.getLogger(__name__)

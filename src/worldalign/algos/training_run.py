@@ -43,7 +43,6 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from worldalign.configs.pretrain import OptimizerConfig, RunConfig
-from worldalign.configs.serialization import config_to_dict
 from worldalign.errors import CheckpointError, ConfigError, TrainingError
 from worldalign.models.checkpoint import (
     STATE_JSON_FILE,
@@ -55,6 +54,7 @@ from worldalign.models.checkpoint import (
 )
 from worldalign.runs.layout import CHECKPOINTS_DIR, FINAL_MODEL_DIR, TENSORBOARD_DIR, checkpoints_newest_first
 from worldalign.utils.atomic import atomic_write_json
+from worldalign.utils.config_serialization import config_to_dict
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from worldalign.utils.text import split_list
 if TYPE_CHECKING:
     import torch
 
-    from worldalign.algos.judge import JudgeTrainConfig
+    from worldalign.configs.judge import JudgeTrainConfig
     from worldalign.models.judge.modeling_judge import JudgeStudent, JudgeTeacher
 
 BENCH_EPILOG = """\
@@ -195,7 +195,7 @@ def _add_training_options(parser: argparse.ArgumentParser, steps: int, lr: float
 
 def _train_config(args: argparse.Namespace, objective: str = "huber") -> JudgeTrainConfig:
     """The training options of ``train judge`` (``objective="levels"``) or ``distill`` (``"huber"``)."""
-    from worldalign.algos.judge import JudgeTrainConfig
+    from worldalign.configs.judge import JudgeTrainConfig
 
     try:
         weights = tuple(float(w) for w in split_list(args.dimension_weights))

@@ -16,6 +16,7 @@ from worldalign.cli import report as report_command
 from worldalign.cli import rewards as reward_commands
 from worldalign.cli import rollout as rollout_command
 from worldalign.cli import train as train_commands
+from worldalign.cli import vla as vla_commands
 from worldalign.errors import WorldAlignError
 
 DESCRIPTION = """\
@@ -38,6 +39,7 @@ A first session:
   worldalign execute data/mt10 --idm checkpoints/idm-cpu         # run IDM-decoded plans in the simulator
   worldalign bench build --out bench/default                     # the six-dimension judge benchmark
   worldalign train judge --bench bench/default --out runs/teacher
+  worldalign vla tokenizer fit --dataset data/mt10 --out runs/fast  # FAST action tokens for a VLA
 
 Every verb has its own --help with examples.
 """
@@ -58,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     judge_commands.register(verbs)
     export_command.register(verbs)
     demo_command.register(verbs)
+    vla_commands.register(verbs)
     report_command.register(verbs)
     return parser
 

@@ -118,7 +118,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 def add_train_idm_parser(train_subparsers: argparse._SubParsersAction) -> None:
     """Add ``idm`` to the ``worldalign train`` group."""
-    from worldalign.algos.idm import IDMTrainingConfig
+    from worldalign.configs.idm import IDMTrainingConfig
 
     defaults = IDMTrainingConfig()
     parser = train_subparsers.add_parser(
@@ -228,7 +228,8 @@ def _print_idm_evaluation(evaluation: object, title: str) -> None:
 def run_train_idm(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from worldalign.algos.idm import EVAL_FILE, IDMTrainingConfig, train_idm
+    from worldalign.algos.idm import EVAL_FILE, train_idm
+    from worldalign.configs.idm import IDMTrainingConfig
     from worldalign.models.idm import IDMConfig
     from worldalign.runs.layout import FINAL_MODEL_DIR
 

@@ -1,5 +1,7 @@
-"""Frozen dataclass configs of the models and their training, and the named presets.
+"""Training configs in one place, and the named presets (``tiny``, ``cpu``, ``gpu``).
 
-This room imports nothing above ``errors``/``utils``: models, samplers and algorithms read
-their configs from here.
+Each model family's own config sits beside its model (``models/<family>/configuration_<family>.py``,
+as in LeRobot); this room holds what a training run adds to it (steps, batch, optimizer,
+schedule, checkpointing) for every trainer (``pretrain``: the autoencoder and the world model,
+``idm``, ``judge``), and the presets that pair a model config with its training config.
 """

@@ -24,15 +24,15 @@ import dataclasses
 import difflib
 from dataclasses import dataclass
 
-from worldalign.configs.autoencoder import AutoencoderConfig
 from worldalign.configs.pretrain import (
     AutoencoderTrainingConfig,
     OptimizerConfig,
     RunConfig,
     WorldModelTrainingConfig,
 )
-from worldalign.configs.world_model import WorldModelConfig
 from worldalign.errors import ConfigError
+from worldalign.models.autoencoder.configuration_autoencoder import AutoencoderConfig
+from worldalign.models.world_model.configuration_world_model import WorldModelConfig
 
 
 @dataclass(frozen=True)

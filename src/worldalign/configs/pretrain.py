@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from worldalign.configs.autoencoder import AutoencoderConfig
-from worldalign.configs.world_model import WorldModelConfig
 from worldalign.errors import ConfigError
+from worldalign.models.autoencoder.configuration_autoencoder import AutoencoderConfig
+from worldalign.models.world_model.configuration_world_model import WorldModelConfig
 
 CONTEXT_SAMPLINGS = ("log_uniform", "uniform", "max")
 TIME_SAMPLINGS = ("logit_normal", "uniform")

@@ -12,4 +12,6 @@ Modules (imported directly; this package re-exports nothing so importing the typ
 - ``stats``: incremental feature statistics (stats.json) and the ``Normalizer``.
 - ``frame_cache``: episodes decoded once into contiguous arrays.
 - ``clips``: ``ClipSampler`` (training windows as ``ClipBatch``) and ``split_episodes``.
+- ``action_chunks``: every window of H normalised actions of a dataset (parquet only).
+- ``fast_tokenizer``: ``FastActionTokenizer``, action chunks <-> FAST token ids (DCT + BPE).
 """

@@ -198,6 +198,18 @@ class LeRobotDataset:
             for reader in readers.values():
                 reader.close()
 
+    def iter_actions(self, indices: Iterable[int] | None = None) -> Iterator[np.ndarray]:
+        """The ``(T, A)`` float32 actions of episodes ``indices`` (default: all) in the order given,
+        read from the parquet ``action`` column alone: no video is opened or decoded."""
+        order = list(range(self.num_episodes)) if indices is None else [self._check_index(i) for i in indices]
+        tables: dict[Path, pa.Table] = {}  # the current data file's action column only
+        for i in order:
+            record = self._records[i]
+            if record.data_path not in tables:
+                tables = {record.data_path: self._read_data_file(record.data_path, columns=[fmt.ACTION])}
+            rows = tables[record.data_path].slice(record.row_start, record.length)
+            yield self._column(rows, fmt.ACTION, record).reshape(record.length, -1).astype(np.float32)
+
     def _episode(self, record: _EpisodeRecord, rows: pa.Table, views: tuple[str, ...], frames: np.ndarray) -> Episode:
         n = record.length
         privileged = {
@@ -270,9 +282,9 @@ class LeRobotDataset:
             values = column.to_numpy(zero_copy_only=False)
         return values.reshape(len(column), *shape)
 
-    def _read_data_file(self, path: Path) -> pa.Table:
+    def _read_data_file(self, path: Path, columns: list[str] | None = None) -> pa.Table:
         try:
-            return pq.read_table(path, page_checksum_verification=True)
+            return pq.read_table(path, columns=columns, page_checksum_verification=True)
         except _PARQUET_ERRORS as error:
             raise DatasetError(f"{path}: cannot read the data parquet (truncated or corrupt): {error}") from error
 

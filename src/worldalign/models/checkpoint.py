@@ -29,9 +29,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from worldalign.configs.serialization import config_differences, config_from_dict, config_to_dict
 from worldalign.errors import CheckpointError, ConfigError, TrainingError
 from worldalign.utils.atomic import make_folder, plain_mode
+from worldalign.utils.config_serialization import config_differences, config_from_dict, config_to_dict
 from worldalign.utils.json_values import strict_dumps
 
 MODEL_FILE = "model.safetensors"

@@ -23,7 +23,6 @@ from torch import Tensor
 from worldalign.algos.pretrain import AutoencoderPreview, WorldModelPreview, train_autoencoder, train_world_model
 from worldalign.algos.training_run import TrainingResult, default_device
 from worldalign.configs.pretrain import WORLD_MODEL_CONDITIONS, AutoencoderTrainingConfig, WorldModelTrainingConfig
-from worldalign.configs.world_model import WorldModelConfig
 from worldalign.data.clips import ClipSampler, split_episodes
 from worldalign.data.frame_cache import FrameCache
 from worldalign.data.frame_sampler import FrameSampler
@@ -40,6 +39,7 @@ from worldalign.models.autoencoder.latent_cache import ClipLatentEncoder
 from worldalign.models.checkpoint import MODEL_FILE, load_model, read_config
 from worldalign.models.text.instruction_encoder import EMBEDDING_DIM, InstructionEncoder
 from worldalign.models.world_model import WorldModel
+from worldalign.models.world_model.configuration_world_model import WorldModelConfig
 from worldalign.runs.layout import PREVIEWS_DIR, model_folder
 from worldalign.runs.loading import autoencoder_folder, load_autoencoder
 from worldalign.runs.side_files import (

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from worldalign.configs.autoencoder import AutoencoderConfig
 from worldalign.errors import ConfigError
+from worldalign.models.autoencoder.configuration_autoencoder import AutoencoderConfig
 
 
 class ResidualBlock(nn.Module):

@@ -29,8 +29,8 @@ from einops import rearrange
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from worldalign.configs.world_model import WorldModelConfig
 from worldalign.errors import ConfigError
+from worldalign.models.world_model.configuration_world_model import WorldModelConfig
 
 # DiT feeds t in [0, 1000] to the sinusoidal embedding; our t is in [0, 1].
 TIME_EMBEDDING_SCALE = 1000.0
