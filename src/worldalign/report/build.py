@@ -40,7 +40,7 @@ def build_report(inputs: Sequence[Path], out: Path, title: str = "worldalign rep
     Args:
         inputs: rollout ``metrics.json`` files, alignment ``before_after.json`` files, or run
             folders holding one of them or a TensorBoard log (``report.inputs``).
-        out: the report folder (created; files of an earlier report there are overwritten).
+        out: the report folder (created; an earlier report's files there are replaced or left unlinked).
         title: the page's title.
 
     Returns:

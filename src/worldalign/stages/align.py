@@ -242,7 +242,7 @@ def run_alignment(job: AlignmentJob) -> AlignmentReport | None:
     count = min(setup.videos, setup.eval_episodes)
     videos = before_after_videos(evaluator, pretrained, job.model, setup.out / VIDEOS_DIR, count)
     summary = alignment_summary(setup.out, result, job)
-    summary["videos"] = [str(video.relative_to(setup.out)) for video in videos]  # written before the summary
+    summary["videos"] = [str(video.relative_to(setup.out)) for video in videos]  # listed once written
     atomic_write_json(setup.out / SUMMARY_FILE, summary)
     return AlignmentReport(result, summary, videos)
 
