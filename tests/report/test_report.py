@@ -81,7 +81,9 @@ def test_report_of_rollouts_alignment_and_training(results: dict[str, Path], tmp
     for caption in ("Inputs", "PSNR (dB) ↑ per horizon", "SSIM ↑ per horizon", "Rollout setup and cost",
                     "Run", "Held-out evaluation before and after"):  # fmt: skip
         assert caption in captions
-    # The figures: horizons (both policies and the baselines), before/after bars, two training-curve panels.
+    # Inputs, PSNR and SSIM per horizon (16 px frames: no LPIPS), rollout cost, the alignment's run and numbers.
+    assert page.tags.count("table") == 6
+    # The figures: horizons (both policies and the baselines), before/after bars, two training-curve figures.
     assert len(page.sources["img"]) == 4
     # Two rollouts of two episodes, one alignment video.
     assert len(page.sources["video"]) == 5
