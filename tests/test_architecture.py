@@ -20,6 +20,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "metrics": BASE,
     "envs": BASE | {"data"},
     "viz": BASE | {"data"},
+    "report": BASE | {"data"},
     "models": BASE | {"data"},
     "configs": BASE | {"models"},
     "sampling": BASE | {"models"},
@@ -32,7 +33,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "cli": None,  # the top: may import anything
 }
 # Rooms in dependency order: a room may import only rooms before it (no cycles between rooms).
-ORDER = ("errors", "utils", "data", "metrics", "envs", "viz", "models", "configs", "sampling", "runs",
+ORDER = ("errors", "utils", "data", "metrics", "envs", "viz", "report", "models", "configs", "sampling", "runs",
          "rewards", "judge_bench", "algos", "eval", "stages", "cli")
 
 

@@ -29,3 +29,9 @@ class TrainingError(WorldAlignError):
 class DecodeError(WorldAlignError):
     """A token sequence (e.g. a model's output) does not decode to what it must encode: unknown
     ids, characters outside the alphabet, or the wrong number of values."""
+
+
+class ResultFileError(WorldAlignError):
+    """A result file read back (a rollout's ``metrics.json``, an alignment's ``before_after.json``, a
+    training log, a video they list) is missing, was written by another command or an older
+    version, or holds a value of the wrong kind."""

@@ -49,6 +49,7 @@ def test_align_writes_model_summary_videos_and_resumes(
     assert (out / "model" / "model.safetensors").is_file() and (out / "action_normalizer.json").is_file()
     videos = list((out / VIDEOS_DIR).glob("*.mp4"))
     assert len(videos) == 1 and videos[0].stat().st_size > 0
+    assert summary["videos"] == [f"{VIDEOS_DIR}/{videos[0].name}"]  # what `worldalign report` shows
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [line["kind"] for line in log] == ["eval", "train", "train", "eval"]
 

@@ -49,6 +49,8 @@ def test_rollout_writes_videos_and_per_horizon_metrics(
     for key in ("psnr", "ssim", "frame_latency_s"):
         assert len(metrics[key]) == HORIZON and all(np.isfinite(metrics[key]))
     assert metrics["peak_context_frames"] <= WINDOW
+    assert set(metrics["baselines"]) == {"copy_last", "mean_frame", "autoencoder_ceiling"}
+    assert all(len(metrics["baselines"][name]["ssim"]) == HORIZON for name in metrics["baselines"])
     output = capsys.readouterr().out
     assert "PSNR" in output and "peak context" in output
 

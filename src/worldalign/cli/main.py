@@ -12,6 +12,7 @@ from worldalign.cli import data as data_commands
 from worldalign.cli import demo as demo_command
 from worldalign.cli import export as export_command
 from worldalign.cli import judge as judge_commands
+from worldalign.cli import report as report_command
 from worldalign.cli import reproduce as reproduce_command
 from worldalign.cli import rewards as reward_commands
 from worldalign.cli import rollout as rollout_command
@@ -35,6 +36,7 @@ A first session:
   worldalign rollout --world-model runs/wm --autoencoder runs/ae --dataset data/mt10 --out runs/rollouts --policy swr
   worldalign align --world-model runs/wm --autoencoder runs/ae --dataset data/mt10 --out runs/align --algo nft
   worldalign reproduce persistworld --world-model runs/wm --autoencoder runs/ae --dataset data/mt10 --page docs/results.md
+  worldalign report runs/rollouts runs/align --out runs/report    # tables, plots, videos in one HTML page
   worldalign reward score data/mt10 --rewards executability      # score episodes with any rewards
   worldalign execute data/mt10 --idm checkpoints/idm-cpu         # run IDM-decoded plans in the simulator
   worldalign bench build --out bench/default                     # the six-dimension judge benchmark
@@ -62,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_command.register(verbs)
     demo_command.register(verbs)
     vla_commands.register(verbs)
+    report_command.register(verbs)
     return parser
 
 

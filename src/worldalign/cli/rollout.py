@@ -32,7 +32,8 @@ driven by the episode's recorded actions (normalised with WM_RUN/action_normaliz
 gets episode_N.mp4 (real row over generated row, one column per view), episode_N.png (a still:
 each view's real and generated frames at 7 horizons from t+1 to t+HORIZON) and metrics.json: PSNR, SSIM
 and LPIPS (frames of 31 px or more) against the recorded frames at every horizon (mean over
-episodes and views), per-frame latency and the peak context length. Policies: full-history (every
+episodes and views), per-frame latency, the peak context length and the baselines (copy last frame,
+mean frame, autoencoder ceiling). Policies: full-history (every
 frame so far, up to the model's maximum context), fixed-window (the last --window frames, default
 2) and swr (Sliding Window Re-encoding: at most --window frames, default 6, restarted from
 re-encoded pixels).

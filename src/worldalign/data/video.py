@@ -178,12 +178,15 @@ class VideoProbe:
     Attributes:
         height, width: frame size.
         codec: the stream's codec name (``h264``, ``av1``, ...).
+        pix_fmt: the decoded pixel format (``yuv420p``; lossless RGB H.264 is ``gbrp``, which not
+            every browser plays).
         end_s: presentation time where the stream ends, in seconds (None if unknown).
     """
 
     height: int
     width: int
     codec: str
+    pix_fmt: str
     end_s: float | None
 
 
@@ -219,6 +222,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
                 stream.codec_context.height,
                 stream.codec_context.width,
                 stream.codec_context.codec.canonical_name,
+                str(stream.codec_context.pix_fmt),
                 end_s,
             )
     except av.error.FFmpegError as error:

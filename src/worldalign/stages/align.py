@@ -5,8 +5,8 @@ model, a before/after summary and before/after videos out.
 still be wrong), ``run_alignment`` copies the world model's side files into the run, runs
 ``algos.align.align`` with a held-out evaluation (``eval.alignment.HeldOutRollouts``) and writes
 ``OUT/before_after.json`` and one video per evaluated episode (real, pretrained and aligned rows,
-one column per view). ``align_world_model`` does both. OUT can then be used as a world model by
-every other stage.
+one column per view; the summary lists them under ``videos``, relative to OUT).
+``align_world_model`` does both. OUT can then be used as a world model by every other stage.
 """
 
 from __future__ import annotations
@@ -239,10 +239,11 @@ def run_alignment(job: AlignmentJob) -> AlignmentReport | None:
     )
     if evaluator is None or pretrained is None:
         return None
-    summary = alignment_summary(setup.out, result, job)
-    atomic_write_json(setup.out / SUMMARY_FILE, summary)
     count = min(setup.videos, setup.eval_episodes)
     videos = before_after_videos(evaluator, pretrained, job.model, setup.out / VIDEOS_DIR, count)
+    summary = alignment_summary(setup.out, result, job)
+    summary["videos"] = [str(video.relative_to(setup.out)) for video in videos]  # listed once written
+    atomic_write_json(setup.out / SUMMARY_FILE, summary)
     return AlignmentReport(result, summary, videos)
 
 

@@ -7,7 +7,8 @@ model generates ``horizon`` frames under a context policy (full history, fixed w
 Window Re-encoding). Written to ``out``: one mp4 per episode (real row over generated row, one
 column per view), a still of it (each view's real and generated frames at 7 horizons) and
 ``metrics.json`` with PSNR, SSIM and (frames of 31 px or more) LPIPS at every horizon, the
-per-frame latency and the peak context length. The scores are
+per-frame latency, the peak context length and the baselines (copy last frame, mean frame,
+autoencoder ceiling). The scores are
 ``eval.world_model.evaluate_world_model``'s.
 """
 
@@ -146,6 +147,11 @@ def roll_out_and_score(setup: RolloutSetup) -> dict[str, Any]:
         "peak_sequence_tokens": result.peak_sequence_tokens,
         "videos": videos,
         "per_episode": result.curves.per_episode,
+        # The same episodes and views scored without the model: what the curves are measured against.
+        "baselines": {
+            **{name: curves.mean for name, curves in report.baselines.items()},
+            "autoencoder_ceiling": report.autoencoder_ceiling.mean,
+        },
     }
     atomic_write_json(setup.out / METRICS_FILE, metrics)
     return metrics
