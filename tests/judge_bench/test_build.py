@@ -8,29 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tiny_bench_config import TINY
 
+from worldalign.errors import ConfigError, DatasetError
 from worldalign.judge_bench.build import SOURCES, BuildConfig, Unit, build_benchmark, build_unit, plan_units
 from worldalign.judge_bench.labels import DIMENSION_KEYS
-from worldalign.errors import ConfigError, DatasetError
 from worldalign.models.judge.bench_data import load_split, read_meta
-
-TINY = BuildConfig(
-    seed=3,
-    views=("front",),
-    image_size=32,
-    frames=6,
-    stride=4,
-    items_per_source=3,
-    train_tasks=("reach-v3", "push-v3"),
-    heldout_tasks=(),
-)
-
-
-@pytest.fixture(scope="module")
-def tiny_bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("bench")
-    build_benchmark(TINY, out, workers=1, progress=False)
-    return out
 
 
 def test_build_is_a_function_of_the_seed(tiny_bench: Path, tmp_path: Path) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from worldalign.errors import ConfigError
 from worldalign.judge_bench.corruptions import TEMPORAL_KINDS, apply_nuisance, temporal_indices
 from worldalign.judge_bench.labels import DIMENSION_KEYS, MAX_SCORES, LabelEvidence, label
-from worldalign.errors import ConfigError
 
 R = 20  # rendered frames
 T = 16  # shown frames

@@ -6,12 +6,12 @@ on benchmark videos and on unlabelled world-model rollouts (the teacher labels t
 RL updates the teacher re-scores fresh rollouts, which join the distillation set, and the
 student is refreshed (``relabel``), which counters reward hacking of a frozen student.
 
-Reads top to bottom: config, loss, data pool, teacher training, distillation, relabel, evaluation.
+Reads top to bottom: loss, data pool, teacher training, distillation, relabel. The judge's
+evaluation on the benchmark is ``eval/judge.py``.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,7 +30,6 @@ from worldalign.models.checkpoint import write_checkpoint
 from worldalign.models.judge.bench_data import JudgeData, load_split, read_meta
 from worldalign.models.judge.configuration_judge import student_config, teacher_config
 from worldalign.models.judge.modeling_judge import JudgeStudent, JudgeTeacher, expected_scores, incoming_actions
-from worldalign.models.judge.ranking import pairwise_accuracy, spearman
 from worldalign.models.judge.video_input import frame_positions, frames_from_storage, pool_actions
 from worldalign.models.text import InstructionEncoder
 from worldalign.rewards.judge import episode_actions
@@ -254,7 +253,7 @@ def train_teacher(bench: str | Path, out: str | Path, config: JudgeTrainConfig, 
     pool = pool_from_data(load_split(bench, "train"), encoder, meta.max_scores, "bench:train")
     teacher = JudgeTeacher(teacher_config(meta.keys, meta.max_scores, meta.views))
     losses = fit(teacher, pool, config, desc="teacher", progress=progress)
-    write_checkpoint(out, teacher, state_info={"train": _config_json(config), "losses": losses[-50:], "bench": str(bench)})
+    write_checkpoint(out, teacher, state_info={"train": asdict(config), "losses": losses[-50:], "bench": str(bench)})
     return teacher
 
 
@@ -278,7 +277,7 @@ def distill(
     pool.targets = predict_pool(teacher, pool)
     student = JudgeStudent(student_config(meta.keys, meta.max_scores, meta.views))
     losses = fit(student, pool, config, desc="distill", progress=progress)
-    write_checkpoint(out, student, state_info={"train": _config_json(config), "losses": losses[-50:], "pool": len(pool)})
+    write_checkpoint(out, student, state_info={"train": asdict(config), "losses": losses[-50:], "pool": len(pool)})
     return student, pool
 
 
@@ -322,88 +321,3 @@ class JudgeRelabelHook:
         stats = relabel(self.teacher, self.student, fresh, self.pool, self.config, self.steps)
         self.student.eval()
         return stats
-
-
-def evaluate(model: Judge, pool: DistillPool, labels: Tensor, keys: tuple[str, ...]) -> dict[str, dict[str, float]]:
-    """Per dimension: Spearman and pairwise accuracy of ``model``'s rubric scores against ``labels``."""
-    predictions = predict_pool(model, pool, rubric=True).numpy()
-    truth = labels.numpy()
-    return {
-        key: {"spearman": spearman(predictions[:, d], truth[:, d]), "pairwise_accuracy": pairwise_accuracy(predictions[:, d], truth[:, d])}
-        for d, key in enumerate(keys)
-    }
-
-
-def videos_per_second(model: Judge, pool: DistillPool, batch_size: int = 16, repeats: int = 2) -> float:
-    """Throughput of ``model.predict`` on the first ``batch_size`` videos of ``pool`` (best of ``repeats``)."""
-    video, embeddings, actions, _ = pool.batch(torch.arange(min(batch_size, len(pool))))
-    model.predict(video, embeddings, actions)  # warm-up: first calls allocate
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict(video, embeddings, actions)
-        best = min(best, time.perf_counter() - start)
-    return video.shape[0] / best
-
-
-def _config_json(config: JudgeTrainConfig) -> dict[str, object]:
-    return asdict(config)
-
-
-def judge_report(bench: str | Path, judges: dict[str, Judge], out: str | Path, *, progress: bool = True) -> dict[str, object]:
-    """Every number of the judge benchmark, written to ``out/judge_report.json`` with calibration PNGs.
-
-    Per split (``test``, ``heldout_test``) and dimension: Spearman and pairwise accuracy of each
-    judge's rubric scores (``to_rubric``: whole score levels) against the rule labels, and of its
-    continuous predictions (``*_continuous``); with a ``teacher`` and a ``student``, their agreement
-    (Spearman between their predictions, mean absolute difference in score points); and each
-    judge's throughput in videos/s, with the student/teacher ratio.
-    """
-    from worldalign.models.judge.calibration_plot import draw_calibration
-    from worldalign.utils.atomic import atomic_write_json
-
-    meta = read_meta(bench)
-    out = Path(out)
-    encoder = InstructionEncoder()
-    scale = torch.tensor(meta.max_scores, dtype=torch.float32)
-    report: dict[str, object] = {"bench": str(bench), "splits": {}}
-    for split in (s for s in ("test", "heldout_test") if s in meta.splits):
-        data = load_split(bench, split)
-        pool = pool_from_data(data, encoder, meta.max_scores, split)
-        normalised = {
-            name: predict_pool(model, pool)
-            for name, model in tqdm(judges.items(), desc=split, disable=not progress)
-        }
-        raw = {name: (value * scale).numpy() for name, value in normalised.items()}
-        rubric = {name: (judges[name].to_rubric(value) * scale).numpy() for name, value in normalised.items()}
-        labels = data.scores.numpy()
-        entry: dict[str, object] = {
-            name: {
-                key: {
-                    "spearman": spearman(rubric[name][:, d], labels[:, d]),
-                    "pairwise_accuracy": pairwise_accuracy(rubric[name][:, d], labels[:, d]),
-                    "spearman_continuous": spearman(raw[name][:, d], labels[:, d]),
-                    "pairwise_accuracy_continuous": pairwise_accuracy(raw[name][:, d], labels[:, d]),
-                }
-                for d, key in enumerate(meta.keys)
-            }
-            for name in judges
-        }
-        if {"teacher", "student"} <= set(raw):
-            entry["student_teacher_agreement"] = {
-                key: {
-                    "spearman": spearman(raw["student"][:, d], raw["teacher"][:, d]),
-                    "mean_abs_difference": float(np.abs(raw["student"][:, d] - raw["teacher"][:, d]).mean()),
-                }
-                for d, key in enumerate(meta.keys)
-            }
-        entry["videos"] = len(data)
-        draw_calibration(out / f"calibration_{split}.png", raw, labels, meta.titles, meta.max_scores, f"{split}: {len(data)} videos")
-        report["splits"][split] = entry  # type: ignore[index]
-        if split == "test":
-            report["videos_per_second"] = {name: videos_per_second(model, pool) for name, model in judges.items()}
-    speeds = report.get("videos_per_second", {})
-    if isinstance(speeds, dict) and {"teacher", "student"} <= set(speeds):
-        report["student_speedup"] = speeds["student"] / speeds["teacher"]
-    atomic_write_json(out / "judge_report.json", report)
-    return report

@@ -262,19 +262,12 @@ def run_distill(args: argparse.Namespace) -> int:
 
 def _print_report(bench: Path, models: dict[str, JudgeTeacher | JudgeStudent]) -> None:
     """Spearman / pairwise accuracy per dimension and split, models side by side."""
-    from worldalign.algos.judge import evaluate, pool_from_data
-    from worldalign.models.judge.bench_data import load_split, read_meta
-    from worldalign.models.text import InstructionEncoder
+    from worldalign.eval.judge import rank_agreement_per_split
+    from worldalign.models.judge.bench_data import read_meta
 
     meta = read_meta(bench)
-    encoder = InstructionEncoder()
-    for split in ("test", "heldout_test"):
-        if split not in meta.splits:
-            continue
-        data = load_split(bench, split)
-        pool = pool_from_data(data, encoder, meta.max_scores, split)
-        results = {name: evaluate(model, pool, data.scores, meta.keys) for name, model in models.items()}
-        table = Table(title=f"{split}: Spearman / pairwise accuracy of rubric scores ({len(data)} videos)")
+    for split, (videos, results) in rank_agreement_per_split(bench, models).items():
+        table = Table(title=f"{split}: Spearman / pairwise accuracy of rubric scores ({videos} videos)")
         table.add_column("dimension")
         for name in models:
             table.add_column(name, justify="right")
@@ -285,7 +278,7 @@ def _print_report(bench: Path, models: dict[str, JudgeTeacher | JudgeStudent]) -
 
 
 def run_judge_evaluate(args: argparse.Namespace) -> int:
-    from worldalign.algos.judge import judge_report
+    from worldalign.eval.judge import judge_report
 
     judges = {name: _load_judge(path) for name, path in (("teacher", args.teacher), ("student", args.student)) if path is not None}
     if not judges:
