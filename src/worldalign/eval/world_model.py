@@ -29,6 +29,7 @@ are paired. Latencies are per generated frame of a whole batch.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.text.instruction_encoder import InstructionEncoder
 from worldalign.models.world_model import WorldModel
 from worldalign.sampling.context_policies import ContextPolicy, SlidingWindowReencode, check_policy
-from worldalign.sampling.rollout import rollout
+from worldalign.sampling.rollout import RolloutResult, rollout
 from worldalign.sampling.samplers import EulerODESampler
 
 TABLE_HORIZONS = (1, 2, 4, 8, 16, 24, 32, 48)
@@ -59,6 +60,9 @@ MEAN_FRAME = "mean_frame"
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "lpips": False}
 METRIC_LABELS = {"psnr": "PSNR (dB) ↑", "ssim": "SSIM ↑", "lpips": "LPIPS ↓"}
 _NOISE_SEED_STRIDE = 100_003
+
+_Score = Callable[[Tensor, Tensor], dict[str, Tensor]]
+"""``(generated, real)`` frames in [-1, 1] -> per-metric ``(B, V, T)`` scores."""
 
 RolloutCallback = Callable[[str, int, list[int], Tensor, Tensor], None]
 """``(policy key, seed, episode indices, generated (B, V, T, 3, H, W), real future)``, frames in [-1, 1]."""
@@ -191,8 +195,10 @@ class WorldModelReport:
         for metric in self.metrics:
             rows = [
                 [str(h)]
-                + [_cell(curves.mean[metric][h - 1], curves.std[metric][h - 1] if key in stochastic else None, metric)
-                   for key, curves in methods.items()]  # fmt: skip
+                + [
+                    _cell(curves.mean[metric][h - 1], curves.std[metric][h - 1] if key in stochastic else None, metric)
+                    for key, curves in methods.items()
+                ]  # fmt: skip
                 for h in horizons
             ]
             title = (
@@ -394,6 +400,118 @@ def _paired_gap(
     return means, stds
 
 
+@dataclass
+class _Sampling:
+    """What every rollout of one evaluation shares."""
+
+    sampler: EulerODESampler
+    horizon: int
+    guidance_scale: float
+    action_guidance_scale: float
+
+    def roll_out(
+        self,
+        model: WorldModel,
+        autoencoder: Autoencoder,
+        start: Tensor,
+        policy: ContextPolicy,
+        batch: _Batch,
+        actions: Tensor | None,
+        noise_seed: int,
+    ) -> RolloutResult:
+        """``batch`` rolled out from ``start`` under ``policy``; equal ``noise_seed`` pairs the noise."""
+        return rollout(
+            model,
+            autoencoder,
+            start,
+            self.horizon,
+            policy,
+            sampler=self.sampler,
+            actions=actions,
+            instruction=batch.instruction,
+            guidance_scale=self.guidance_scale,
+            action_guidance_scale=self.action_guidance_scale,
+            generator=torch.Generator().manual_seed(noise_seed),
+        )
+
+
+class _Tally:
+    """Everything an evaluation measures, batch by batch, turned into the report's parts at the end."""
+
+    def __init__(self, policies: Mapping[str, ContextPolicy]) -> None:
+        self.scores, self.references, self.shuffled = _Scores(), _Scores(), _Scores()
+        self.latencies: dict[str, list[Tensor]] = {key: [] for key in policies}
+        self.peaks: dict[str, tuple[int, int]] = {key: (0, 0) for key in policies}
+        self.action_sources: dict[str, int] = {}
+
+    def add_references(self, autoencoder: Autoencoder, real: Tensor, context: int, score: _Score) -> None:
+        """The static baselines and the autoencoder ceiling of one batch (``real``: all its frames)."""
+        target = real[:, :, context:]
+        self.references.add(COPY_LAST, 0, score(real[:, :, context - 1 : context].expand_as(target), target))
+        self.references.add(MEAN_FRAME, 0, score(real[:, :, :context].mean(2, keepdim=True).expand_as(target), target))
+        self.references.add("ceiling", 0, score(autoencoder.decode(autoencoder.encode(target)), target))
+
+    def add_rollout(self, key: str, seed_index: int, result: RolloutResult, scores: Mapping[str, Tensor]) -> None:
+        self.scores.add(key, seed_index, scores)
+        self.latencies[key].append(result.frame_latency_s)
+        peak_frames, peak_tokens = self.peaks[key]
+        self.peaks[key] = (max(peak_frames, result.peak_context_frames), max(peak_tokens, result.peak_sequence_tokens))
+
+    def policy_results(
+        self, policies: Mapping[str, ContextPolicy], max_context_frames: int, episodes: list[int], views: list[str]
+    ) -> dict[str, PolicyResult]:
+        results = {}
+        for key, policy in policies.items():
+            latency = torch.stack(self.latencies[key]).mean(0)
+            results[key] = PolicyResult(
+                policy=policy.name,
+                window=policy.resolved(max_context_frames).limit,
+                curves=Curves.from_scores(self.scores.stacked(key), episodes, views),
+                frame_latency_s=latency.tolist(),
+                mean_frame_latency_s=float(latency.mean()),
+                peak_context_frames=self.peaks[key][0],
+                peak_sequence_tokens=self.peaks[key][1],
+            )
+        return results
+
+    def action_gap(self, gap_policy: str, episodes: list[int], views: list[str]) -> ActionGap:
+        shuffled = self.shuffled.stacked(gap_policy)
+        gap_mean, gap_std = _paired_gap(self.scores.stacked(gap_policy), shuffled)
+        return ActionGap(
+            policy=gap_policy,
+            action_sources=self.action_sources,
+            shuffled=Curves.from_scores(shuffled, episodes, views),
+            gap_mean=gap_mean,
+            gap_std=gap_std,
+        )
+
+    def reference(self, name: str, episodes: list[int], views: list[str]) -> Curves:
+        return Curves.from_scores(self.references.stacked(name), episodes, views)
+
+
+def _action_gap_plan(
+    model: WorldModel, policies: Mapping[str, ContextPolicy], wanted: bool, policy_key: str | None, episodes: int
+) -> tuple[str, bool, list[str]]:
+    """The policy the action gap is measured under, whether it is measured, and why not."""
+    gap_policy = policy_key if policy_key is not None else next(iter(policies))
+    if gap_policy not in policies:
+        raise ConfigError(f"action_gap_policy {gap_policy!r} is not one of the policies {list(policies)}")
+    conditioned_on_actions = model.config.action_dim > 0
+    if wanted and not conditioned_on_actions:
+        return gap_policy, False, ["action gap: not applicable, the world model is not conditioned on actions"]
+    if wanted and episodes < 2:
+        return gap_policy, False, ["action gap: not measured, it needs at least 2 episodes to swap actions between"]
+    return gap_policy, wanted, []
+
+
+def _shuffled_future_actions(actions: Tensor, context: int, rng: np.random.Generator) -> tuple[Tensor, list[int]]:
+    """``actions`` with each episode's future actions taken from another episode of the batch."""
+    order = derangement(actions.shape[0], rng)
+    shuffled = actions.clone()
+    shuffled[:, context - 1 :] = actions[order, context - 1 :]
+    return shuffled, order
+
+
 @torch.no_grad()
 def evaluate_world_model(
     model: WorldModel,
@@ -457,110 +575,47 @@ def evaluate_world_model(
     _check_arguments(
         model, dataset, episodes, views, policies, normalizer, instruction_encoder, numbers, seeds, metrics
     )
-    conditioned_on_actions = model.config.action_dim > 0
-    gap_policy = action_gap_policy if action_gap_policy is not None else next(iter(policies))
-    if gap_policy not in policies:
-        raise ConfigError(f"action_gap_policy {gap_policy!r} is not one of the policies {list(policies)}")
-    notes = []
-    measure_gap = action_gap and conditioned_on_actions and len(episodes) >= 2
-    if action_gap and not conditioned_on_actions:
-        notes.append("action gap: not applicable, the world model is not conditioned on actions")
-    elif action_gap and not measure_gap:
-        notes.append("action gap: not measured, it needs at least 2 episodes to swap actions between")
+    gap_policy, measure_gap, notes = _action_gap_plan(model, policies, action_gap, action_gap_policy, len(episodes))
     device = next(model.parameters()).device
-    sampler = EulerODESampler(steps=sampling_steps)
+    sampling = _Sampling(EulerODESampler(steps=sampling_steps), horizon, guidance_scale, action_guidance_scale)
+    score: _Score = functools.partial(compare_frames, metrics=metrics, psnr_max_db=PSNR_MAX_DB)
     batches = [list(map(int, part)) for part in np.array_split(episodes, math.ceil(len(episodes) / batch_size))]
     calls = len(batches) * len(seeds) * (len(policies) + int(measure_gap))
     bar = tqdm(total=calls, desc="world-model eval", unit="rollout", disable=not progress)
-    scores, references, shuffled_scores = _Scores(), _Scores(), _Scores()
-    latencies: dict[str, list[Tensor]] = {key: [] for key in policies}
-    peaks: dict[str, tuple[int, int]] = {key: (0, 0) for key in policies}
-    action_sources: dict[str, int] = {}
-
-    def score(generated: Tensor, target: Tensor) -> dict[str, Tensor]:
-        return compare_frames(generated, target, metrics, psnr_max_db=PSNR_MAX_DB)
-
+    tally = _Tally(policies)
     for b, indices in enumerate(batches):
         batch = _load_batch(
             dataset,
             indices,
             views,
             context + horizon,
-            normalizer if conditioned_on_actions else None,
+            normalizer if model.config.action_dim > 0 else None,
             instruction_encoder if model.config.instruction_dim > 0 else None,
             device,
         )
         start, target = autoencoder.encode(batch.real[:, :, :context]), batch.real[:, :, context:]
-        references.add(COPY_LAST, 0, score(batch.real[:, :, context - 1 : context].expand_as(target), target))
-        references.add(MEAN_FRAME, 0, score(batch.real[:, :, :context].mean(2, keepdim=True).expand_as(target), target))
-        references.add("ceiling", 0, score(autoencoder.decode(autoencoder.encode(target)), target))
+        tally.add_references(autoencoder, batch.real, context, score)
         shuffled_actions = None
         if measure_gap:
             assert batch.actions is not None
-            order = derangement(len(indices), np.random.default_rng([seeds[0], b]))
-            action_sources |= {str(indices[i]): indices[j] for i, j in enumerate(order)}
-            shuffled_actions = batch.actions.clone()
-            shuffled_actions[:, context - 1 :] = batch.actions[order, context - 1 :]
+            rng = np.random.default_rng([seeds[0], b])
+            shuffled_actions, order = _shuffled_future_actions(batch.actions, context, rng)
+            tally.action_sources |= {str(indices[i]): indices[j] for i, j in enumerate(order)}
         for key, policy in policies.items():
             for s, seed in enumerate(seeds):
-
-                def generate(actions: Tensor | None) -> Tensor:
-                    """The batch rolled out under ``policy``, paired noise for every policy and action set."""
-                    return rollout(
-                        model,
-                        autoencoder,
-                        start,
-                        horizon,
-                        policy,
-                        sampler=sampler,
-                        actions=actions,
-                        instruction=batch.instruction,
-                        guidance_scale=guidance_scale,
-                        action_guidance_scale=action_guidance_scale,
-                        generator=torch.Generator().manual_seed(seed * _NOISE_SEED_STRIDE + b),
-                    )
-
-                result = generate(batch.actions)
+                noise_seed = seed * _NOISE_SEED_STRIDE + b
+                result = sampling.roll_out(model, autoencoder, start, policy, batch, batch.actions, noise_seed)
                 assert result.frames is not None
-                scores.add(key, s, score(result.frames, target))
-                latencies[key].append(result.frame_latency_s)
-                peaks[key] = (
-                    max(peaks[key][0], result.peak_context_frames),
-                    max(peaks[key][1], result.peak_sequence_tokens),
-                )
+                tally.add_rollout(key, s, result, score(result.frames, target))
                 if on_rollout is not None:
                     on_rollout(key, seed, indices, result.frames, target)
                 bar.update()
                 if key == gap_policy and shuffled_actions is not None:
-                    swapped = generate(shuffled_actions)
+                    swapped = sampling.roll_out(model, autoencoder, start, policy, batch, shuffled_actions, noise_seed)
                     assert swapped.frames is not None
-                    shuffled_scores.add(gap_policy, s, score(swapped.frames, target))
+                    tally.shuffled.add(gap_policy, s, score(swapped.frames, target))
                     bar.update()
     bar.close()
-
-    policy_results = {}
-    for key, policy in policies.items():
-        latency = torch.stack(latencies[key]).mean(0)
-        policy_results[key] = PolicyResult(
-            policy=policy.name,
-            window=policy.resolved(model.config.max_context_frames).limit,
-            curves=Curves.from_scores(scores.stacked(key), episodes, views),
-            frame_latency_s=latency.tolist(),
-            mean_frame_latency_s=float(latency.mean()),
-            peak_context_frames=peaks[key][0],
-            peak_sequence_tokens=peaks[key][1],
-        )
-    gap = None
-    if measure_gap:
-        shuffled = shuffled_scores.stacked(gap_policy)
-        gap_mean, gap_std = _paired_gap(scores.stacked(gap_policy), shuffled)
-        gap = ActionGap(
-            policy=gap_policy,
-            action_sources=action_sources,
-            shuffled=Curves.from_scores(shuffled, episodes, views),
-            gap_mean=gap_mean,
-            gap_std=gap_std,
-        )
     return WorldModelReport(
         episodes=episodes,
         views=views,
@@ -570,12 +625,9 @@ def evaluate_world_model(
         sampling_steps=sampling_steps,
         batch_size=batch_size,
         metrics=metrics,
-        policies=policy_results,
-        baselines={
-            COPY_LAST: Curves.from_scores(references.stacked(COPY_LAST), episodes, views),
-            MEAN_FRAME: Curves.from_scores(references.stacked(MEAN_FRAME), episodes, views),
-        },
-        autoencoder_ceiling=Curves.from_scores(references.stacked("ceiling"), episodes, views),
-        action_gap=gap,
+        policies=tally.policy_results(policies, model.config.max_context_frames, episodes, views),
+        baselines={name: tally.reference(name, episodes, views) for name in (COPY_LAST, MEAN_FRAME)},
+        autoencoder_ceiling=tally.reference("ceiling", episodes, views),
+        action_gap=tally.action_gap(gap_policy, episodes, views) if measure_gap else None,
         notes=notes,
     )
