@@ -190,3 +190,16 @@ def test_a_dataset_whose_views_differ_from_the_models_is_refused(setup: dict[str
 def test_step_before_reset_is_an_error(setup: dict[str, Path]) -> None:
     with pytest.raises(ConfigError, match="before reset"):
         _env(setup).step(np.zeros((4, 4), np.float32))
+
+
+def test_world_model_success_replays_actions_in_chunks_and_stops_at_the_first_success(setup: dict[str, Path]) -> None:
+    from worldalign.eval.policy_ranking import world_model_success
+
+    actions = np.zeros((8, 4), np.float32)
+    never = _env(setup, success_threshold=2.0)
+    assert world_model_success(never, 0, actions[:4], seed=0)[0] is False
+    always = _env(setup, success_threshold=0.0)
+    success, best = world_model_success(always, 0, actions, seed=0)
+    assert success is True and always._steps == 1 and 0.0 <= best <= 1.0
+    with pytest.raises(ConfigError, match="multiple of the environment's chunk 2"):
+        world_model_success(always, 0, actions[:3], seed=0)

@@ -33,6 +33,7 @@ room and must not load models.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -55,6 +56,16 @@ from worldalign.rewards.base import Reward
 from worldalign.sampling.context_policies import ContextPolicy, SlidingWindowReencode, check_policy
 from worldalign.sampling.rollout import rollout
 from worldalign.sampling.samplers import EulerODESampler
+
+
+@dataclass(frozen=True)
+class _Start:
+    """An episode's real start: ``frames (V, context, H, W, 3)`` uint8, ``actions (context - 1, A)``."""
+
+    frames: np.ndarray
+    actions: np.ndarray
+    instruction: str
+    task: str
 
 
 class WorldModelEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -159,6 +170,7 @@ class WorldModelEnv(gym.Env[np.ndarray, np.ndarray]):
         self.metadata = {**self.metadata, "render_fps": dataset.fps}
         self._observation = np.zeros(self.observation_space.shape, np.uint8)
         self._started = False
+        self._starts: dict[int, _Start] = {}
 
     def _check_episode(self, dataset: LeRobotDataset, index: int, context: int, where: str) -> None:
         if not isinstance(index, (int, np.integer)) or not 0 <= index < dataset.num_episodes:
@@ -183,27 +195,35 @@ class WorldModelEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ConfigError(f"reset options {unknown} are not understood; the only option is 'episode'")
         index = options.get("episode", self.episodes[int(self.np_random.integers(len(self.episodes)))])
         self._check_episode(self.dataset, index, self.context, "reset(options={'episode': ...})")
-        episode = self.dataset.episode(int(index), self.views)
-        real = episode.frames[:, : self.context]  # (V, C, H, W, 3)
+        start = self._start(int(index))
         with torch.no_grad():
-            self._latents = self.autoencoder.encode(to_unit_range(real).unsqueeze(0).to(self.device))
+            self._latents = self.autoencoder.encode(to_unit_range(start.frames).unsqueeze(0).to(self.device))
         # actions[i] moves frame i to i + 1: the context's own come from the recording.
-        self._actions = [self.normalizer.normalize(fmt.ACTION, row) for row in episode.actions[: self.context - 1]]
+        self._actions = [self.normalizer.normalize(fmt.ACTION, row) for row in start.actions]
         self._first_frame = 0  # rollout frame index of the first context latent
-        self._frames = self.context  # frames so far, real and generated
-        self._instruction_text = episode.instruction
+        self._instruction_text = start.instruction
         self._instruction = None
         if self.instruction_encoder is not None:
-            self._instruction = self.instruction_encoder([episode.instruction]).to(self.device)
+            self._instruction = self.instruction_encoder([start.instruction]).to(self.device)
         self._generator = torch.Generator().manual_seed(int(self.np_random.integers(2**63 - 1)))
-        self._task, self._episode, self._steps = episode.task, int(index), 0
-        self._observation = real[:, -1].copy()
+        self._task, self._episode, self._steps = start.task, int(index), 0
+        self._observation = start.frames[:, -1].copy()
         self._started = True
         return self._observation.copy(), {
             "episode": self._episode,
             "task": self._task,
-            "instruction": episode.instruction,
+            "instruction": start.instruction,
         }
+
+    def _start(self, index: int) -> _Start:
+        """The real start of episode ``index``, read once (decoding an episode's videos costs seconds)."""
+        if index not in self._starts:
+            episode = self.dataset.episode(index, self.views)
+            frames = episode.frames[:, : self.context].copy()
+            self._starts[index] = _Start(
+                frames, episode.actions[: self.context - 1].copy(), episode.instruction, episode.task
+            )
+        return self._starts[index]
 
     def _check_action(self, action: Any) -> np.ndarray:
         array = np.asarray(action, dtype=np.float32)
@@ -239,7 +259,6 @@ class WorldModelEnv(gym.Env[np.ndarray, np.ndarray]):
         assert result.frames is not None
         self._latents = result.final_context
         self._first_frame += result.final_context_first_frame
-        self._frames += self.chunk
         self._steps += 1
         terms = self._score(result.frames, actions)
         if self.success_key not in terms:
