@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
-from moving_squares import EPISODES, SIZE, moving_square_episode, tiny_runs
+from moving_squares import EPISODES, SIZE, moving_square_episode, run_cli, tiny_runs
 
 from worldalign.algos.success_classifier import (
     TRAINING_FILE,
-    SuccessTrainingConfig,
     success_probabilities,
     train_success_classifier,
 )
@@ -54,8 +53,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("wm_env")
     runs = tiny_runs(root / "runs")
     labelled = _labelled_dataset(root / "labelled")
-    config = SuccessTrainingConfig(steps=150, batch_size=32, held_out=0.25, learning_rate=3e-3)
-    train_success_classifier(LeRobotDataset(labelled), root / "success", config=config, progress=False)
+    argv = ["train", "success", "--dataset", str(labelled), "--out", str(root / "success"), "--steps", "150"]
+    assert run_cli([*argv, "--batch-size", "32", "--held-out", "0.25", "--lr", "3e-3"]) == 0
     return {**runs, "labelled": labelled, "success": root / "success"}
 
 
