@@ -6,6 +6,7 @@ import argparse
 
 from worldalign.cli import judge as judge_commands
 from worldalign.cli import rewards as reward_commands
+from worldalign.cli import success as success_commands
 from worldalign.cli import world_model as world_model_commands
 
 TRAIN_EPILOG = """\
@@ -14,6 +15,7 @@ examples:
   worldalign train world-model --dataset data/mt10 --autoencoder runs/ae --out runs/wm
   worldalign train idm --dataset data/mt10 --out runs/idm
   worldalign train judge --bench bench/default --out runs/teacher
+  worldalign train success --dataset data/mt10 --autoencoder checkpoints/autoencoder-cpu --out runs/success
 
 Runs write checkpoint folders (model.safetensors + config.json). The autoencoder, world-model
 and idm runs also save their training state and resume exactly from their latest checkpoint
@@ -25,7 +27,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     """Add ``train`` and its model families to the top-level parser."""
     train = verbs.add_parser(
         "train",
-        help="train a model (autoencoder, world model, inverse dynamics, judge teacher)",
+        help="train a model (autoencoder, world model, inverse dynamics, judge teacher, success classifier)",
         description="Train one of worldalign's models on a dataset or benchmark.",
         epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -35,3 +37,4 @@ def register(verbs: argparse._SubParsersAction) -> None:
     world_model_commands.add_train_world_model_parser(families)
     reward_commands.add_train_idm_parser(families)
     judge_commands.add_train_judge_parser(families)
+    success_commands.add_train_success_parser(families)

@@ -38,6 +38,7 @@ _BUILTIN: dict[str, str] = {
     "judge": "worldalign.rewards.judge:make_judge_reward",
     "brightness": "worldalign.rewards.brightness:make_brightness_reward",
     "motion_match": "worldalign.rewards.motion_match:make_motion_match_reward",
+    "success": "worldalign.rewards.success:make_success_reward",
 }
 _FACTORIES: dict[str, RewardFactory] = {}
 
@@ -45,6 +46,7 @@ _FACTORIES: dict[str, RewardFactory] = {}
 OPTION_FLAGS: dict[str, str] = {
     "judge_checkpoint": "--judge STUDENT (a student judge folder from `worldalign distill`)",
     "idm": "--idm IDM (an inverse dynamics model folder)",
+    "success_checkpoint": "a success classifier folder (worldalign.algos.success_classifier)",
 }
 
 WEIGHT_RULE = "a finite number (negative: a penalty; 0: computed and logged, not optimised)"
