@@ -74,7 +74,8 @@ def test_train_then_eval_writes_the_json_and_a_video(
         task = report["tasks"]["reach-v3"]
         assert report["head"] == head and list(task["success_by_seed"]) == ["1000000"]
         assert task["chunks"] >= 1 and task["ms_per_chunk"] > 0 and task["success_std"] == 0.0
-        assert task["fallbacks"] <= task["chunks"] and (head == "tokens" or task["fallbacks"] == 0)
+        assert task["fallbacks"] + task["overlong"] <= task["chunks"]
+        assert head == "tokens" or task["fallbacks"] == task["overlong"] == 0
         probe = probe_video(out / "reach-v3.mp4")
         assert probe.codec == "h264" and probe.width == 3 * 192  # three views at 3x
         assert probe.end_s == pytest.approx((task["steps_by_seed"]["1000000"] + 1) / 10)  # every frame, 10 fps

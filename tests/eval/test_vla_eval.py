@@ -38,3 +38,14 @@ def test_undecodable_action_tokens_give_the_fallback_and_good_ones_decode(tokeni
     good = tokenizer.encode(tokenizer.hold_still * 0 + 0.5)
     decoded = decode_completion(_completion(tuple(good)), tokenizer)
     assert not decoded.fallback and decoded.actions.shape == (tokenizer.horizon, tokenizer.action_dim)
+
+
+def test_a_completion_that_runs_on_is_decoded_from_its_first_full_chunk(tokenizer: FastActionTokenizer) -> None:
+    chunk = tokenizer.hold_still * 0 + 0.5
+    ids = tokenizer.encode(chunk)
+    overlong = Completion(ids=(), text="", action_tokens=(*ids, *ids), ended=False, well_formed=False)
+    decoded = decode_completion(overlong, tokenizer)
+    assert decoded.overlong and not decoded.fallback
+    np.testing.assert_allclose(decoded.actions, decode_completion(_completion(tuple(ids)), tokenizer).actions)
+    ended = Completion(ids=(), text="", action_tokens=(*ids, *ids), ended=True, well_formed=True)
+    assert decode_completion(ended, tokenizer).fallback  # it chose to stop there: not a chunk

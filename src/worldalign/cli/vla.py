@@ -47,7 +47,8 @@ Each episode resets the task at layout seed SEED_BASE + i, then repeatedly predi
 actions with the chosen head, executes its first --execute-steps actions and re-plans, until
 Meta-World reports success or --max-steps actions. The token head decodes the generated FAST
 ids with the run's tokenizer; a completion without decodable action tokens holds still for that
-chunk (counted as a fallback in the JSON, logged). OUT gets vla_eval.json (success per task and
+chunk (counted as a fallback in the JSON, logged); one that writes a full chunk and runs on
+without the end token acts with its first full chunk (counted as overlong). OUT gets vla_eval.json (success per task and
 seed, mean and std over seeds, ms per chunk, fallbacks) and one video per task with the text
 the policy wrote under each frame.
 """
@@ -259,7 +260,8 @@ def run_eval(args: argparse.Namespace) -> int:
         summary = result.summary()
         print(
             f"  {result.task:28s} success {summary['success_mean']:.2f} +- {summary['success_std']:.2f} "
-            f"over {len(seeds)} seed(s), {summary['ms_per_chunk']:.0f} ms/chunk, {summary['fallbacks']} fallback(s)"
+            f"over {len(seeds)} seed(s), {summary['ms_per_chunk']:.0f} ms/chunk, {summary['fallbacks']} fallback(s), "
+            f"{summary['overlong']} overlong"
         )
     print(f"results in {done.json_path}; videos: {', '.join(str(v) for v in done.videos)}")
     return 0

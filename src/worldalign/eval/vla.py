@@ -5,7 +5,8 @@ Each episode: reset the task to a seeded layout, then until success or ``max_ste
 its first ``execute_steps`` actions, re-plan. Heads:
 
 - ``tokens``: greedy generation of ``<think> … </think>`` and FAST ids (arXiv:2501.09747),
-  decoded with the run's FAST tokenizer. A completion with no decodable action tokens (none, or
+  decoded with the run's FAST tokenizer (a completion that writes a full chunk and does not stop
+  is decoded from its first full chunk, counted as ``overlong``). A completion with no decodable action tokens (none, or
   ids that do not decode to a full chunk) acts with the tokenizer's defined fallback, the
   hold-still chunk (``FastActionTokenizer.decode_safe``); it is counted and logged, never raised;
 - ``flow``: the flow-matching action head on the prefix (pi0, arXiv:2410.24164), no text.
@@ -43,23 +44,53 @@ except by a ~1e-9 chance per episode."""
 
 @dataclass
 class DecodedAction:
-    """The robot-unit ``(H, A)`` chunk of a completion, or the fallback and why."""
+    """The robot-unit ``(H, A)`` chunk of a completion, or the fallback and why.
+
+    ``overlong``: the completion ran on past a full chunk without ending and its first action
+    tokens that make exactly one chunk were decoded (``chunk_prefix``)."""
 
     actions: np.ndarray
     fallback: bool
     reason: str = ""
+    overlong: bool = False
+
+
+def chunk_prefix(action_tokens: Sequence[int], tokenizer: FastActionTokenizer) -> list[int] | None:
+    """The shortest prefix of ``action_tokens`` whose tokens spell exactly ``H * A`` coefficients
+    (each FAST token is one or more coefficients), or None when no prefix does."""
+    needed, count = tokenizer.horizon * tokenizer.action_dim, 0
+    for position, token_id in enumerate(action_tokens):
+        token = tokenizer.bpe.id_to_token(int(token_id)) if 0 <= int(token_id) < tokenizer.vocab_size else None
+        if token is None:
+            return None
+        count += len(token)
+        if count >= needed:
+            return list(action_tokens[: position + 1]) if count == needed else None
+    return None
 
 
 def decode_completion(completion: Completion, tokenizer: FastActionTokenizer) -> DecodedAction:
     """The completion's FAST ids as robot actions; no ids, or ids that do not decode, give the
-    tokenizer's hold-still chunk with ``fallback=True`` and the reason (never an exception)."""
+    tokenizer's hold-still chunk with ``fallback=True`` and the reason (never an exception).
+
+    A completion that did not end (it hit the token limit) and whose action tokens run past one
+    chunk is decoded from its first full chunk (``chunk_prefix``) and flagged ``overlong``: the
+    policy wrote the chunk and failed to stop, which the end token's loss had not yet taught it.
+    """
     if not completion.action_tokens:
-        decoded_ok, chunk, reason = False, tokenizer.hold_still, "no action tokens in the completion"
-    else:
-        decoded = tokenizer.decode_safe(list(completion.action_tokens))
-        decoded_ok, chunk, reason = decoded.ok, decoded.actions, decoded.reason
-    actions = tokenizer.normalizer.unnormalize(fmt.ACTION, chunk.astype(np.float64)).astype(np.float32)
-    return DecodedAction(actions, not decoded_ok, reason)
+        chunk = tokenizer.hold_still
+        return DecodedAction(_robot(chunk, tokenizer), True, "no action tokens in the completion")
+    decoded = tokenizer.decode_safe(list(completion.action_tokens))
+    if decoded.ok:
+        return DecodedAction(_robot(decoded.actions, tokenizer), False)
+    prefix = None if completion.ended else chunk_prefix(completion.action_tokens, tokenizer)
+    if prefix is not None:
+        return DecodedAction(_robot(tokenizer.decode(prefix), tokenizer), False, decoded.reason, overlong=True)
+    return DecodedAction(_robot(decoded.actions, tokenizer), True, decoded.reason)
+
+
+def _robot(chunk: np.ndarray, tokenizer: FastActionTokenizer) -> np.ndarray:
+    return tokenizer.normalizer.unnormalize(fmt.ACTION, chunk.astype(np.float64)).astype(np.float32)
 
 
 @dataclass
@@ -74,6 +105,7 @@ class EpisodeRun:
         captions: per frame, what the policy said when it planned the chunk being executed.
         chunk_ms: milliseconds of each prediction (prefix, generation or flow sampling, decoding).
         fallbacks: chunks that acted with the fallback (token head only).
+        overlong: chunks decoded from the first full chunk of a completion that did not stop.
     """
 
     task: str
@@ -86,6 +118,7 @@ class EpisodeRun:
     captions: list[str]
     chunk_ms: list[float] = field(default_factory=list)
     fallbacks: int = 0
+    overlong: int = 0
 
 
 def _plan(
@@ -95,19 +128,19 @@ def _plan(
     head: Head,
     max_new_tokens: int,
     generator: torch.Generator,
-) -> tuple[np.ndarray, str, bool]:
-    """``(robot actions (H, A), caption, fallback)`` for one observation."""
+) -> tuple[np.ndarray, str, DecodedAction | None]:
+    """``(robot actions (H, A), caption, how the tokens decoded (None: flow head))``."""
     if head == "flow":
         chunk = policy.act_with_flow_head(observation, generator=generator)[0].cpu().numpy().astype(np.float64)
         actions = tokenizer.normalizer.unnormalize(fmt.ACTION, chunk).astype(np.float32)
-        return actions, "flow head: " + " ".join(f"{v:+.2f}" for v in actions[0]), False
+        return actions, "flow head: " + " ".join(f"{v:+.2f}" for v in actions[0]), None
     completion = policy.generate(observation, max_new_tokens=max_new_tokens)[0]
     decoded = decode_completion(completion, tokenizer)
     caption = completion.text.strip() or "(no text)"
     if decoded.fallback:
         logger.warning("%s: fallback action (hold still): %s", observation.instruction, decoded.reason)
         caption = f"[fallback: hold still] {caption}"
-    return decoded.actions, caption, decoded.fallback
+    return decoded.actions, caption, decoded
 
 
 @torch.no_grad()
@@ -149,9 +182,10 @@ def run_episode(
             state = env.proprio() if config.state_dim else None
             observation = VLAObservation(frames[-1], instruction, state)
             start = time.perf_counter()
-            actions, caption, fallback = _plan(policy, tokenizer, observation, head, max_new_tokens, generator)
+            actions, caption, decoded = _plan(policy, tokenizer, observation, head, max_new_tokens, generator)
             run.chunk_ms.append(1000 * (time.perf_counter() - start))
-            run.fallbacks += int(fallback)
+            run.fallbacks += int(decoded is not None and decoded.fallback)
+            run.overlong += int(decoded is not None and decoded.overlong)
             for action in actions[: min(execute_steps, max_steps - run.steps)]:
                 env.step(action)
                 run.steps += 1
@@ -187,6 +221,7 @@ class TaskResult:
             "steps_by_seed": {str(e.seed): e.steps for e in self.episodes},
             "chunks": len(chunk_ms),
             "fallbacks": sum(e.fallbacks for e in self.episodes),
+            "overlong": sum(e.overlong for e in self.episodes),
             "ms_per_chunk": float(np.mean(chunk_ms)) if chunk_ms else 0.0,
         }
 

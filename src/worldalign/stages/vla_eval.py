@@ -87,6 +87,7 @@ def evaluate_vla(
         "success_mean": float(np.mean(means)),
         "success_std_over_tasks": float(np.std(means)),
         "fallbacks": sum(int(s["fallbacks"]) for s in summaries.values()),  # type: ignore[call-overload]
+        "overlong": sum(int(s["overlong"]) for s in summaries.values()),  # type: ignore[call-overload]
         "chunks": chunks,
         "ms_per_chunk": float(
             sum(float(s["ms_per_chunk"]) * int(s["chunks"]) for s in summaries.values()) / max(chunks, 1)  # type: ignore[arg-type,call-overload]
