@@ -91,3 +91,10 @@ def test_nan_actions_and_a_foreign_tokenizer_are_clear_errors(
     code, _, err = run(["vla", "train", "--dataset", nan, "--tokenizer", fast, "--out", tmp_path / "r"], capsys)
     assert code == 2 and "stats.json: feature 'action'" in err and "expected finite numbers" in err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("verb", ["train", "eval"])
+def test_help_shows_examples(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["vla", verb, "--help"])
+    assert exit_info.value.code == 0 and f"worldalign vla {verb} " in capsys.readouterr().out
