@@ -81,7 +81,7 @@ def test_train_then_eval_writes_the_json_and_a_video(
         assert probe.end_s == pytest.approx((task["steps_by_seed"]["1000000"] + 1) / 10)  # every frame, 10 fps
 
 
-def test_nan_actions_and_a_foreign_tokenizer_are_clear_errors(
+def test_nan_actions_are_a_clear_error_before_anything_is_written(
     prepared: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, _, fast = prepared
