@@ -28,7 +28,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "rewards": BASE | {"data", "metrics", "models", "envs"},
     "judge_bench": BASE | {"envs"},
     "algos": BASE | {"configs", "data", "models", "sampling", "rewards", "runs"},
-    "eval": BASE | {"data", "metrics", "models", "sampling", "rewards", "algos"},
+    "eval": BASE | {"data", "metrics", "envs", "models", "sampling", "rewards", "algos"},
     "stages": BASE | {"configs", "data", "metrics", "models", "sampling", "rewards", "runs", "algos", "eval", "viz"},
     "cli": None,  # the top: may import anything
 }

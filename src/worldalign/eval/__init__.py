@@ -6,6 +6,9 @@
 - ``world_model_env``: ``WorldModelEnv``, the world model as a Gymnasium environment (WorldGym).
 - ``policy_ranking``: the world model as a policy evaluator: success of the same actions in the
   world model and the simulator, and their rank correlation.
+- ``vla``: closed-loop episodes of a VLA policy in Meta-World, per task and layout seed, with
+  either action head (imported from ``worldalign.eval.vla``: it loads MuJoCo).
+- ``judge``: the judge on its benchmark (rank agreement per dimension, the report, throughput).
 """
 
 from worldalign.eval.world_model import (

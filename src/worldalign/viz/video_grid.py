@@ -7,6 +7,7 @@ small to judge on a screen) and captioned with PIL's built-in font.
 from __future__ import annotations
 
 import importlib.util
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -75,6 +76,24 @@ def compose_grid(
         blocks.append(np.broadcast_to(labels, (steps, CAPTION_HEIGHT, cell_w * views, 3)))
         blocks.append(np.concatenate(list(big), axis=2))  # views side by side
     return np.ascontiguousarray(np.concatenate(blocks, axis=1))
+
+
+def add_captions(video: np.ndarray, captions: Sequence[str], *, lines: int = 3) -> np.ndarray:
+    """``(T, H, W, 3)`` uint8 with each frame's caption (``captions[t]``) written under it, wrapped to
+    the frame's width on ``lines`` lines (longer text is cut with "...")."""
+    steps, _, width, _ = video.shape
+    if len(captions) != steps:
+        raise ValueError(f"{len(captions)} captions for {steps} frames")
+    columns = max(8, (width - 6) // 6)  # PIL's default font is 6 px wide
+    strips: dict[str, np.ndarray] = {}
+    for text in dict.fromkeys(captions):
+        wrapped = textwrap.wrap(text, columns) or [""]
+        if len(wrapped) > lines:
+            wrapped = [*wrapped[: lines - 1], wrapped[lines - 1][: columns - 3] + "..."]
+        wrapped += [""] * (lines - len(wrapped))
+        strips[text] = np.concatenate([_text_strip(width, line) for line in wrapped], axis=0)
+    below = np.stack([strips[text] for text in captions])
+    return np.ascontiguousarray(np.concatenate([video, below], axis=1))
 
 
 def filmstrip_frames(length: int, count: int = 7) -> list[int]:

@@ -1,0 +1,240 @@
+"""Closed-loop evaluation of a VLA policy in Meta-World (RoboAlign's success-rate evaluation).
+
+Each episode: reset the task to a seeded layout, then until success or ``max_steps``: observe
+(the policy's views, ``observation.state``), predict a chunk of ``H`` actions with one head, run
+its first ``execute_steps`` actions, re-plan. Heads:
+
+- ``tokens``: greedy generation of ``<think> … </think>`` and FAST ids (arXiv:2501.09747),
+  decoded with the run's FAST tokenizer (a completion that writes a full chunk and does not stop
+  is decoded from its first full chunk, counted as ``overlong``). A completion with no decodable action tokens (none, or
+  ids that do not decode to a full chunk) acts with the tokenizer's defined fallback, the
+  hold-still chunk (``FastActionTokenizer.decode_safe``); it is counted and logged, never raised;
+- ``flow``: the flow-matching action head on the prefix (pi0, arXiv:2410.24164), no text.
+
+Success is Meta-World's flag at any step, as ``data generate`` records it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+
+from worldalign.data import lerobot_format as fmt
+from worldalign.data.fast_tokenizer import FastActionTokenizer
+from worldalign.envs.metaworld_env import MetaWorldEnv
+from worldalign.envs.tasks import pick_instruction
+from worldalign.errors import ConfigError
+from worldalign.models.vla import Completion, VLAObservation, VLAPolicy
+
+logger = logging.getLogger(__name__)
+
+Head = Literal["tokens", "flow"]
+HEADS: tuple[Head, ...] = ("tokens", "flow")
+DEFAULT_SEED_BASE = 1_000_000
+"""Layout seeds of the evaluation are ``seed_base + i``. ``data generate`` seeds its episodes
+with 32-bit hashes (``envs.generate.episode_seed``), so these layouts are unseen in training
+except by a ~1e-9 chance per episode."""
+
+
+@dataclass
+class DecodedAction:
+    """The robot-unit ``(H, A)`` chunk of a completion, or the fallback and why.
+
+    ``overlong``: the completion ran on past a full chunk without ending and its first action
+    tokens that make exactly one chunk were decoded (``chunk_prefix``)."""
+
+    actions: np.ndarray
+    fallback: bool
+    reason: str = ""
+    overlong: bool = False
+
+
+def chunk_prefix(action_tokens: Sequence[int], tokenizer: FastActionTokenizer) -> list[int] | None:
+    """The shortest prefix of ``action_tokens`` whose tokens spell exactly ``H * A`` coefficients
+    (each FAST token is one or more coefficients), or None when no prefix does."""
+    needed, count = tokenizer.horizon * tokenizer.action_dim, 0
+    for position, token_id in enumerate(action_tokens):
+        token = tokenizer.bpe.id_to_token(int(token_id)) if 0 <= int(token_id) < tokenizer.vocab_size else None
+        if token is None:
+            return None
+        count += len(token)
+        if count >= needed:
+            return list(action_tokens[: position + 1]) if count == needed else None
+    return None
+
+
+def decode_completion(completion: Completion, tokenizer: FastActionTokenizer) -> DecodedAction:
+    """The completion's FAST ids as robot actions; no ids, or ids that do not decode, give the
+    tokenizer's hold-still chunk with ``fallback=True`` and the reason (never an exception).
+
+    A completion that did not end (it hit the token limit) and whose action tokens run past one
+    chunk is decoded from its first full chunk (``chunk_prefix``) and flagged ``overlong``: the
+    policy wrote the chunk and failed to stop, which the end token's loss had not yet taught it.
+    """
+    if not completion.action_tokens:
+        chunk = tokenizer.hold_still
+        return DecodedAction(_robot(chunk, tokenizer), True, "no action tokens in the completion")
+    decoded = tokenizer.decode_safe(list(completion.action_tokens))
+    if decoded.ok:
+        return DecodedAction(_robot(decoded.actions, tokenizer), False)
+    prefix = None if completion.ended else chunk_prefix(completion.action_tokens, tokenizer)
+    if prefix is not None:
+        return DecodedAction(_robot(tokenizer.decode(prefix), tokenizer), False, decoded.reason, overlong=True)
+    return DecodedAction(_robot(decoded.actions, tokenizer), True, decoded.reason)
+
+
+def _robot(chunk: np.ndarray, tokenizer: FastActionTokenizer) -> np.ndarray:
+    return tokenizer.normalizer.unnormalize(fmt.ACTION, chunk.astype(np.float64)).astype(np.float32)
+
+
+@dataclass
+class EpisodeRun:
+    """One closed-loop episode.
+
+    Attributes:
+        task, seed, instruction, head: what was run.
+        success: Meta-World's success flag at any step.
+        steps: actions executed.
+        frames: ``(V, T + 1, H, W, 3)`` uint8, the views before each action and after the last.
+        captions: per frame, what the policy said when it planned the chunk being executed.
+        chunk_ms: milliseconds of each prediction (prefix, generation or flow sampling, decoding).
+        fallbacks: chunks that acted with the fallback (token head only).
+        overlong: chunks decoded from the first full chunk of a completion that did not stop.
+    """
+
+    task: str
+    seed: int
+    instruction: str
+    head: Head
+    success: bool
+    steps: int
+    frames: np.ndarray
+    captions: list[str]
+    chunk_ms: list[float] = field(default_factory=list)
+    fallbacks: int = 0
+    overlong: int = 0
+
+
+def _plan(
+    policy: VLAPolicy,
+    tokenizer: FastActionTokenizer,
+    observation: VLAObservation,
+    head: Head,
+    max_new_tokens: int,
+    generator: torch.Generator,
+) -> tuple[np.ndarray, str, DecodedAction | None]:
+    """``(robot actions (H, A), caption, how the tokens decoded (None: flow head))``."""
+    if head == "flow":
+        chunk = policy.act_with_flow_head(observation, generator=generator)[0].cpu().numpy().astype(np.float64)
+        actions = tokenizer.normalizer.unnormalize(fmt.ACTION, chunk).astype(np.float32)
+        return actions, "flow head: " + " ".join(f"{v:+.2f}" for v in actions[0]), None
+    completion = policy.generate(observation, max_new_tokens=max_new_tokens)[0]
+    decoded = decode_completion(completion, tokenizer)
+    caption = completion.text.strip() or "(no text)"
+    if decoded.fallback:
+        logger.warning("%s: fallback action (hold still): %s", observation.instruction, decoded.reason)
+        caption = f"[fallback: hold still] {caption}"
+    return decoded.actions, caption, decoded
+
+
+@torch.no_grad()
+def run_episode(
+    policy: VLAPolicy,
+    tokenizer: FastActionTokenizer,
+    task: str,
+    seed: int,
+    *,
+    head: Head = "tokens",
+    execute_steps: int = 5,
+    max_steps: int = 100,
+    max_new_tokens: int = 256,
+    instruction_split: Literal["train", "heldout"] = "train",
+) -> EpisodeRun:
+    """Run ``policy`` on ``task`` at layout ``seed`` (an instruction paraphrase of
+    ``instruction_split`` drawn with ``seed``) until success or ``max_steps`` actions."""
+    config = policy.config
+    if head not in HEADS:
+        raise ConfigError(f"head {head!r}; expected one of {HEADS}")
+    if not 1 <= execute_steps <= config.horizon:
+        raise ConfigError(f"execute_steps={execute_steps}; expected 1..{config.horizon} (the policy's horizon)")
+    if (tokenizer.horizon, tokenizer.action_dim) != (config.horizon, config.action_dim):
+        raise ConfigError(
+            f"{tokenizer.source}: horizon {tokenizer.horizon}, action_dim {tokenizer.action_dim}; the policy expects "
+            f"horizon {config.horizon}, action_dim {config.action_dim}: pass the tokenizer of its SFT run"
+        )
+    policy.eval()
+    generator = torch.Generator().manual_seed(seed)
+    size = config.autoencoder.image_size
+    with MetaWorldEnv(task, views=config.views, image_size=size, seed=seed) as env:
+        if not 1 <= max_steps <= env.max_policy_steps:
+            raise ConfigError(f"max_steps={max_steps}; expected 1..{env.max_policy_steps} (Meta-World's limit)")
+        instruction = pick_instruction(task, np.random.default_rng(seed), instruction_split)
+        env.reset(seed)
+        run = EpisodeRun(task, seed, instruction, head, False, 0, np.zeros(0), [])
+        frames = [env.render()]
+        while run.steps < max_steps and not run.success:
+            state = env.proprio() if config.state_dim else None
+            observation = VLAObservation(frames[-1], instruction, state)
+            start = time.perf_counter()
+            actions, caption, decoded = _plan(policy, tokenizer, observation, head, max_new_tokens, generator)
+            run.chunk_ms.append(1000 * (time.perf_counter() - start))
+            run.fallbacks += int(decoded is not None and decoded.fallback)
+            run.overlong += int(decoded is not None and decoded.overlong)
+            for action in actions[: min(execute_steps, max_steps - run.steps)]:
+                env.step(action)
+                run.steps += 1
+                run.captions.append(caption)
+                frames.append(env.render())
+                if env.success():
+                    run.success = True
+                    break
+        run.captions.append(run.captions[-1] if run.captions else "")
+        run.frames = np.stack(frames, axis=1)
+    return run
+
+
+@dataclass
+class TaskResult:
+    """Every seed of one task: success per seed and their mean and standard deviation."""
+
+    task: str
+    episodes: list[EpisodeRun]
+
+    @property
+    def successes(self) -> list[bool]:
+        return [episode.success for episode in self.episodes]
+
+    def summary(self) -> dict[str, object]:
+        """JSON-ready: success per seed, mean and std over seeds, fallbacks, ms per chunk."""
+        rates = np.array(self.successes, dtype=np.float64)
+        chunk_ms = [ms for episode in self.episodes for ms in episode.chunk_ms]
+        return {
+            "success_by_seed": {str(e.seed): e.success for e in self.episodes},
+            "success_mean": float(rates.mean()),
+            "success_std": float(rates.std()),
+            "steps_by_seed": {str(e.seed): e.steps for e in self.episodes},
+            "chunks": len(chunk_ms),
+            "fallbacks": sum(e.fallbacks for e in self.episodes),
+            "overlong": sum(e.overlong for e in self.episodes),
+            "ms_per_chunk": float(np.mean(chunk_ms)) if chunk_ms else 0.0,
+        }
+
+
+def evaluate_tasks(
+    policy: VLAPolicy,
+    tokenizer: FastActionTokenizer,
+    tasks: Sequence[str],
+    seeds: Sequence[int],
+    **options: object,
+) -> list[TaskResult]:
+    """``run_episode`` for every task and seed (``options`` as there)."""
+    return [
+        TaskResult(task, [run_episode(policy, tokenizer, task, seed, **options) for seed in seeds])  # type: ignore[arg-type]
+        for task in tasks
+    ]
