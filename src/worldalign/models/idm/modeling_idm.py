@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from worldalign.errors import ConfigError
+from worldalign.models.conv_stack import strided_conv_layers
 from worldalign.models.idm.configuration_idm import IDMConfig
 
 
@@ -40,14 +41,7 @@ class _ViewEncoder(nn.Module):
 
     def __init__(self, config: IDMConfig, in_channels: int) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        for out_channels in config.channels:
-            layers += [
-                nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=2, padding=1),
-                nn.GroupNorm(min(8, out_channels), out_channels),
-                nn.GELU(),
-            ]
-            in_channels = out_channels
+        layers, in_channels = strided_conv_layers(in_channels, config.channels)
         self.convs = nn.Sequential(*layers)
         side = config.image_size // 2 ** len(config.channels)
         self.project = nn.Linear(in_channels * side * side, config.view_features)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from worldalign.errors import ConfigError
+from worldalign.models.conv_stack import strided_conv_layers
 from worldalign.models.success.configuration_success import SuccessClassifierConfig
 
 
@@ -26,15 +27,7 @@ class SuccessClassifier(nn.Module):
     def __init__(self, config: SuccessClassifierConfig) -> None:
         super().__init__()
         self.config = config
-        layers: list[nn.Module] = []
-        in_channels = 3
-        for out_channels in config.channels:
-            layers += [
-                nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=2, padding=1),
-                nn.GroupNorm(min(8, out_channels), out_channels),
-                nn.GELU(),
-            ]
-            in_channels = out_channels
+        layers, in_channels = strided_conv_layers(3, config.channels)
         side = config.image_size // 2 ** len(config.channels)
         self.encoder = nn.Sequential(*layers, nn.Flatten(), nn.Linear(in_channels * side * side, config.view_features))
         self.head = nn.Sequential(
