@@ -13,6 +13,7 @@ room cannot import, so the two lines are restated here): ``x_t = (1 - t) x0 + t 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -56,17 +57,28 @@ class FlowActionHead(nn.Module):
 
     def loss(self, x0: Tensor, context: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Flow-matching MSE on clean chunks ``x0`` ``(B, H, A)``, ``t ~ U(0, 1)``."""
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-        t = torch.rand(x0.shape[0], generator=generator, device=x0.device, dtype=x0.dtype)
+        noise = _draw(torch.randn, x0.shape, generator, x0)
+        t = _draw(torch.rand, (x0.shape[0],), generator, x0)
         x_t = (1 - t[:, None, None]) * x0 + t[:, None, None] * noise
         return torch.mean((self(x_t, t, context) - (noise - x0)) ** 2)
 
     @torch.no_grad()
     def sample(self, context: Tensor, steps: int, generator: torch.Generator | None = None) -> Tensor:
         """Chunks ``(B, H, A)`` by ``steps`` Euler steps from noise at ``t = 1`` to ``t = 0``."""
-        x = torch.randn((context.shape[0], self.horizon, self.action_dim), generator=generator,
-                        device=context.device, dtype=context.dtype)
+        x = _draw(torch.randn, (context.shape[0], self.horizon, self.action_dim), generator, context)
         times = torch.linspace(1.0, 0.0, steps + 1, device=context.device, dtype=context.dtype)
         for t, t_next in zip(times[:-1], times[1:]):
             x = x + (t_next - t) * self(x, t.expand(x.shape[0]), context)
         return x
+
+
+def _draw(
+    distribution: Callable[..., Tensor],
+    shape: tuple[int, ...] | torch.Size,
+    generator: torch.Generator | None,
+    like: Tensor,
+) -> Tensor:
+    """Random numbers of ``shape`` on ``like``'s device and dtype, drawn on ``generator``'s device
+    (a CPU generator, as training loops keep for exact resume, also serves a model on a GPU)."""
+    device = generator.device if generator is not None else like.device
+    return distribution(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
