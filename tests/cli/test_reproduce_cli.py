@@ -13,7 +13,7 @@ from moving_squares import tiny_runs
 from worldalign.algos.align import LOG_FILE
 from worldalign.errors import ConfigError
 from worldalign.stages.reproduce import RESULTS_FILE, Claim, aggregate, verdicts
-from worldalign.stages.results_page import read_results
+from worldalign.stages.results_page import read_results, verdict_word
 
 TINY = [
     "--iterations", "2", "--eval-every", "1", "--conditions-per-iteration", "2", "--group-size", "2",
@@ -107,3 +107,11 @@ def test_results_from_something_else_are_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps({"version": 1, "effect": "x"}))
     with pytest.raises(ConfigError, match=r"missing field\(s\) \['title'"):
         read_results(path)
+
+
+def test_targets_read_met_or_missed_and_guards_held_or_broken() -> None:
+    target, guard = {"target": 0.1}, {"target": None}
+    assert verdict_word(target, True) == "target met"
+    assert verdict_word(target, False, emphasis="**") == "**target missed**"
+    assert verdict_word(guard, True) == "guard held"
+    assert verdict_word(guard, False, emphasis="**") == "**guard broken**"

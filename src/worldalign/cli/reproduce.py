@@ -106,7 +106,7 @@ def _changes(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def run_reproduce(args: argparse.Namespace) -> int:
     from worldalign.stages.reproduce import EFFECTS, RESULTS_FILE, ReproduceSetup, recipe, reproduce_effect
-    from worldalign.stages.results_page import read_results, write_results_page
+    from worldalign.stages.results_page import read_results, verdict_word, write_results_page
 
     effect = EFFECTS[args.effect]
     setup_changes, config_changes = _changes(args)
@@ -128,14 +128,14 @@ def run_reproduce(args: argparse.Namespace) -> int:
         f"training seeds {list(where.seeds)}"
     )
     results = reproduce_effect(effect, where)
-    claims = {claim["metric"]: claim["label"] for claim in results["claims"]}
+    claims = {claim["metric"]: claim for claim in results["claims"]}
     for verdict in results["verdicts"]:
         if verdict["measured"]:
             print(
-                f"  {claims[verdict['metric']]}: {verdict['before']:.4f} -> {verdict['after']:.4f} "
+                f"  {claims[verdict['metric']]['label']}: {verdict['before']:.4f} -> {verdict['after']:.4f} "
                 f"({verdict['relative']:+.1%}; noise {verdict['noise']:.4f}; "
                 f"{'counts' if verdict['exceeds_noise'] else 'within the noise'}; "
-                f"target {'met' if verdict['meets_target'] else 'missed'})"
+                f"{verdict_word(claims[verdict['metric']], verdict['meets_target'])})"
             )
     print(f"results: {args.out / effect.name / RESULTS_FILE}")
     if args.page is not None:

@@ -49,7 +49,7 @@ def write_results_page(results: Sequence[dict[str, Any]], path: Path) -> Path:
         "pretrained model and evaluated on the same held-out episodes with the same sampling seeds; the",
         "pretrained model (update 0) is the baseline. A change **counts** only when it exceeds both the",
         "training-seed spread (std over the seeds) and the sampling-seed spread; a target is met only by",
-        "a change that counts (a guard metric meets its target unless it got worse beyond the noise).",
+        "a change that counts; a guard metric (no target) holds unless it got worse beyond the noise.",
         "",
     ]
     for name, effect in EFFECTS.items():
@@ -84,12 +84,12 @@ def _effect_section(entry: dict[str, Any]) -> list[str]:
         if not verdict["measured"]:
             lines.append(f"| {claim['label']} | {claim['paper']} | not measured | | | | |")
             continue
-        target = "guard" if claim["target"] is None else f"{claim['target']:+.0%} better"
-        met = "met" if verdict["meets_target"] else "**missed**"
+        target = "" if claim["target"] is None else f"{claim['target']:+.0%} better: "
+        met = verdict_word(claim, verdict["meets_target"], emphasis="**")
         lines.append(
             f"| {claim['label']} | {claim['paper']} | {_value(first[claim['metric']])} | "
             f"{_value(last[claim['metric']])} | {verdict['relative']:+.1%} | "
-            f"{'yes' if verdict['exceeds_noise'] else 'no'} | {target}: {met} |"
+            f"{'yes' if verdict['exceeds_noise'] else 'no'} | {target}{met} |"
         )
     metrics = [claim["metric"] for claim in entry["claims"] if claim["metric"] in first]
     lines += [
@@ -103,6 +103,14 @@ def _effect_section(entry: dict[str, Any]) -> list[str]:
         values = " | ".join(f"{point['metrics'][m]['mean']:.4f}" for m in metrics)
         lines.append(f"| {point['iteration']} | {point['seconds'] / 60:.1f} min | {values} |")
     return [*lines, ""]
+
+
+def verdict_word(claim: dict[str, Any], meets_target: bool, emphasis: str = "") -> str:
+    """How a verdict reads: a target is "met" or "missed", a guard (no target) "held" or "broken"
+    (worse beyond the noise); ``emphasis`` wraps the bad outcome (e.g. Markdown's ``**``)."""
+    if claim["target"] is None:
+        return "guard held" if meets_target else f"{emphasis}guard broken{emphasis}"
+    return "target met" if meets_target else f"{emphasis}target missed{emphasis}"
 
 
 def _value(metric: dict[str, Any]) -> str:
