@@ -18,7 +18,7 @@ are its reconstructions, the kind of frames a world model decodes.
 
 def add_train_success_parser(train_subparsers: argparse._SubParsersAction) -> None:
     """Add ``success`` to the ``worldalign train`` group."""
-    from worldalign.algos.success_classifier import SuccessTrainingConfig
+    from worldalign.configs.success import SuccessTrainingConfig
 
     defaults = SuccessTrainingConfig()
     parser = train_subparsers.add_parser(
@@ -45,7 +45,8 @@ def add_train_success_parser(train_subparsers: argparse._SubParsersAction) -> No
 
 def run_train_success(args: argparse.Namespace) -> int:
     """Train, write the classifier folder and print the held-out numbers."""
-    from worldalign.algos.success_classifier import SuccessTrainingConfig, train_success_classifier
+    from worldalign.algos.success_classifier import train_success_classifier
+    from worldalign.configs.success import SuccessTrainingConfig
     from worldalign.data.lerobot_reader import LeRobotDataset
     from worldalign.runs.loading import load_autoencoder
     from worldalign.utils.text import split_list

@@ -3,5 +3,5 @@
 Each model family's own config sits beside its model (``models/<family>/configuration_<family>.py``,
 as in LeRobot); this room holds what a training run adds to it (steps, batch, optimizer,
 schedule, checkpointing) for every trainer (``pretrain``: the autoencoder and the world model,
-``idm``, ``judge``), and the presets that pair a model config with its training config.
+``idm``, ``judge``, ``success``, ``vla_sft``), and the presets that pair a model config with its training config.
 """

@@ -12,7 +12,8 @@ to frame ``t + 1``. The last action has no recorded outcome.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -135,13 +136,7 @@ class ClipBatch:
 
     def to(self, device: torch.device | str, *, non_blocking: bool = False) -> ClipBatch:
         """This batch with its tensors on ``device`` (e.g. the training GPU)."""
-        return replace(
-            self,
-            frames=self.frames.to(device, non_blocking=non_blocking),
-            actions=self.actions.to(device, non_blocking=non_blocking),
-            episode_index=self.episode_index.to(device, non_blocking=non_blocking),
-            start_frame=self.start_frame.to(device, non_blocking=non_blocking),
-        )
+        return _tensors_on(self, device, non_blocking)
 
 
 @dataclass(frozen=True)
@@ -164,13 +159,7 @@ class LatentClipBatch:
 
     def to(self, device: torch.device | str, *, non_blocking: bool = False) -> LatentClipBatch:
         """This batch with its tensors on ``device``."""
-        return replace(
-            self,
-            latents=self.latents.to(device, non_blocking=non_blocking),
-            actions=self.actions.to(device, non_blocking=non_blocking),
-            episode_index=self.episode_index.to(device, non_blocking=non_blocking),
-            start_frame=self.start_frame.to(device, non_blocking=non_blocking),
-        )
+        return _tensors_on(self, device, non_blocking)
 
 
 @dataclass(frozen=True)
@@ -238,3 +227,16 @@ class Rollout:
     @property
     def batch_size(self) -> int:
         return int(self.frames.shape[0])
+
+
+BatchT = TypeVar("BatchT", ClipBatch, LatentClipBatch)
+
+
+def _tensors_on(batch: BatchT, device: torch.device | str, non_blocking: bool) -> BatchT:
+    """``batch`` with every tensor field moved to ``device`` (the other fields shared)."""
+    moved = {
+        item.name: value.to(device, non_blocking=non_blocking)
+        for item in fields(batch)
+        if isinstance(value := getattr(batch, item.name), torch.Tensor)
+    }
+    return replace(batch, **moved)

@@ -15,6 +15,7 @@ episode lengths, the same seed draws the same windows from a dataset and from it
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -35,7 +36,7 @@ def check_window_arguments(owner: str, context_frames: int, future_frames: int, 
         )
 
 
-class WindowSampler(Generic[BatchT]):
+class WindowSampler(ABC, Generic[BatchT]):
     """Batches of windows of episodes with ``lengths``, deterministic by seed.
 
     ``iter(sampler)`` is an endless stream of uniformly drawn windows (every window equally
@@ -158,5 +159,6 @@ class WindowSampler(Generic[BatchT]):
         rows = self.offsets[episodes, None] + np.maximum(within, 0)
         return episodes, starts, rows, within[:, :-1] < 0
 
+    @abstractmethod
     def _batch(self, windows: np.ndarray) -> BatchT:
-        raise NotImplementedError
+        """The batch of window numbers ``windows`` ``(B,)``: what it holds is the subclass's."""
