@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,7 +179,7 @@ def reproduce_effect(effect: Effect, where: ReproduceSetup) -> dict[str, Any]:
         "title": effect.title,
         "citation": effect.citation,
         "seeds": list(where.seeds),
-        "recipe": {"setup": _jsonable(runs[0][0], skip=("out",)), "config": config_to_dict(runs[0][1])},
+        "recipe": {"setup": _without(config_to_dict(runs[0][0]), "out"), "config": config_to_dict(runs[0][1])},
         "claims": [dataclasses.asdict(claim) for claim in effect.claims],
         "curve": aggregate(curves),
     }
@@ -191,14 +192,6 @@ def _finished(out: Path, iterations: int) -> bool:
     """Whether the run in ``out`` completed ``iterations`` updates (its summary says so)."""
     path = out / SUMMARY_FILE
     return path.is_file() and json.loads(path.read_text()).get("iterations") == iterations
-
-
-def _jsonable(setup: AlignSetup, skip: Sequence[str]) -> dict[str, Any]:
-    return {
-        name: str(value) if isinstance(value, Path) else value
-        for name, value in dataclasses.asdict(setup).items()
-        if name not in skip
-    }
 
 
 def read_curve(out: Path) -> list[dict[str, Any]]:
@@ -238,12 +231,12 @@ def aggregate(curves: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
             values = [point["metrics"][name] for point in points]
             spreads = [point["metrics"].get(f"{name}/seed_std", 0.0) for point in points]
             metrics[name] = {
-                "mean": _mean(values),
+                "mean": statistics.fmean(values),
                 "train_std": _std(values),
-                "sampling_std": _mean(spreads),
+                "sampling_std": statistics.fmean(spreads),
                 "per_seed": values,
             }
-        seconds = _mean([point["seconds"] for point in points])
+        seconds = statistics.fmean([point["seconds"] for point in points])
         merged.append({"iteration": iteration, "seconds": seconds, "metrics": metrics})
     return merged
 
@@ -266,7 +259,7 @@ def verdicts(curve: list[dict[str, Any]], claims: Sequence[Claim]) -> list[dict[
         relative = change / abs(before["mean"]) if before["mean"] else math.nan
         improvement = -relative if claim.lower_is_better else relative
         noise = max(after["train_std"], after["sampling_std"], before["sampling_std"])
-        exceeds = abs(change) > after["train_std"] and abs(change) > max(after["sampling_std"], before["sampling_std"])
+        exceeds = abs(change) > noise
         if claim.target is None:
             meets = not (exceeds and improvement < 0)
         else:
@@ -289,13 +282,10 @@ def verdicts(curve: list[dict[str, Any]], claims: Sequence[Claim]) -> list[dict[
     return judged
 
 
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values)
-
-
 def _std(values: Sequence[float]) -> float:
     """Sample standard deviation (0 for a single value)."""
-    if len(values) < 2:
-        return 0.0
-    mean = _mean(values)
-    return math.sqrt(sum((value - mean) ** 2 for value in values) / (len(values) - 1))
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _without(values: dict[str, Any], name: str) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if key != name}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from pathlib import PurePath
 from typing import Any, TypeVar
 
 from worldalign.errors import ConfigError
@@ -17,7 +18,7 @@ ConfigT = TypeVar("ConfigT")
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
-    """A JSON-ready dict of a (possibly nested) dataclass config; tuples become lists."""
+    """A JSON-ready dict of a (possibly nested) dataclass config; tuples become lists, paths strings."""
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
         raise TypeError(f"expected a dataclass instance, got {type(config).__name__}")
     return {field.name: _to_json(getattr(config, field.name)) for field in dataclasses.fields(config)}
@@ -28,6 +29,10 @@ def _to_json(value: Any) -> Any:
         return config_to_dict(value)
     if isinstance(value, (tuple, list)):
         return [_to_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _to_json(item) for key, item in value.items()}
+    if isinstance(value, PurePath):
+        return str(value)
     return value
 
 
