@@ -131,8 +131,7 @@ def _plan(
 ) -> tuple[np.ndarray, str, DecodedAction | None]:
     """``(robot actions (H, A), caption, how the tokens decoded (None: flow head))``."""
     if head == "flow":
-        chunk = policy.act_with_flow_head(observation, generator=generator)[0].cpu().numpy().astype(np.float64)
-        actions = tokenizer.normalizer.unnormalize(fmt.ACTION, chunk).astype(np.float32)
+        actions = _robot(policy.act_with_flow_head(observation, generator=generator)[0].cpu().numpy(), tokenizer)
         return actions, "flow head: " + " ".join(f"{v:+.2f}" for v in actions[0]), None
     completion = policy.generate(observation, max_new_tokens=max_new_tokens)[0]
     decoded = decode_completion(completion, tokenizer)

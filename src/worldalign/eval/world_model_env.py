@@ -44,7 +44,7 @@ from torch import Tensor
 
 from worldalign.data import lerobot_format as fmt
 from worldalign.data.lerobot_reader import LeRobotDataset
-from worldalign.data.pixels import to_pixels, to_unit_range
+from worldalign.data.pixels import to_uint8_video, to_unit_range
 from worldalign.data.selection import check_image_size, select_views
 from worldalign.data.stats import Normalizer
 from worldalign.data.types import Rollout
@@ -267,7 +267,7 @@ class WorldModelEnv(gym.Env[np.ndarray, np.ndarray]):
                 "one of them"
             )
         success = terms[self.success_key] >= self.success_threshold
-        frames = to_pixels(result.frames[0].cpu()).numpy()  # (V, chunk, H, W, 3)
+        frames = to_uint8_video(result.frames[0])  # (V, chunk, H, W, 3)
         self._observation = frames[:, -1].copy()
         info = {"success": success, "frames": frames, "terms": terms, "episode": self._episode, "task": self._task}
         truncated = self._steps >= self.max_steps and not success

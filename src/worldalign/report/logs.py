@@ -50,11 +50,7 @@ def panels(scalars: dict[str, Series]) -> dict[str, list[Series]]:
     """The curves of each panel of ``PANELS`` that the log holds."""
     chosen = {}
     for title, pattern in PANELS.items():
-        matches = [
-            series
-            for tag, series in sorted(scalars.items())
-            if _drawn(tag, pattern)
-        ]
+        matches = [series for tag, series in sorted(scalars.items()) if _drawn(tag, pattern)]
         if matches:
             chosen[title] = matches
     return chosen
