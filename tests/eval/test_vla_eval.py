@@ -7,8 +7,8 @@ import pytest
 from vla_fixtures import vla_dataset_and_tokenizer
 
 from worldalign.data.fast_tokenizer import FastActionTokenizer
-from worldalign.eval.vla import decode_completion
 from worldalign.models.vla import Completion
+from worldalign.models.vla.decoding_vla import decode_completion
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +22,7 @@ def _completion(action_tokens: tuple[int, ...]) -> Completion:
         text="<think> phase: reach. </think>",
         action_tokens=action_tokens,
         ended=True,
+        trailing=0,
         well_formed=bool(action_tokens),
     )
 
@@ -43,9 +44,9 @@ def test_undecodable_action_tokens_give_the_fallback_and_good_ones_decode(tokeni
 def test_a_completion_that_runs_on_is_decoded_from_its_first_full_chunk(tokenizer: FastActionTokenizer) -> None:
     chunk = tokenizer.hold_still * 0 + 0.5
     ids = tokenizer.encode(chunk)
-    overlong = Completion(ids=(), text="", action_tokens=(*ids, *ids), ended=False, well_formed=False)
+    overlong = Completion(ids=(), text="", action_tokens=(*ids, *ids), ended=False, trailing=0, well_formed=False)
     decoded = decode_completion(overlong, tokenizer)
     assert decoded.overlong and not decoded.fallback
     np.testing.assert_allclose(decoded.actions, decode_completion(_completion(tuple(ids)), tokenizer).actions)
-    ended = Completion(ids=(), text="", action_tokens=(*ids, *ids), ended=True, well_formed=True)
+    ended = Completion(ids=(), text="", action_tokens=(*ids, *ids), ended=True, trailing=0, well_formed=True)
     assert decode_completion(ended, tokenizer).fallback  # it chose to stop there: not a chunk

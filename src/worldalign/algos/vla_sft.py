@@ -1,7 +1,7 @@
 """Supervised fine-tuning of the VLA policy (RoboAlign's SFT stage, before GRPO).
 
 Reads top to bottom: the samples cut from a dataset's episodes (``build_sft_samples``), the
-resumable batch source (``SFTBatches``), the config sized for the dataset and the FAST tokenizer
+resumable batch source (``SampleBatches``), the config sized for the dataset and the FAST tokenizer
 (``vla_sft_config``), and the loop (``train_vla_sft``) driven by ``algos.training_run.TrainingRun``
 (AdamW + warmup/cosine, clipping, checkpoints, exact resume, TensorBoard, progress bar, a NaN loss
 stops the run before anything of that step is saved).
@@ -35,7 +35,7 @@ from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.reasoning_text import PHASES, episode_phases, reasoning_text
 from worldalign.data.selection import check_image_size
 from worldalign.errors import ConfigError
-from worldalign.models.vla import VLABatch, VLAProcessor, VLASample, new_vla_policy
+from worldalign.models.vla import VLASample, new_vla_policy
 from worldalign.runs.layout import run_folder_of
 from worldalign.runs.side_files import dataset_action_normalizer
 
@@ -118,19 +118,19 @@ def build_sft_samples(
     return result
 
 
-class SFTBatches:
-    """Batches of ``batch_size`` samples, each pass over the samples in a new seeded order (the
-    last partial batch of a pass is dropped); ``state_dict`` / ``load_state_dict`` make a resumed
-    run draw exactly the batches an uninterrupted one would (``algos.training_run``)."""
+class SampleBatches:
+    """Lists of ``batch_size`` samples, each pass over the samples in a new seeded order (the last
+    partial batch of a pass is dropped); ``state_dict`` / ``load_state_dict`` make a resumed run
+    draw exactly the batches an uninterrupted one would (``algos.training_run``). SFT collates
+    them into ``VLABatch``es; GRPO generates completions for them."""
 
-    def __init__(self, samples: Sequence[VLASample], processor: VLAProcessor, batch_size: int, seed: int) -> None:
+    def __init__(self, samples: Sequence[VLASample], batch_size: int, seed: int) -> None:
         if len(samples) < batch_size:
             raise ConfigError(
-                f"{len(samples)} SFT sample(s) for a batch size of {batch_size}; expected at least one batch "
-                "(a larger dataset, a smaller --batch-size, or a shorter tokenizer horizon)"
+                f"{len(samples)} sample(s) for a batch size of {batch_size}; expected at least one batch "
+                "(a larger dataset, a smaller batch size, or a shorter tokenizer horizon)"
             )
         self.samples = samples
-        self.processor = processor
         self.batch_size = batch_size
         self.seed = seed
         self.epoch = 0
@@ -139,13 +139,13 @@ class SFTBatches:
     def _order(self, epoch: int) -> np.ndarray:
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.samples))
 
-    def __iter__(self) -> Iterator[VLABatch]:
+    def __iter__(self) -> Iterator[list[VLASample]]:
         while True:
             order = self._order(self.epoch)
             while self.position + self.batch_size <= len(order):
                 chosen = order[self.position : self.position + self.batch_size]
                 self.position += self.batch_size
-                yield self.processor.collate([self.samples[i] for i in chosen])
+                yield [self.samples[i] for i in chosen]
             self.epoch, self.position = self.epoch + 1, 0
 
     def state_dict(self) -> dict[str, Any]:
@@ -179,11 +179,6 @@ def vla_sft_config(base: VLASFTConfig, dataset: LeRobotDataset, tokenizer: FastA
     return dataclasses.replace(base, model=model)
 
 
-def _to_device(batch: VLABatch, device: torch.device) -> VLABatch:
-    moved = {f.name: getattr(batch, f.name) for f in dataclasses.fields(batch)}
-    return VLABatch(**{name: None if value is None else value.to(device) for name, value in moved.items()})
-
-
 def train_vla_sft(
     config: VLASFTConfig,
     samples: Sequence[VLASample],
@@ -213,14 +208,14 @@ def train_vla_sft(
         )
     torch.manual_seed(config.run.seed)
     policy = new_vla_policy(config.model, autoencoder).to(device)
-    data = SFTBatches(samples, policy.processor, config.batch_size, config.run.seed)
+    data = SampleBatches(samples, config.batch_size, config.run.seed)
     tokenizer.save(run_tokenizer_folder(out_dir))
     run = TrainingRun(policy, config.optimizer, config.run, config.steps, out_dir, data, config, progress, resume)
     result = TrainingResult(step=run.step, resumed_from=run.resumed_from)
     with run:
-        for batch in run.batches():
+        for chosen in run.batches():
             policy.train()
-            out = policy(_to_device(batch, device), generator=run.generator)
+            out = policy(policy.processor.collate(chosen).to(device), generator=run.generator)
             terms = {name: out[name] for name in ("token_loss", "flow_loss")}
             scalars = {name: float(value) for name, value in out.items() if name != "loss"}
             scalars["grad_norm"] = run.update(out["loss"], terms=terms)

@@ -228,6 +228,10 @@ class Rollout:
     def batch_size(self) -> int:
         return int(self.frames.shape[0])
 
+    @property
+    def device(self) -> torch.device:
+        return self.frames.device
+
 
 BatchT = TypeVar("BatchT", ClipBatch, LatentClipBatch)
 

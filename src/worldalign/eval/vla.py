@@ -25,12 +25,12 @@ from typing import Literal
 import numpy as np
 import torch
 
-from worldalign.data import lerobot_format as fmt
 from worldalign.data.fast_tokenizer import FastActionTokenizer
 from worldalign.envs.metaworld_env import MetaWorldEnv
 from worldalign.envs.tasks import pick_instruction
 from worldalign.errors import ConfigError
-from worldalign.models.vla import Completion, VLAObservation, VLAPolicy
+from worldalign.models.vla import VLAObservation, VLAPolicy
+from worldalign.models.vla.decoding_vla import DecodedAction, decode_completion, robot_actions
 
 logger = logging.getLogger(__name__)
 
@@ -40,57 +40,6 @@ DEFAULT_SEED_BASE = 1_000_000
 """Layout seeds of the evaluation are ``seed_base + i``. ``data generate`` seeds its episodes
 with 32-bit hashes (``envs.generate.episode_seed``), so these layouts are unseen in training
 except by a ~1e-9 chance per episode."""
-
-
-@dataclass
-class DecodedAction:
-    """The robot-unit ``(H, A)`` chunk of a completion, or the fallback and why.
-
-    ``overlong``: the completion ran on past a full chunk without ending and its first action
-    tokens that make exactly one chunk were decoded (``chunk_prefix``)."""
-
-    actions: np.ndarray
-    fallback: bool
-    reason: str = ""
-    overlong: bool = False
-
-
-def chunk_prefix(action_tokens: Sequence[int], tokenizer: FastActionTokenizer) -> list[int] | None:
-    """The shortest prefix of ``action_tokens`` whose tokens spell exactly ``H * A`` coefficients
-    (each FAST token is one or more coefficients), or None when no prefix does."""
-    needed, count = tokenizer.horizon * tokenizer.action_dim, 0
-    for position, token_id in enumerate(action_tokens):
-        token = tokenizer.bpe.id_to_token(int(token_id)) if 0 <= int(token_id) < tokenizer.vocab_size else None
-        if token is None:
-            return None
-        count += len(token)
-        if count >= needed:
-            return list(action_tokens[: position + 1]) if count == needed else None
-    return None
-
-
-def decode_completion(completion: Completion, tokenizer: FastActionTokenizer) -> DecodedAction:
-    """The completion's FAST ids as robot actions; no ids, or ids that do not decode, give the
-    tokenizer's hold-still chunk with ``fallback=True`` and the reason (never an exception).
-
-    A completion that did not end (it hit the token limit) and whose action tokens run past one
-    chunk is decoded from its first full chunk (``chunk_prefix``) and flagged ``overlong``: the
-    policy wrote the chunk and failed to stop, which the end token's loss had not yet taught it.
-    """
-    if not completion.action_tokens:
-        chunk = tokenizer.hold_still
-        return DecodedAction(_robot(chunk, tokenizer), True, "no action tokens in the completion")
-    decoded = tokenizer.decode_safe(list(completion.action_tokens))
-    if decoded.ok:
-        return DecodedAction(_robot(decoded.actions, tokenizer), False)
-    prefix = None if completion.ended else chunk_prefix(completion.action_tokens, tokenizer)
-    if prefix is not None:
-        return DecodedAction(_robot(tokenizer.decode(prefix), tokenizer), False, decoded.reason, overlong=True)
-    return DecodedAction(_robot(decoded.actions, tokenizer), True, decoded.reason)
-
-
-def _robot(chunk: np.ndarray, tokenizer: FastActionTokenizer) -> np.ndarray:
-    return tokenizer.normalizer.unnormalize(fmt.ACTION, chunk.astype(np.float64)).astype(np.float32)
 
 
 @dataclass
@@ -131,7 +80,7 @@ def _plan(
 ) -> tuple[np.ndarray, str, DecodedAction | None]:
     """``(robot actions (H, A), caption, how the tokens decoded (None: flow head))``."""
     if head == "flow":
-        actions = _robot(policy.act_with_flow_head(observation, generator=generator)[0].cpu().numpy(), tokenizer)
+        actions = robot_actions(policy.act_with_flow_head(observation, generator=generator)[0].cpu().numpy(), tokenizer)
         return actions, "flow head: " + " ".join(f"{v:+.2f}" for v in actions[0]), None
     completion = policy.generate(observation, max_new_tokens=max_new_tokens)[0]
     decoded = decode_completion(completion, tokenizer)

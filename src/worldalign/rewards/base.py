@@ -1,11 +1,12 @@
-"""What a reward is: a named callable scoring a batch of rollouts, one value per sample.
+"""What a reward is: a named callable scoring a batch, one value per sample.
 
-The contract every reward of worldalign follows (shared by the fidelity, executability,
-execution and judge rewards, and relied on by ``RewardComposer`` and the RL algorithms):
+The contract every reward of worldalign follows (shared by the world-model rewards on rollouts:
+fidelity, executability, execution, judge; and by the VLA's rewards on completions: action-token
+accuracy, format), relied on by ``RewardComposer`` and the RL algorithms:
 
 - ``name``: a short identifier, the name the command line selects it by
   (``--rewards fidelity=1.0,executability=0.5``);
-- ``reward(rollout) -> {name: (B,), f"{name}/{component}": (B,), ...}``: float tensors, one
+- ``reward(batch) -> {name: (B,), f"{name}/{component}": (B,), ...}``: float tensors, one
   value per sample. The key ``name`` is the reward (higher is better); every other key is a
   component that explains it and is logged under its key. A sample the reward cannot score is
   NaN, never a made-up number: the composer reports it and drops that sample.
@@ -17,22 +18,32 @@ The composition into one scalar lives in ``compose``, so no reward knows about t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
-from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
+
+
+class Scored(Protocol):
+    """What rewards score: a batch that knows its size and device (``data.types.Rollout``, the
+    VLA's ``rewards.vla.CompletionGroup``)."""
+
+    @property
+    def batch_size(self) -> int: ...
+
+    @property
+    def device(self) -> torch.device: ...
 
 
 @runtime_checkable
 class Reward(Protocol):
-    """A reward function on rollouts (see the module docstring for the contract)."""
+    """A reward function on a ``Scored`` batch (see the module docstring for the contract)."""
 
     name: str
 
-    def __call__(self, rollout: Rollout) -> dict[str, Tensor]:
+    def __call__(self, batch: Any) -> dict[str, Tensor]:
         """``{name: (B,) value, f"{name}/{component}": (B,), ...}``, float, higher is better."""
         ...
 

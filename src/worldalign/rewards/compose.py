@@ -1,6 +1,7 @@
 """Weighted composition of rewards into one scalar per sample, with every term kept and timed.
 
-``RewardComposer(weights, rewards)(rollout) -> RewardOutput``:
+``RewardComposer(weights, rewards)(batch) -> RewardOutput`` (a rollout of the world model, a
+group of the VLA's completions: any ``rewards.base.Scored``):
 
 - ``total[b] = sum_name weights[name] * value[name][b]`` over the rewards with a non-zero
   weight (a zero weight computes and logs a reward without training on it);
@@ -24,9 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
-from worldalign.rewards.base import Reward
+from worldalign.rewards.base import Reward, Scored
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class RewardOutput:
 
 
 class RewardComposer:
-    """Apply ``rewards`` to a rollout and combine them with ``weights`` by name.
+    """Apply ``rewards`` to a batch (``Scored``) and combine them with ``weights`` by name.
 
     Args:
         weights: ``{reward name: weight}``; every name must be one of ``rewards``' names.
@@ -96,9 +96,9 @@ class RewardComposer:
         """The reward names, in evaluation order."""
         return [reward.name for reward in self.rewards]
 
-    def __call__(self, rollout: Rollout) -> RewardOutput:
-        batch = rollout.batch_size
-        device = rollout.frames.device
+    def __call__(self, scored: Scored) -> RewardOutput:
+        batch = scored.batch_size
+        device = scored.device
         total = torch.zeros(batch, dtype=torch.float32, device=device)
         valid = torch.ones(batch, dtype=torch.bool, device=device)
         terms: dict[str, Tensor] = {}
@@ -106,7 +106,7 @@ class RewardComposer:
         seconds: dict[str, float] = {}
         for reward in self.rewards:
             start = time.perf_counter()
-            values = reward(rollout)
+            values = reward(scored)
             seconds[reward.name] = time.perf_counter() - start
             self._check(reward.name, values, batch)
             value = values[reward.name].to(device=device, dtype=torch.float32)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from worldalign.models.autoencoder.configuration_autoencoder import AutoencoderConfig
 from worldalign.errors import ConfigError
+from worldalign.models.autoencoder.configuration_autoencoder import AutoencoderConfig
 
 TINY_BACKBONE = "tiny"
 

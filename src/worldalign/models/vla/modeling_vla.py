@@ -132,9 +132,10 @@ class VLAPolicy(nn.Module):
                              device=batch.target_mask.device)
         return torch.cat([visual, batch.target_mask], dim=1)
 
-    def forward(self, batch: VLABatch, generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """``{"loss", "token_loss", "flow_loss", "token_accuracy"}``; ``flow_loss`` is 0 when the
-        batch has no action chunk. ``loss = token_loss + flow_loss_weight * flow_loss``."""
+    def _run_targets(self, batch: VLABatch) -> tuple[Tensor, Tensor, Tensor, Tensor, int]:
+        """One LM pass over a batch: ``(logits (B, M, vocab) of the positions that predict a
+        target on, their targets (B, M), which of them are targets (B, M), final hidden states
+        (B, N, width), visual prefix length)``."""
         visual = self._visual_prefix(batch.frames, batch.state)
         text = self.lm.get_input_embeddings()(batch.input_ids)
         embeddings = torch.cat([visual, text], dim=1)
@@ -146,19 +147,32 @@ class VLAPolicy(nn.Module):
         out = self.lm(inputs_embeds=embeddings, attention_mask=attention.long(), output_hidden_states=True,
                       logits_to_keep=embeddings.shape[1] - start)
         labels = torch.cat([torch.zeros(visual.shape[:2], dtype=torch.long, device=visual.device), batch.labels], 1)
-        mask = self.loss_mask(batch)[:, start + 1 :]
-        logits = out.logits[:, :-1][mask]
-        targets = labels[:, start + 1 :][mask]
+        return (out.logits[:, :-1], labels[:, start + 1 :], self.loss_mask(batch)[:, start + 1 :],
+                out.hidden_states[-1], visual.shape[1])
+
+    def forward(self, batch: VLABatch, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """``{"loss", "token_loss", "flow_loss", "token_accuracy"}``; ``flow_loss`` is 0 when the
+        batch has no action chunk. ``loss = token_loss + flow_loss_weight * flow_loss``."""
+        logits, targets, mask, hidden, visual = self._run_targets(batch)
+        logits, targets = logits[mask], targets[mask]
         token_loss = F.cross_entropy(logits.float(), targets)
         accuracy = (logits.argmax(-1) == targets).float().mean()
         flow_loss = torch.zeros((), device=token_loss.device)
         if batch.actions is not None:
             self.processor.check_chunk(batch.actions, "batch.actions")
-            context = self._context(out.hidden_states[-1], visual.shape[1] + batch.prompt_lengths)
+            context = self._context(hidden, visual + batch.prompt_lengths)
             flow_loss = self.flow_head.loss(batch.actions.to(context.dtype), context, generator)
         loss = token_loss + self.config.flow_loss_weight * flow_loss
         return {"loss": loss, "token_loss": token_loss.detach(), "flow_loss": flow_loss.detach(),
                 "token_accuracy": accuracy.detach()}
+
+    def token_log_probs(self, batch: VLABatch) -> tuple[Tensor, Tensor]:
+        """``(log_probs, mask)``, both ``(B, M)``: the log-probability of every target token of
+        ``batch`` (e.g. ``VLAProcessor.collate_generated``'s completions) under the policy, in
+        float32, and which entries are targets (0 where not). GRPO's ratio and KL read them."""
+        logits, targets, mask, _, _ = self._run_targets(batch)
+        log_probs = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets[..., None]).squeeze(-1)
+        return torch.where(mask, log_probs, torch.zeros_like(log_probs)), mask
 
     def _prefix(self, observation: VLAObservation, copies: int) -> Tensor:
         """``(copies, P, width)`` prefix embeddings of one observation."""

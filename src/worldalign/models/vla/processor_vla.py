@@ -16,7 +16,8 @@ text that did would be read as action tokens.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -127,6 +128,19 @@ class VLABatch:
     prompt_lengths: Tensor
     actions: Tensor | None
 
+    def _map(self, change: Callable[[Tensor], Tensor]) -> VLABatch:
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return VLABatch(**{name: None if value is None else change(value) for name, value in fields.items()})
+
+    def to(self, device: torch.device | str) -> VLABatch:
+        """The batch on ``device``."""
+        return self._map(lambda tensor: tensor.to(device))
+
+    def rows(self, rows: Sequence[int]) -> VLABatch:
+        """The samples ``rows`` of the batch (padding kept as is)."""
+        index = torch.as_tensor(list(rows), dtype=torch.long)
+        return self._map(lambda tensor: tensor[index.to(tensor.device)])
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -138,6 +152,8 @@ class Completion:
         text: the decoded text before the first action id.
         action_tokens: the FAST ids (not LM ids) of the run of action ids after the text.
         ended: whether the end token closed the completion.
+        trailing: ids between the run of action ids and the end (or the last id): text written
+            after the actions.
         well_formed: text is ``<think> … </think>``, at least one action token follows, then the
             end token and nothing else (the format GRPO rewards).
     """
@@ -146,6 +162,7 @@ class Completion:
     text: str
     action_tokens: tuple[int, ...]
     ended: bool
+    trailing: int
     well_formed: bool
 
 
@@ -189,8 +206,20 @@ class VLAProcessor:
 
     def collate(self, samples: Sequence[VLASample]) -> VLABatch:
         """Pad ``samples`` into one batch (targets right after each instruction)."""
+        return self._pad(samples, [self.target_ids(s.reasoning, s.fast_ids) for s in samples])
+
+    def collate_generated(self, samples: Sequence[VLASample], generated: Sequence[Sequence[int]]) -> VLABatch:
+        """Pad observations ``samples`` with the LM ids each one generated (``Completion.ids``) as
+        targets: the batch whose ``VLAPolicy.token_log_probs`` GRPO trains on."""
+        if len(samples) != len(generated):
+            raise ConfigError(f"{len(samples)} observations for {len(generated)} completions; expected one each")
+        empty = [row for row, ids in enumerate(generated) if not ids]
+        if empty:
+            raise ConfigError(f"completions {empty} are empty; a generated completion has at least one token")
+        return self._pad(samples, [list(map(int, ids)) for ids in generated])
+
+    def _pad(self, samples: Sequence[VLASample], targets: Sequence[list[int]]) -> VLABatch:
         prompts = [self.prompt_ids(s.instruction) for s in samples]
-        targets = [self.target_ids(s.reasoning, s.fast_ids) for s in samples]
         length = max(len(p) + len(t) for p, t in zip(prompts, targets))
         ids = torch.full((len(samples), length), self.codec.pad_id, dtype=torch.long)
         target_mask = torch.zeros((len(samples), length), dtype=torch.bool)
@@ -240,5 +269,6 @@ class VLAProcessor:
         )
         kept = body + [self.codec.eos_id] if ended else body
         return Completion(
-            ids=tuple(kept), text=text, action_tokens=tuple(actions), ended=ended, well_formed=well_formed
+            ids=tuple(kept), text=text, action_tokens=tuple(actions), ended=ended, trailing=trailing,
+            well_formed=well_formed,
         )

@@ -1,0 +1,119 @@
+"""The VLA's GRPO rewards on generated completions: action-token accuracy and format (RoboAlign).
+
+RoboAlign (summary in ``../shared/seeds/001_36de1df6bd8cbac4.txt``) aligns a VLA's language
+backbone with GRPO on two rewards: the accuracy of the low-level FAST action tokens it writes
+(Pertsch et al. 2025, arXiv:2501.09747) against the expert's, and the format of the completion
+(``<think> … </think>`` reasoning, then the action tokens). Both follow the house's reward
+contract (``rewards.base``): a name, one value per completion, components logged under
+``name/component``, composed with weights by ``RewardComposer``.
+
+- ``action_accuracy`` = the length of the longest prefix of the completion's FAST ids equal to
+  the expert's, divided by the expert's length (1: the expert's chunk exactly). A prefix, not a
+  per-position match: FAST writes the low-frequency DCT coefficients first, and one wrong token
+  shifts the meaning of every token after it. Components: ``exact`` (1 when equal).
+- ``format`` = the steps of the grammar the completion gets right, in order, over three:
+  ``think`` (the text is one ``<think> … </think>`` block), then ``decodable`` (the action tokens
+  after it spell exactly one chunk: ``models.vla.decoding_vla``), then ``ended`` (the end token
+  right after them). A step counts only when the ones before it do: partial credit ranks a group
+  whose completions all miss the end, and ending early without reasoning or actions earns nothing
+  (measured: with independent checks, GRPO on the fixture learned to write the end token at once
+  for a third of the reward). Components: each check on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from worldalign.data.fast_tokenizer import FastActionTokenizer
+from worldalign.errors import ConfigError
+from worldalign.models.vla.decoding_vla import decode_completion
+from worldalign.models.vla.processor_vla import THINK_CLOSE, THINK_OPEN, Completion
+from worldalign.rewards.base import component_key
+
+ACTION_ACCURACY = "action_accuracy"
+FORMAT = "format"
+
+
+@dataclass(frozen=True)
+class CompletionGroup:
+    """What the VLA rewards score: completions and, for each, the expert's FAST ids (not LM ids)
+    of the observation it was generated for."""
+
+    completions: Sequence[Completion]
+    expert_ids: Sequence[Sequence[int]]
+
+    def __post_init__(self) -> None:
+        if len(self.completions) != len(self.expert_ids):
+            raise ConfigError(
+                f"{len(self.completions)} completions for {len(self.expert_ids)} expert token sequences; expected one each"
+            )
+        empty = [row for row, ids in enumerate(self.expert_ids) if not ids]
+        if empty:
+            raise ConfigError(f"expert FAST ids of rows {empty} are empty; every expert chunk has at least one token")
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.completions)
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+
+def matching_prefix(generated: Sequence[int], expert: Sequence[int]) -> int:
+    """Length of the longest common prefix of two id sequences."""
+    length = 0
+    for mine, theirs in zip(generated, expert):
+        if int(mine) != int(theirs):
+            break
+        length += 1
+    return length
+
+
+class ActionTokenAccuracy:
+    """``action_accuracy``: the matching prefix of the FAST ids over the expert's length."""
+
+    name = ACTION_ACCURACY
+
+    def __call__(self, batch: CompletionGroup) -> dict[str, Tensor]:
+        prefixes = [matching_prefix(c.action_tokens, e) for c, e in zip(batch.completions, batch.expert_ids)]
+        exact = [tuple(map(int, c.action_tokens)) == tuple(map(int, e)) for c, e in zip(batch.completions, batch.expert_ids)]
+        return {
+            self.name: torch.tensor([p / len(e) for p, e in zip(prefixes, batch.expert_ids)], dtype=torch.float32),
+            component_key(self.name, "exact"): torch.tensor(exact, dtype=torch.float32),
+        }
+
+
+class FormatReward:
+    """``format``: ``think``, then ``decodable``, then ``ended``, each counted only after the
+    previous (module docstring), over three."""
+
+    name = FORMAT
+
+    def __init__(self, tokenizer: FastActionTokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    def __call__(self, batch: CompletionGroup) -> dict[str, Tensor]:
+        checks: dict[str, list[float]] = {"think": [], "decodable": [], "ended": []}
+        for completion in batch.completions:
+            text = completion.text.strip()
+            checks["think"].append(float(
+                text.startswith(THINK_OPEN) and text.endswith(THINK_CLOSE) and text.count(THINK_OPEN) == 1
+                and text.count(THINK_CLOSE) == 1
+            ))
+            decoded = decode_completion(completion, self.tokenizer)
+            checks["decodable"].append(float(bool(completion.action_tokens) and not decoded.fallback
+                                             and not decoded.overlong))
+            checks["ended"].append(float(completion.ended and completion.trailing == 0))
+        values = {component_key(self.name, check): torch.tensor(v, dtype=torch.float32) for check, v in checks.items()}
+        in_order = torch.cumprod(torch.stack(list(values.values())), dim=0)
+        return {self.name: in_order.sum(0) / len(checks), **values}
+
+
+def vla_rewards(tokenizer: FastActionTokenizer) -> list[ActionTokenAccuracy | FormatReward]:
+    """Every VLA reward, by name: ``action_accuracy`` and ``format``."""
+    return [ActionTokenAccuracy(), FormatReward(tokenizer)]
