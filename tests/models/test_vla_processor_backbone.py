@@ -31,7 +31,7 @@ def test_parse_well_formed_and_malformed_completions() -> None:
     eos = processor.codec.eos_id
     good = processor.target_ids("phase: grasp.", [2, 5])
     completion = processor.parse(good)
-    assert completion == type(completion)(tuple(good), "<think> phase: grasp. </think>", (2, 5), True, True)
+    assert completion == type(completion)(tuple(good), "<think> phase: grasp. </think>", (2, 5), True, 0, True)
     assert processor.parse(good + [7, 7]).ids == tuple(good)  # nothing after the end token is kept
     no_actions = processor.parse(processor.codec.encode("<think> x </think>") + [eos])
     assert no_actions.action_tokens == () and not no_actions.well_formed
@@ -40,7 +40,7 @@ def test_parse_well_formed_and_malformed_completions() -> None:
     no_think = processor.parse(processor.codec.encode("hello") + processor.action_lm_ids([1]) + [eos])
     assert no_think.action_tokens == (1,) and not no_think.well_formed
     text_after = processor.parse(good[:-1] + processor.codec.encode("x") + [eos])
-    assert not text_after.well_formed
+    assert not text_after.well_formed and text_after.trailing == 1
 
 
 def test_collate_marks_targets_after_the_instruction() -> None:
