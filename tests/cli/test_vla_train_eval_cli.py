@@ -1,5 +1,6 @@
-"""``worldalign vla train`` then ``vla eval`` end to end on the tiny backbone (a 16-step Meta-World
-dataset, 3 SFT steps, 1 task x 1 seed x 6 closed-loop steps), and their bad input."""
+"""``worldalign vla train``, ``vla align`` and ``vla eval`` end to end on the tiny backbone (a
+16-step Meta-World dataset, 3 SFT steps, 2 GRPO rounds, 1 task x 1 seed x 6 closed-loop steps), and
+their bad input."""
 
 from __future__ import annotations
 
@@ -47,12 +48,21 @@ def test_train_then_eval_writes_the_json_and_a_video(
     code, printed, err = run(argv, capsys)
     assert code == 0, err
     assert "26 SFT samples from 2 episodes" in printed and "VLA policy written to" in printed
+    align = ["vla", "align", tmp_path / "run", "--dataset", dataset, "--out", tmp_path / "grpo", "--updates", 2,
+             "--observations-per-update", 2, "--group-size", 2, "--max-new-tokens", 16, "--pool-fraction", 0.1]
+    code, printed, err = run(align, capsys)
+    assert code == 0, err
+    assert "GRPO pool: 2 observations = 7.69% of the SFT run's 26 distinct samples" in printed
+    assert "4 observation visits (66.67% of its 6 sample visits)" in printed
+    assert "first -> last round: reward/action_accuracy" in printed and "aligned VLA policy written to" in printed
+    code, _, err = run([*align, "--rewards", "action_accuracy=1,bogus=1"], capsys)
+    assert code != 0 and "unknown reward 'bogus'; available: action_accuracy, format" in err
     for head in ("tokens", "flow"):
         out = tmp_path / f"eval-{head}"
         argv = [
             "vla",
             "eval",
-            tmp_path / "run",
+            tmp_path / ("grpo" if head == "tokens" else "run"),
             "--tasks",
             "reach-v3",
             "--seeds",
@@ -93,7 +103,7 @@ def test_nan_actions_are_a_clear_error_before_anything_is_written(
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.parametrize("verb", ["train", "eval"])
+@pytest.mark.parametrize("verb", ["train", "align", "eval"])
 def test_help_shows_examples(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["vla", verb, "--help"])

@@ -1,12 +1,13 @@
 """``worldalign vla ...``: the vision-language-action policy's verbs: its FAST action tokenizer
-(``vla tokenizer fit|info``), supervised fine-tuning (``vla train``) and closed-loop evaluation in
-Meta-World (``vla eval``)."""
+(``vla tokenizer fit|info``), supervised fine-tuning (``vla train``), GRPO after it (``vla align``)
+and closed-loop evaluation in Meta-World (``vla eval``)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from worldalign.configs.vla_grpo import DEFAULT_POOL_FRACTION, DEFAULT_REWARD_WEIGHTS, VLAGRPOConfig
 from worldalign.configs.vla_sft import DEFAULT_RELEASE_KEEP
 from worldalign.data.fast_tokenizer import DEFAULT_HORIZON, DEFAULT_SCALE, DEFAULT_VOCAB_SIZE
 
@@ -17,7 +18,36 @@ examples:
   worldalign vla tokenizer fit --dataset data/mt10 --out runs/fast --horizon 10
   worldalign vla tokenizer info runs/fast
   worldalign vla train --dataset data/mt10 --tokenizer runs/fast --out runs/vla --steps 2000
-  worldalign vla eval runs/vla --tasks mt10 --seeds 3 --head tokens --out runs/vla-eval
+  worldalign vla align runs/vla --dataset data/mt10 --out runs/vla-grpo
+  worldalign vla eval runs/vla-grpo --tasks mt10 --seeds 3 --head tokens --out runs/vla-grpo-eval
+"""
+
+_GRPO = VLAGRPOConfig()
+_WEIGHTS = ",".join(f"{name}={weight:g}" for name, weight in DEFAULT_REWARD_WEIGHTS.items())
+
+ALIGN_EPILOG = f"""\
+examples:
+  worldalign vla align runs/vla --dataset data/mt10 --out runs/vla-grpo
+  worldalign vla align runs/vla --dataset data/mt10 --out runs/vla-grpo --updates 200 --group-size 8 \\
+      --rewards action_accuracy=1.0,format=0.5 --lr 2e-5 --kl 0.04
+
+GRPO after SFT (RoboAlign's RL stage; GRPO, arXiv:2402.03300). The pool: at most --pool-fraction
+(default {DEFAULT_POOL_FRACTION:g}: RoboAlign's under 1%) of the SFT run's samples of --dataset, rebuilt as
+the SFT run chose them, each with the expert's FAST ids. Each of --updates rounds draws
+--observations-per-update observations, samples --group-size completions of each at
+--temperature, scores them and takes --minibatches optimizer steps on the clipped per-token
+surrogate with a KL to the SFT model. The command prints the pool and the observation visits
+against the SFT run's samples and visits.
+
+Rewards (name=weight, default {_WEIGHTS}):
+  action_accuracy  longest prefix of the FAST ids equal to the expert's, over its length
+  format           <think> ... </think>, then a decodable chunk, then the end token, in that
+                   order, each worth a third only after the ones before it
+
+OUT gets model/ (evaluate it with `worldalign vla eval OUT`), fast_tokenizer/ (the SFT run's),
+checkpoints/ (every --checkpoint-every rounds: running the same command again resumes exactly)
+and tensorboard/ (every reward term, completion lengths, ended and well-formed fractions, the
+loss, KL, clip fraction and ratio). The flow action head is not trained by GRPO.
 """
 
 TRAIN_EPILOG = """\
@@ -131,6 +161,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     info.add_argument("tokenizer", type=Path, help="tokenizer folder (tokenizer.json + fast_config.json)")
     info.set_defaults(handler=run_info)
     _register_train(groups)
+    _register_align(groups)
     _register_eval(groups)
 
 
@@ -164,6 +195,57 @@ def _register_train(groups: argparse._SubParsersAction) -> None:
     train.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints (default: 200)")
     train.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has checkpoints")
     train.set_defaults(handler=run_train)
+
+
+def _register_align(groups: argparse._SubParsersAction) -> None:
+    align = groups.add_parser(
+        "align",
+        help="GRPO of an SFT'd VLA policy: action-token accuracy and format rewards",
+        description="Align an SFT'd VLA policy with GRPO on under 1%% of its SFT data (RoboAlign's RL stage).",
+        epilog=ALIGN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    align.add_argument("model", type=Path, help="the --out folder of `worldalign vla train`, or its model/")
+    align.add_argument("--dataset", required=True, type=Path, help="the dataset the SFT run was trained on")
+    align.add_argument("--out", required=True, type=Path, help="run folder to write (resumed when it has checkpoints)")
+    align.add_argument("--updates", type=int, default=_GRPO.updates, help=f"rounds (default: {_GRPO.updates})")
+    align.add_argument(
+        "--observations-per-update", type=int, default=_GRPO.observations_per_update,
+        help=f"observations per round (default: {_GRPO.observations_per_update})",
+    )
+    align.add_argument(
+        "--group-size", type=int, default=_GRPO.group_size,
+        help=f"completions per observation (default: {_GRPO.group_size})",
+    )
+    align.add_argument(
+        "--minibatches", type=int, default=_GRPO.minibatches,
+        help=f"optimizer steps per round (default: {_GRPO.minibatches})",
+    )
+    align.add_argument(
+        "--temperature", type=float, default=_GRPO.temperature, help=f"sampling temperature (default: {_GRPO.temperature:g})"
+    )
+    align.add_argument(
+        "--max-new-tokens", type=int, default=_GRPO.max_new_tokens,
+        help=f"longest completion (default: {_GRPO.max_new_tokens})",
+    )
+    align.add_argument("--rewards", default=_WEIGHTS, help=f"name=weight pairs (default: {_WEIGHTS})")
+    align.add_argument(
+        "--lr", type=float, default=_GRPO.optimizer.learning_rate,
+        help=f"constant learning rate (default: {_GRPO.optimizer.learning_rate:g})",
+    )
+    align.add_argument("--kl", type=float, default=_GRPO.kl_coef, help=f"KL weight (default: {_GRPO.kl_coef:g})")
+    align.add_argument("--clip", type=float, default=_GRPO.clip_range, help=f"ratio clip (default: {_GRPO.clip_range:g})")
+    align.add_argument(
+        "--pool-fraction", type=float, default=_GRPO.pool_fraction,
+        help=f"most GRPO observations as a fraction of the SFT samples (default: {_GRPO.pool_fraction:g})",
+    )
+    align.add_argument("--seed", type=int, default=0, help="seeds the pool, its order and the sampling (default: 0)")
+    align.add_argument(
+        "--checkpoint-every", type=int, default=_GRPO.run.checkpoint_every,
+        help=f"rounds between checkpoints (default: {_GRPO.run.checkpoint_every})",
+    )
+    align.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has checkpoints")
+    align.set_defaults(handler=run_align)
 
 
 def _register_eval(groups: argparse._SubParsersAction) -> None:
@@ -235,6 +317,44 @@ def run_train(args: argparse.Namespace) -> int:
     if result.losses:
         print(f"loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f} over steps {result.resumed_from + 1}..{result.step}")
     print(f"VLA policy written to {result.model_dir}")
+    return 0
+
+
+def run_align(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from worldalign.algos.vla_grpo import build_grpo_pool, train_vla_grpo
+    from worldalign.configs.pretrain import RunConfig
+    from worldalign.data.lerobot_reader import LeRobotDataset
+    from worldalign.rewards.registry import parse_reward_spec
+    from worldalign.rewards.vla import VLA_REWARDS
+    from worldalign.runs.layout import model_folder
+
+    folder = model_folder(args.model, "model", "vla train")
+    config = VLAGRPOConfig(
+        updates=args.updates,
+        observations_per_update=args.observations_per_update,
+        group_size=args.group_size,
+        minibatches=args.minibatches,
+        temperature=args.temperature,
+        max_new_tokens=args.max_new_tokens,
+        clip_range=args.clip,
+        kl_coef=args.kl,
+        reward_weights=parse_reward_spec(args.rewards, VLA_REWARDS),
+        pool_fraction=args.pool_fraction,
+        optimizer=dataclasses.replace(_GRPO.optimizer, learning_rate=args.lr),
+        run=RunConfig(checkpoint_every=args.checkpoint_every, log_every=1, seed=args.seed),
+    )
+    pool, tokenizer = build_grpo_pool(folder, LeRobotDataset(args.dataset), config, args.seed)
+    print(pool.describe(config))
+    result = train_vla_grpo(config, folder, pool, tokenizer, args.out, resume=not args.no_resume)
+    if result.resumed_from:
+        print(f"resumed from optimizer step {result.resumed_from}")
+    if result.rounds:
+        first, last = result.rounds[0], result.rounds[-1]
+        terms = [key for key in first if key.count("/") == 1 and not key.endswith(("/seconds", "/invalid_samples"))]
+        print("first -> last round: " + ", ".join(f"{k} {first[k]:.3f} -> {last[k]:.3f}" for k in terms))
+    print(f"aligned VLA policy written to {result.model_dir}")
     return 0
 
 

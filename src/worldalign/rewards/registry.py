@@ -21,7 +21,7 @@ import difflib
 import importlib
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from worldalign.errors import ConfigError
@@ -84,10 +84,11 @@ def _factory(name: str) -> RewardFactory:
     return _FACTORIES[name]
 
 
-def parse_reward_spec(spec: str) -> dict[str, float]:
+def parse_reward_spec(spec: str, names: Sequence[str] | None = None) -> dict[str, float]:
     """``"fidelity=1.0,executability=0.5"`` -> ``{"fidelity": 1.0, "executability": 0.5}``.
 
-    A name without ``=weight`` gets weight 1.0. Names are checked against the registry.
+    A name without ``=weight`` gets weight 1.0. Names are checked against ``names`` when given
+    (the VLA's rewards, which score completions), else against the registry of rollout rewards.
     """
     weights: dict[str, float] = {}
     for item in (part.strip() for part in spec.split(",")):
@@ -105,7 +106,10 @@ def parse_reward_spec(spec: str) -> dict[str, float]:
             raise ConfigError(f"reward spec {spec!r}: weight {weight_text.strip()} of {name!r}; expected {WEIGHT_RULE}")
         if name in weights:
             raise ConfigError(f"reward spec {spec!r}: {name!r} appears twice")
-        _factory(name)
+        if names is None:
+            _factory(name)
+        elif name not in names:
+            raise ConfigError(f"reward spec {spec!r}: unknown reward {name!r}; available: {', '.join(names)}")
         weights[name] = weight
     if not weights:
         raise ConfigError(f"reward spec {spec!r}: expected name=weight pairs, e.g. 'fidelity=1.0,executability=0.5'")

@@ -36,6 +36,8 @@ from worldalign.rewards.base import component_key
 
 ACTION_ACCURACY = "action_accuracy"
 FORMAT = "format"
+VLA_REWARDS = (ACTION_ACCURACY, FORMAT)
+"""The names ``vla_rewards`` builds, in its order."""
 
 
 @dataclass(frozen=True)
