@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -226,3 +227,16 @@ def test_a_tokenizer_of_another_shape_is_refused(
     pool, _ = build_grpo_pool(model, data, _config(1), seed=0)
     with pytest.raises(ConfigError, match="pass the tokenizer of its SFT run"):
         train_vla_grpo(_config(1), model, pool, other, tmp_path / "run", progress=False)
+
+
+def test_instructions_of_different_lengths_split_into_minibatches(
+    sft_run: tuple[LeRobotDataset, FastActionTokenizer, Path], tmp_path: Path
+) -> None:
+    data, _, model = sft_run
+    config = _config(1, group_size=2, minibatches=2)
+    pool, tokenizer = build_grpo_pool(model, data, config, seed=0)
+    # One observation per minibatch, their prompts (and so their logit windows) of different lengths.
+    pool.samples = [dataclasses.replace(pool.samples[0], instruction="reach"),
+                    dataclasses.replace(pool.samples[1], instruction="reach the goal with the gripper, slowly")]
+    result = train_vla_grpo(config, model, pool, tokenizer, tmp_path, progress=False)
+    assert result.step == 2 and np.isfinite(result.losses).all()

@@ -287,19 +287,19 @@ def train_vla_grpo(
         for observations in run.batches():
             group = sample_group(policy, observations, composer, config, run.generator)
             batch = policy.processor.collate_generated(group.observations, [c.ids for c in group.completions])
-            batch = batch.to(device)
-            old, ref = _fixed_log_probs(policy, reference, batch, config)
             round_scalars = _round_scalars(group)
             run.log_values(round_scalars)
             result.rounds.append(round_scalars)
-            rows = np.arange(len(group.completions))
-            for part in np.array_split(rows, config.minibatches):
+            parts = [(rows, batch.rows(rows).to(device)) for rows in np.array_split(np.arange(len(batch.input_ids)),
+                                                                                     config.minibatches)]
+            # Every slice's sampling-policy and reference log-probabilities before the first step.
+            fixed = [_fixed_log_probs(policy, reference, part, config) for _, part in parts]
+            for (rows, part), (old, ref) in zip(parts, fixed):
                 policy.train()
-                log_probs, mask = policy.token_log_probs(batch.rows(part))
-                old_part = log_probs.detach() if old is None else old[part]
+                log_probs, mask = policy.token_log_probs(part)
                 loss, stats = grpo_token_loss(
-                    log_probs, old_part, None if ref is None else ref[part], mask,
-                    group.advantages[part].to(device), config.clip_range, config.kl_coef,
+                    log_probs, log_probs.detach() if old is None else old, ref, mask,
+                    group.advantages[rows].to(device), config.clip_range, config.kl_coef,
                 )
                 scalars = {name: float(value) for name, value in stats.items()}
                 scalars["grad_norm"] = run.update(loss, terms={"policy": stats["policy"], "kl": stats["kl"]})
@@ -318,8 +318,8 @@ def train_vla_grpo(
 def _fixed_log_probs(
     policy: VLAPolicy, reference: VLAPolicy | None, batch: VLABatch, config: VLAGRPOConfig
 ) -> tuple[Tensor | None, Tensor | None]:
-    """``(old, reference)`` per-token log-probabilities of a round's completions: the sampling
-    policy's (None with one minibatch: the first step's own values, detached, are the same) and
+    """``(old, reference)`` per-token log-probabilities of a slice of a round's completions: the
+    sampling policy's (None with one minibatch: the step's own values, detached, are the same) and
     the SFT reference's (None without a KL term)."""
     policy.eval()
     old = policy.token_log_probs(batch)[0] if config.minibatches > 1 else None
