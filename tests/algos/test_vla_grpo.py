@@ -81,6 +81,11 @@ def test_on_policy_gradient_is_the_advantage_over_each_completions_tokens() -> N
     expected = torch.tensor([[-1 / 2 / 2, -1 / 2 / 2, 0.0], [2 / 3 / 2, 2 / 3 / 2, 2 / 3 / 2]])
     torch.testing.assert_close(log_probs.grad, expected)
     assert float(stats["ratio"]) == pytest.approx(1.0) and float(stats["clip_fraction"]) == 0.0
+    # Dr. GRPO: every completion's tokens divided by the same constant, whatever its length.
+    log_probs.grad = None
+    loss, _ = grpo_token_loss(log_probs, log_probs.detach(), None, mask, advantages, 0.2, 0.0, normalizer=10)
+    loss.backward()
+    torch.testing.assert_close(log_probs.grad, torch.tensor([[-1 / 10 / 2, -1 / 10 / 2, 0.0], [2 / 10 / 2] * 3]))
 
 
 def test_the_clip_stops_the_gradient_of_a_ratio_already_past_it() -> None:

@@ -13,7 +13,9 @@ and the completion's format. Reads top to bottom:
 - the loss (``grpo_token_loss``): per token, the clipped surrogate on ``rho = p / p_old`` minus
   ``kl_coef`` times the k3 estimate of the KL to the frozen SFT policy,
   ``exp(ref - logp) - (ref - logp) - 1`` (Schulman's unbiased, positive estimator, as GRPO);
-  the mean over each completion's tokens, then over completions;
+  summed over each completion's tokens and divided by ``max_new_tokens`` (Dr. GRPO, Liu et al.
+  2025, arXiv:2503.20783), or GRPO's mean over each completion's tokens (``sequence_mean``), then
+  averaged over completions;
 - the loop (``train_vla_grpo``): ``minibatches`` optimizer steps per round on slices of its
   completions, driven by ``algos.training_run.TrainingRun`` (checkpoints at round ends, exact
   resume, TensorBoard, progress bar, a NaN stops the run before anything is saved).
@@ -192,14 +194,20 @@ def grpo_token_loss(
     advantages: Tensor,
     clip_range: float,
     kl_coef: float,
+    normalizer: int | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """GRPO's loss (arXiv:2402.03300, Eq. 3) of ``(B, M)`` per-token log-probabilities.
 
-    ``loss = -mean_b [ sum_t mask (min(rho A_b, clip(rho) A_b) - kl_coef KL_t) / sum_t mask ]``
-    with ``rho = exp(log_probs - old_log_probs)`` and ``KL_t = exp(ref - logp) - (ref - logp) - 1``.
-    Returns the loss and ``{"policy", "kl", "clip_fraction", "ratio"}`` (detached, token means).
+    ``loss = -mean_b [ sum_t mask (min(rho A_b, clip(rho) A_b) - kl_coef KL_t) / n_b ]`` with
+    ``rho = exp(log_probs - old_log_probs)``, ``KL_t = exp(ref - logp) - (ref - logp) - 1`` and
+    ``n_b`` the completion's own token count (GRPO), or the constant ``normalizer`` when given
+    (Dr. GRPO, arXiv:2503.20783: every token of every completion weighs the same, so a long wrong
+    completion is not penalised less per token than a short one). Returns the loss and
+    ``{"policy", "kl", "clip_fraction", "ratio"}`` (detached; the last three are token means).
     """
-    counts = mask.sum(dim=1).clamp(min=1)
+    counts = mask.sum(dim=1).clamp(min=1).float()
+    if normalizer is not None:
+        counts = torch.full_like(counts, float(normalizer))
     ratio = torch.exp(log_probs - old_log_probs)
     advantage = advantages[:, None].to(log_probs.dtype)
     surrogate = torch.minimum(ratio * advantage, ratio.clamp(1 - clip_range, 1 + clip_range) * advantage)
@@ -300,6 +308,7 @@ def train_vla_grpo(
                 loss, stats = grpo_token_loss(
                     log_probs, log_probs.detach() if old is None else old, ref, mask,
                     group.advantages[rows].to(device), config.clip_range, config.kl_coef,
+                    None if config.loss_aggregation == "sequence_mean" else config.max_new_tokens,
                 )
                 scalars = {name: float(value) for name, value in stats.items()}
                 scalars["grad_norm"] = run.update(loss, terms={"policy": stats["policy"], "kl": stats["kl"]})

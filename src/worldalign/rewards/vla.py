@@ -51,7 +51,8 @@ class CompletionGroup:
     def __post_init__(self) -> None:
         if len(self.completions) != len(self.expert_ids):
             raise ConfigError(
-                f"{len(self.completions)} completions for {len(self.expert_ids)} expert token sequences; expected one each"
+                f"{len(self.completions)} completions for {len(self.expert_ids)} expert token sequences; "
+                "expected one each"
             )
         empty = [row for row, ids in enumerate(self.expert_ids) if not ids]
         if empty:
@@ -82,8 +83,9 @@ class ActionTokenAccuracy:
     name = ACTION_ACCURACY
 
     def __call__(self, batch: CompletionGroup) -> dict[str, Tensor]:
-        prefixes = [matching_prefix(c.action_tokens, e) for c, e in zip(batch.completions, batch.expert_ids)]
-        exact = [tuple(map(int, c.action_tokens)) == tuple(map(int, e)) for c, e in zip(batch.completions, batch.expert_ids)]
+        pairs = list(zip(batch.completions, batch.expert_ids))
+        prefixes = [matching_prefix(c.action_tokens, e) for c, e in pairs]
+        exact = [tuple(map(int, c.action_tokens)) == tuple(map(int, e)) for c, e in pairs]
         return {
             self.name: torch.tensor([p / len(e) for p, e in zip(prefixes, batch.expert_ids)], dtype=torch.float32),
             component_key(self.name, "exact"): torch.tensor(exact, dtype=torch.float32),
