@@ -29,7 +29,7 @@ ALIGN_EPILOG = f"""\
 examples:
   worldalign vla align runs/vla --dataset data/mt10 --out runs/vla-grpo
   worldalign vla align runs/vla --dataset data/mt10 --out runs/vla-grpo --updates 200 --group-size 8 \\
-      --rewards action_accuracy=1.0,format=0.5 --lr 2e-5 --kl 0.04
+      --rewards action_accuracy=1.0,format=0.5 --lr 5e-5 --kl 0.1
 
 GRPO after SFT (RoboAlign's RL stage; GRPO, arXiv:2402.03300). The pool: at most --pool-fraction
 (default {DEFAULT_POOL_FRACTION:g}: RoboAlign's under 1%) of the SFT run's samples of --dataset, rebuilt as
