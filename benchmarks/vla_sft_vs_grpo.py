@@ -1,13 +1,16 @@
 """Issue 22's table: closed-loop success of SFT vs SFT + GRPO over training seeds, from the
 ``vla_eval.json`` files ``scripts/vla_grpo_ab.sh`` writes.
 
-    python benchmarks/vla_sft_vs_grpo.py --root outputs/vla --seeds 0,1,2
+    python benchmarks/vla_sft_vs_grpo.py --root outputs/vla --seeds 0,1,2 --arms sft,grpo,grpo-t07
 
-For each arm (sft, grpo) and head (tokens, flow): the success rate of each training seed (the
+For each arm and head (tokens, flow): the success rate of each training seed (the
 mean over tasks and layout seeds of ``ROOT/eval-ARM-seedS-HEAD/vla_eval.json``), their mean and
 standard deviation, and the fallback fraction of the token head's chunks. The layout-seed spread
 is the standard deviation over layout seeds of the per-layout-seed success, averaged over
 training seeds. A change counts only when it exceeds both spreads (the house's rule).
+
+Then each GRPO arm's training reward per seed: the mean of each term over the first and the last
+``--block`` rounds (``ROOT/ARM-seedS/tensorboard``).
 """
 
 from __future__ import annotations
@@ -30,16 +33,36 @@ def _layout_spread(report: dict) -> float:
     return statistics.pstdev(per_seed)
 
 
+REWARD_TERMS = ("reward/total", "reward/action_accuracy", "reward/format", "reward/format/think",
+                "reward/format/decodable", "reward/format/ended", "completion/tokens")
+
+
+def _training_reward(run: Path, block: int) -> dict[str, tuple[float, float]]:
+    """``{term: (mean of the first block rounds, mean of the last block rounds)}``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    means = {}
+    for term in REWARD_TERMS:
+        values = [event.value for event in events.Scalars(term)]
+        means[term] = (statistics.fmean(values[:block]), statistics.fmean(values[-block:]))
+    return means
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=Path("outputs/vla"))
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--arms", default="sft,grpo", help="run-name prefixes; the first is the SFT arm")
+    parser.add_argument("--block", type=int, default=20, help="rounds averaged at each end (default: 20)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    arms = args.arms.split(",")
     print("| head | arm | success per training seed | mean ± std (training seeds) | layout-seed spread | fallbacks |")
     print("|---|---|---|---|---|---|")
     for head in ("tokens", "flow"):
-        for arm in ("sft", "grpo"):
+        for arm in arms:
             reports = {seed: _eval(args.root, arm, seed, head) for seed in seeds}
             done = {seed: r for seed, r in reports.items() if r is not None}
             if not done:
@@ -51,6 +74,23 @@ def main() -> None:
             per_seed = ", ".join(f"{seed}: {r['success_mean']:.3f}" for seed, r in done.items())
             print(f"| {head} | {arm} | {per_seed} | {statistics.fmean(rates):.3f} ± {std:.3f} | {spread:.3f} | "
                   f"{fallbacks:.0%} |")
+    for arm in arms[1:]:
+        runs = {seed: args.root / f"{arm}-seed{seed}" for seed in seeds if (args.root / f"{arm}-seed{seed}").is_dir()}
+        if runs:
+            _print_training_reward(arm, {seed: _training_reward(run, args.block) for seed, run in runs.items()}, args.block)
+
+
+def _print_training_reward(arm: str, logged: dict[int, dict[str, tuple[float, float]]], block: int) -> None:
+    print(f"\n| {arm} training term | first {block} rounds, per seed | last {block} rounds, per seed | "
+          "change, mean ± std over seeds |")
+    print("|---|---|---|---|")
+    for term in REWARD_TERMS:
+        first = [logged[seed][term][0] for seed in logged]
+        last = [logged[seed][term][1] for seed in logged]
+        change = [b - a for a, b in zip(first, last)]
+        std = statistics.stdev(change) if len(change) > 1 else float("nan")
+        print(f"| {term} | {', '.join(f'{v:.3f}' for v in first)} | {', '.join(f'{v:.3f}' for v in last)} | "
+              f"{statistics.fmean(change):+.3f} ± {std:.3f} |")
 
 
 if __name__ == "__main__":

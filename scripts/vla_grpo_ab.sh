@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
 # Issue 22: SFT vs SFT + GRPO in closed loop (docs/vla.md), after scripts/vla_sft_seeds.sh. For
-# each training seed in $SEEDS (default "0 1 2"): GRPO from outputs/vla/sft-seedS
-# (worldalign vla align, the defaults but for the options below), then `vla eval` of both arms with
-# the token head and the flow head on the 10 training tasks x 3 layout seeds. Resumable: rerun
-# it; finished evaluations are kept, an interrupted GRPO run continues from its checkpoint.
-# Table: python benchmarks/vla_sft_vs_grpo.py --root outputs/vla
+# each training seed in $SEEDS (default "0 1 2"): GRPO from outputs/vla/sft-seedS into
+# outputs/vla/$ARM-seedS (worldalign vla align with the defaults, plus $GRPO_OPTIONS), then
+# `vla eval` of both arms with the token head and the flow head on the 10 training tasks x 3
+# layout seeds. Resumable: rerun it; finished evaluations are kept, an interrupted GRPO run
+# continues from its checkpoint.
+#   scripts/vla_grpo_ab.sh                                            # recipe 1 (temperature 1)
+#   ARM=grpo-t07 GRPO_OPTIONS="--temperature 0.7" scripts/vla_grpo_ab.sh   # recipe 2
+# Table: python benchmarks/vla_sft_vs_grpo.py --root outputs/vla --arms sft,grpo,grpo-t07
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-outputs/vla}
 SEEDS=${SEEDS:-"0 1 2"}
-GRPO=(--updates 100 --lr 1e-4 --rewards action_accuracy=1,format=1)
+ARM=${ARM:-grpo}
+read -r -a EXTRA <<< "${GRPO_OPTIONS:-}"
+GRPO=(--updates 100 --lr 1e-4 --rewards action_accuracy=1,format=1 "${EXTRA[@]}")
 evaluate() {  # arm seed head
   local run="$OUT/$1-seed$2" out="$OUT/eval-$1-seed$2-$3"
   [ -f "$out/vla_eval.json" ] || .venv/bin/worldalign vla eval "$run" --tasks mt10 --seeds 3 --head "$3" --out "$out"
 }
 for seed in $SEEDS; do
-  [ -f "$OUT/grpo-seed$seed/model/model.safetensors" ] || .venv/bin/worldalign vla align "$OUT/sft-seed$seed" \
-    --dataset "$OUT/data" --out "$OUT/grpo-seed$seed" --seed "$seed" "${GRPO[@]}"
-  for arm in sft grpo; do
+  [ -f "$OUT/$ARM-seed$seed/model/model.safetensors" ] || .venv/bin/worldalign vla align "$OUT/sft-seed$seed" \
+    --dataset "$OUT/data" --out "$OUT/$ARM-seed$seed" --seed "$seed" "${GRPO[@]}"
+  for arm in sft "$ARM"; do
     for head in tokens flow; do evaluate "$arm" "$seed" "$head"; done
   done
 done
-echo "VLA A/B finished"
+echo "VLA A/B ($ARM) finished"

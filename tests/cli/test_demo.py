@@ -27,6 +27,10 @@ def test_demo_chain_on_two_tasks(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert summary["iterations"] == 1 and summary["algorithm"] == "nft"
     assert {"fidelity/lpips", "fidelity/ssim", "executability"} <= set(summary["before"]) <= set(summary["after"])
     assert len(list((out / "align" / "videos").glob("episode_*.mp4"))) == 2  # one held-out episode per task
+    vla = json.loads((out / "vla" / "vla_eval.json").read_text())
+    assert vla["head"] == "flow" and set(vla["tasks"]) == {"window-open-v3", "window-close-v3"}
+    assert all(task["chunks"] >= 1 for task in vla["tasks"].values())
+    assert {p.name for p in (out / "vla").glob("*.mp4")} == {"window-open-v3.mp4", "window-close-v3.mp4"}
 
     assert main(argv) == 0  # a second run reuses the dataset and finds the alignment done
     assert "reusing" in capsys.readouterr().out

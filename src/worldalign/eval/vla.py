@@ -81,7 +81,7 @@ def _plan(
     """``(robot actions (H, A), caption, how the tokens decoded (None: flow head))``."""
     if head == "flow":
         actions = robot_actions(policy.act_with_flow_head(observation, generator=generator)[0].cpu().numpy(), tokenizer)
-        return actions, "flow head: " + " ".join(f"{v:+.2f}" for v in actions[0]), None
+        return actions, "first action " + " ".join(f"{v:+.2f}" for v in actions[0]), None
     completion = policy.generate(observation, max_new_tokens=max_new_tokens)[0]
     decoded = decode_completion(completion, tokenizer)
     caption = completion.text.strip() or "(no text)"
