@@ -66,4 +66,5 @@ def decode_completion(completion: Completion, tokenizer: FastActionTokenizer) ->
 
 
 def robot_actions(chunk: np.ndarray, tokenizer: FastActionTokenizer) -> np.ndarray:
+    """A normalised ``(H, A)`` chunk in the robot's units (the tokenizer's action statistics)."""
     return tokenizer.normalizer.unnormalize(fmt.ACTION, chunk.astype(np.float64)).astype(np.float32)
