@@ -78,7 +78,9 @@ actions with the chosen head, executes its first --execute-steps actions and re-
 Meta-World reports success or --max-steps actions. The token head decodes the generated FAST
 ids with the run's tokenizer; a completion without decodable action tokens holds still for that
 chunk (counted as a fallback in the JSON, logged); one that writes a full chunk and runs on
-without the end token acts with its first full chunk (counted as overlong). OUT gets vla_eval.json (success per task and
+without the end token acts with its first full chunk (counted as overlong). The head
+tokens-constrained generates under the chunk grammar: the end token only once the FAST tokens
+spell exactly one chunk, no token that would overshoot it, no text after them. OUT gets vla_eval.json (success per task and
 seed, mean and std over seeds, ms per chunk, fallbacks) and one video per task with the text
 the policy wrote under each frame.
 """
@@ -261,7 +263,10 @@ def _register_eval(groups: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--tasks", default="mt10", help="task names and/or suites: mt10, heldout (default: mt10)")
     evaluate.add_argument("--seeds", type=int, default=3, help="layout seeds per task (default: 3)")
     evaluate.add_argument("--seed-base", type=int, default=None, help="first layout seed (default: 1000000)")
-    evaluate.add_argument("--head", choices=("tokens", "flow"), default="tokens", help="how to act (default: tokens)")
+    evaluate.add_argument(
+        "--head", choices=("tokens", "tokens-constrained", "flow"), default="tokens",
+        help="how to act: FAST tokens, FAST tokens under the chunk grammar, or the flow head (default: tokens)",
+    )
     evaluate.add_argument("--execute-steps", type=int, default=5, help="actions run per chunk (default: 5)")
     evaluate.add_argument("--max-steps", type=int, default=100, help="most actions per episode (default: 100)")
     evaluate.add_argument("--max-new-tokens", type=int, default=256, help="generation limit per chunk (default: 256)")

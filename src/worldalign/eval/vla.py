@@ -9,6 +9,9 @@ its first ``execute_steps`` actions, re-plan. Heads:
   is decoded from its first full chunk, counted as ``overlong``). A completion with no decodable action tokens (none, or
   ids that do not decode to a full chunk) acts with the tokenizer's defined fallback, the
   hold-still chunk (``FastActionTokenizer.decode_safe``); it is counted and logged, never raised;
+- ``tokens-constrained``: the same, generated under ``FastGrammar`` (the end token only once the
+  action tokens spell exactly one chunk, no token that would overshoot it): every completion
+  that reaches its action tokens within ``max_new_tokens`` decodes;
 - ``flow``: the flow-matching action head on the prefix (pi0, arXiv:2410.24164), no text.
 
 Success is Meta-World's flag at any step, as ``data generate`` records it.
@@ -30,12 +33,12 @@ from worldalign.envs.metaworld_env import MetaWorldEnv
 from worldalign.envs.tasks import pick_instruction
 from worldalign.errors import ConfigError
 from worldalign.models.vla import VLAObservation, VLAPolicy
-from worldalign.models.vla.decoding_vla import DecodedAction, decode_completion, robot_actions
+from worldalign.models.vla.decoding_vla import DecodedAction, FastGrammar, decode_completion, robot_actions
 
 logger = logging.getLogger(__name__)
 
-Head = Literal["tokens", "flow"]
-HEADS: tuple[Head, ...] = ("tokens", "flow")
+Head = Literal["tokens", "tokens-constrained", "flow"]
+HEADS: tuple[Head, ...] = ("tokens", "tokens-constrained", "flow")
 DEFAULT_SEED_BASE = 1_000_000
 """Layout seeds of the evaluation are ``seed_base + i``. ``data generate`` seeds its episodes
 with 32-bit hashes (``envs.generate.episode_seed``), so these layouts are unseen in training
@@ -82,7 +85,8 @@ def _plan(
     if head == "flow":
         actions = robot_actions(policy.act_with_flow_head(observation, generator=generator)[0].cpu().numpy(), tokenizer)
         return actions, "first action " + " ".join(f"{v:+.2f}" for v in actions[0]), None
-    completion = policy.generate(observation, max_new_tokens=max_new_tokens)[0]
+    grammar = FastGrammar(tokenizer, policy.processor).allowed if head == "tokens-constrained" else None
+    completion = policy.generate(observation, max_new_tokens=max_new_tokens, allowed=grammar)[0]
     decoded = decode_completion(completion, tokenizer)
     caption = completion.text.strip() or "(no text)"
     if decoded.fallback:

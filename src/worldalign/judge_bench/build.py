@@ -31,13 +31,19 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from worldalign.judge_bench.corruptions import DROPPED_FRAMES, NUISANCE_KINDS, TEMPORAL_KINDS, apply_nuisance, temporal_indices
-from worldalign.judge_bench.labels import LabelEvidence, label
-from worldalign.judge_bench.simulate import Edit, SimulatedClip, simulate_clip
-from worldalign.judge_bench.storage import BenchItem, write_benchmark
 from worldalign.envs.cameras import DEFAULT_VIEWS
 from worldalign.envs.tasks import SUITES, pick_instruction
 from worldalign.errors import ConfigError
+from worldalign.judge_bench.corruptions import (
+    DROPPED_FRAMES,
+    NUISANCE_KINDS,
+    TEMPORAL_KINDS,
+    apply_nuisance,
+    temporal_indices,
+)
+from worldalign.judge_bench.labels import LabelEvidence, label
+from worldalign.judge_bench.simulate import Edit, SimulatedClip, simulate_clip
+from worldalign.judge_bench.storage import BenchItem, write_benchmark
 
 SOURCES: tuple[str, ...] = (
     "expert",

@@ -18,11 +18,11 @@ from typing import Literal
 import mujoco
 import numpy as np
 
-from worldalign.judge_bench.labels import CONTACT_DISTANCE
 from worldalign.envs.experts import ScriptedExpert
 from worldalign.envs.metaworld_env import MetaWorldEnv
 from worldalign.envs.tasks import pick_instruction
 from worldalign.errors import ConfigError
+from worldalign.judge_bench.labels import CONTACT_DISTANCE
 
 EditKind = Literal["none", "slide", "float", "sink", "teleport"]
 

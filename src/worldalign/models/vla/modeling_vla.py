@@ -23,6 +23,7 @@ from which the architecture and the tokenizer are read again (``load_vla_policy`
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -191,15 +192,20 @@ class VLAPolicy(nn.Module):
         temperature: float = 0.0,
         num_samples: int = 1,
         generator: torch.Generator | None = None,
+        allowed: Callable[[Sequence[Sequence[int]]], Tensor] | None = None,
     ) -> list[Completion]:
         """``num_samples`` completions of one observation: greedy at ``temperature`` 0, sampled
-        otherwise; each stops at the end token or after ``max_new_tokens``."""
+        otherwise; each stops at the end token or after ``max_new_tokens``. ``allowed`` (e.g.
+        ``decoding_vla.FastGrammar``) maps the ids generated so far to a ``(num_samples, vocab)``
+        bool mask of the ids that may come next (constrained decoding)."""
         out = self.lm(inputs_embeds=self._prefix(observation, num_samples), use_cache=True, logits_to_keep=1)
         eos = self.processor.codec.eos_id
         rows: list[list[int]] = [[] for _ in range(num_samples)]
         done = torch.zeros(num_samples, dtype=torch.bool, device=out.logits.device)
         for _ in range(max_new_tokens):
             logits = out.logits[:, -1].float()
+            if allowed is not None:
+                logits = logits.masked_fill(~allowed(rows).to(logits.device), float("-inf"))
             if temperature > 0:
                 probabilities = torch.softmax(logits / temperature, dim=-1)
                 token = torch.multinomial(probabilities.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
