@@ -3,7 +3,7 @@
 
     python benchmarks/vla_sft_vs_grpo.py --root outputs/vla --seeds 0,1,2 --arms sft,grpo,grpo-t07
 
-For each arm and head (tokens, flow): the success rate of each training seed (the
+For each arm and head (tokens, tokens-constrained, flow): the success rate of each training seed (the
 mean over tasks and layout seeds of ``ROOT/eval-ARM-seedS-HEAD/vla_eval.json``), their mean and
 standard deviation, and the fallback fraction of the token head's chunks. The layout-seed spread
 is the standard deviation over layout seeds of the per-layout-seed success, averaged over
@@ -61,7 +61,7 @@ def main() -> None:
     arms = args.arms.split(",")
     print("| head | arm | success per training seed | mean ± std (training seeds) | layout-seed spread | fallbacks |")
     print("|---|---|---|---|---|---|")
-    for head in ("tokens", "flow"):
+    for head in ("tokens", "tokens-constrained", "flow"):
         for arm in arms:
             reports = {seed: _eval(args.root, arm, seed, head) for seed in seeds}
             done = {seed: r for seed, r in reports.items() if r is not None}
