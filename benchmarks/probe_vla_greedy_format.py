@@ -43,7 +43,8 @@ def main() -> None:
     settings = read_sft_settings(runs[0])
     samples = build_sft_samples(dataset, tokenizer, first.config.views, settings.release_keep, settings.seed).samples
     chosen = samples[:: max(1, len(samples) // args.samples)][: args.samples]
-    composer = RewardComposer({"action_accuracy": 1.0, "format": 1.0}, vla_rewards(tokenizer))
+    weights = {"action_accuracy": 1.0, "format": 1.0, "format_strict": 0.0}
+    composer = RewardComposer(weights, vla_rewards(tokenizer, list(weights)))
     for run in runs:
         policy = load_vla_policy(model_folder(run, "model", "vla train"))
         for temperature in (0.0, args.temperature):

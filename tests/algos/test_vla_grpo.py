@@ -135,7 +135,8 @@ def test_action_accuracy_is_the_matching_prefix_over_the_experts_length(tokenize
     completions = [_completion("<think> x </think>", (5, 6, 7), True), _completion("", (5, 9, 7, 8), True),
                    _completion("", (), False)]
     group = CompletionGroup(completions, [(5, 6, 7, 8)] * 3)
-    out = RewardComposer({"action_accuracy": 1.0, "format": 0.0}, vla_rewards(tokenizer_only))(group)
+    weights = {"action_accuracy": 1.0, "format": 0.0}
+    out = RewardComposer(weights, vla_rewards(tokenizer_only, list(weights)))(group)
     torch.testing.assert_close(out.terms["action_accuracy"], torch.tensor([0.75, 0.25, 0.0]))
     torch.testing.assert_close(out.terms["action_accuracy/exact"], torch.zeros(3))
 
@@ -149,9 +150,13 @@ def test_format_counts_its_checks_in_order_so_ending_at_once_earns_nothing(token
         _completion("", (), True),  # the end token at once
         _completion("<think> phase: reach. </think>", chunk, True, trailing=2),  # text after the actions
     ]
-    out = vla_rewards(tokenizer_only)[1](CompletionGroup(completions, [chunk] * 5))
+    group = CompletionGroup(completions, [chunk] * 5)
+    ordered, strict = vla_rewards(tokenizer_only, ["format", "format_strict"])
+    out = ordered(group)
     torch.testing.assert_close(out["format"], torch.tensor([1.0, 2 / 3, 1 / 3, 0.0, 2 / 3]))
     torch.testing.assert_close(out["format/ended"], torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0]))
+    # format_strict: nothing without a decodable chunk (the rule), the same checks otherwise.
+    torch.testing.assert_close(strict(group)["format_strict"], torch.tensor([1.0, 2 / 3, 0.0, 0.0, 2 / 3]))
 
 
 def test_a_group_of_mismatched_lengths_is_a_clear_error() -> None:

@@ -284,7 +284,7 @@ def train_vla_grpo(
     reference = None
     if config.kl_coef > 0:
         reference = load_vla_policy(sft_model, device).requires_grad_(False)
-    composer = RewardComposer(config.reward_weights, vla_rewards(tokenizer))
+    composer = RewardComposer(config.reward_weights, vla_rewards(tokenizer, list(config.reward_weights)))
     data = SampleBatches(pool.samples, config.observations_per_update, config.run.seed)
     tokenizer.save(run_tokenizer_folder(out_dir))
     run = TrainingRun(policy, config.optimizer, config.run, config.optimizer_steps, out_dir, data, config, progress,

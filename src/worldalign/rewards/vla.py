@@ -18,6 +18,10 @@ contract (``rewards.base``): a name, one value per completion, components logged
   whose completions all miss the end, and ending early without reasoning or actions earns nothing
   (measured: with independent checks, GRPO on the fixture learned to write the end token at once
   for a third of the reward). Components: each check on its own.
+- ``format_strict`` = the same three checks, but 0 unless the action tokens decode (a completion
+  without a decodable chunk earns no format reward, whatever its reasoning): ``decodable x
+  (think + 1 + ended) / 3``. Measured (docs/vla.md): under ``format`` GRPO's gain went to the
+  ``think`` check of sampled completions, never to the greedy chunk the token head lacks.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ from worldalign.rewards.base import component_key
 
 ACTION_ACCURACY = "action_accuracy"
 FORMAT = "format"
-VLA_REWARDS = (ACTION_ACCURACY, FORMAT)
+FORMAT_STRICT = "format_strict"
+VLA_REWARDS = (ACTION_ACCURACY, FORMAT, FORMAT_STRICT)
 """The names ``vla_rewards`` builds, in its order."""
 
 
@@ -94,12 +99,13 @@ class ActionTokenAccuracy:
 
 class FormatReward:
     """``format``: ``think``, then ``decodable``, then ``ended``, each counted only after the
-    previous (module docstring), over three."""
+    previous, over three; ``strict``: ``format_strict``, nothing without a decodable chunk
+    (module docstring)."""
 
-    name = FORMAT
-
-    def __init__(self, tokenizer: FastActionTokenizer) -> None:
+    def __init__(self, tokenizer: FastActionTokenizer, strict: bool = False) -> None:
         self.tokenizer = tokenizer
+        self.strict = strict
+        self.name = FORMAT_STRICT if strict else FORMAT
 
     def __call__(self, batch: CompletionGroup) -> dict[str, Tensor]:
         checks: dict[str, list[float]] = {"think": [], "decodable": [], "ended": []}
@@ -114,10 +120,21 @@ class FormatReward:
                                              and not decoded.overlong))
             checks["ended"].append(float(completion.ended and completion.trailing == 0))
         values = {component_key(self.name, check): torch.tensor(v, dtype=torch.float32) for check, v in checks.items()}
-        in_order = torch.cumprod(torch.stack(list(values.values())), dim=0)
-        return {self.name: in_order.sum(0) / len(checks), **values}
+        think, decodable, ended = values.values()
+        if self.strict:
+            value = decodable * (think + 1 + ended) / 3
+        else:
+            value = torch.cumprod(torch.stack([think, decodable, ended]), dim=0).sum(0) / 3
+        return {self.name: value, **values}
 
 
-def vla_rewards(tokenizer: FastActionTokenizer) -> list[ActionTokenAccuracy | FormatReward]:
-    """Every VLA reward, by name: ``action_accuracy`` and ``format``."""
-    return [ActionTokenAccuracy(), FormatReward(tokenizer)]
+def vla_rewards(
+    tokenizer: FastActionTokenizer, names: Sequence[str] = VLA_REWARDS
+) -> list[ActionTokenAccuracy | FormatReward]:
+    """The VLA rewards ``names`` (of ``VLA_REWARDS``), in that order."""
+    built = {ACTION_ACCURACY: ActionTokenAccuracy, FORMAT: lambda: FormatReward(tokenizer),
+             FORMAT_STRICT: lambda: FormatReward(tokenizer, strict=True)}
+    unknown = [name for name in names if name not in built]
+    if unknown:
+        raise ConfigError(f"unknown VLA reward(s) {unknown}; available: {', '.join(VLA_REWARDS)}")
+    return [built[name]() for name in names]
