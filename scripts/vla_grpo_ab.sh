@@ -2,7 +2,8 @@
 # Issue 22: SFT vs SFT + GRPO in closed loop (docs/vla.md), after scripts/vla_sft_seeds.sh. For
 # each training seed in $SEEDS (default "0 1 2"): GRPO from outputs/vla/sft-seedS into
 # outputs/vla/$ARM-seedS (worldalign vla align with the defaults, plus $GRPO_OPTIONS), then
-# `vla eval` of both arms with the token head and the flow head on the 10 training tasks x 3
+# `vla eval` of both arms with the token head (free and under the chunk grammar) and the flow
+# head on the 10 training tasks x 3
 # layout seeds. Resumable: rerun it; finished evaluations are kept, an interrupted GRPO run
 # continues from its checkpoint.
 #   scripts/vla_grpo_ab.sh                                            # recipe 1 (temperature 1)
@@ -23,7 +24,7 @@ for seed in $SEEDS; do
   [ -f "$OUT/$ARM-seed$seed/model/model.safetensors" ] || .venv/bin/worldalign vla align "$OUT/sft-seed$seed" \
     --dataset "$OUT/data" --out "$OUT/$ARM-seed$seed" --seed "$seed" "${GRPO[@]}"
   for arm in sft "$ARM"; do
-    for head in tokens flow; do evaluate "$arm" "$seed" "$head"; done
+    for head in tokens tokens-constrained flow; do evaluate "$arm" "$seed" "$head"; done
   done
 done
 echo "VLA A/B ($ARM) finished"

@@ -43,6 +43,7 @@ Rewards (name=weight, default {_WEIGHTS}):
   action_accuracy  longest prefix of the FAST ids equal to the expert's, over its length
   format           <think> ... </think>, then a decodable chunk, then the end token, in that
                    order, each worth a third only after the ones before it
+  format_strict    the same three checks, but 0 unless the action tokens decode to one chunk
 
 OUT gets model/ (evaluate it with `worldalign vla eval OUT`), fast_tokenizer/ (the SFT run's),
 checkpoints/ (every --checkpoint-every rounds: running the same command again resumes exactly)
