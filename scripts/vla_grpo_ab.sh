@@ -3,12 +3,11 @@
 # each training seed in $SEEDS (default "0 1 2"): GRPO from outputs/vla/sft-seedS into
 # outputs/vla/$ARM-seedS (worldalign vla align with the defaults, plus $GRPO_OPTIONS), then
 # `vla eval` of both arms with the token head (free and under the chunk grammar) and the flow
-# head on the 10 training tasks x 3
-# layout seeds. Resumable: rerun it; finished evaluations are kept, an interrupted GRPO run
-# continues from its checkpoint.
-#   scripts/vla_grpo_ab.sh                                            # recipe 1 (temperature 1)
-#   ARM=grpo-t07 GRPO_OPTIONS="--temperature 0.7" scripts/vla_grpo_ab.sh   # recipe 2
-# Table: python benchmarks/vla_sft_vs_grpo.py --root outputs/vla --arms sft,grpo,grpo-t07
+# head on the 10 training tasks x 3 layout seeds. Resumable: rerun it; finished evaluations are
+# kept, an interrupted GRPO run continues from its checkpoint.
+#   scripts/vla_grpo_ab.sh                        # the table in docs/vla.md (arm "grpo")
+#   ARM=grpo-strict GRPO_OPTIONS="--rewards action_accuracy=1,format_strict=1" scripts/vla_grpo_ab.sh
+# Table: python benchmarks/vla_sft_vs_grpo.py --root outputs/vla --arms sft,grpo,grpo-strict
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-outputs/vla}
