@@ -20,6 +20,9 @@ import json
 import statistics
 from pathlib import Path
 
+from worldalign.report.logs import read_scalars
+from worldalign.runs.layout import TENSORBOARD_DIR
+
 
 def _eval(root: Path, arm: str, seed: int, head: str) -> dict | None:
     path = root / f"eval-{arm}-seed{seed}-{head}" / "vla_eval.json"
@@ -39,15 +42,9 @@ REWARD_TERMS = ("reward/total", "reward/action_accuracy", "reward/format", "rewa
 
 def _training_reward(run: Path, block: int) -> dict[str, tuple[float, float]]:
     """``{term: (mean of the first block rounds, mean of the last block rounds)}``."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0})
-    events.Reload()
-    means = {}
-    for term in REWARD_TERMS:
-        values = [event.value for event in events.Scalars(term)]
-        means[term] = (statistics.fmean(values[:block]), statistics.fmean(values[-block:]))
-    return means
+    scalars = read_scalars(run / TENSORBOARD_DIR)
+    values = {term: scalars[term].values for term in REWARD_TERMS}
+    return {term: (statistics.fmean(v[:block]), statistics.fmean(v[-block:])) for term, v in values.items()}
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ action tokens; the head reads the backbone's hidden states and is evaluated as i
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -38,7 +39,7 @@ import torch
 from torch import Tensor
 
 from worldalign.algos.advantages import group_advantages
-from worldalign.algos.training_run import TrainingResult, TrainingRun, default_device
+from worldalign.algos.training_run import CONFIG_FILE, TrainingResult, TrainingRun, default_device
 from worldalign.algos.vla_sft import SampleBatches, build_sft_samples, load_sft_tokenizer, run_tokenizer_folder
 from worldalign.configs.vla_grpo import VLAGRPOConfig
 from worldalign.data.fast_tokenizer import FastActionTokenizer
@@ -54,6 +55,7 @@ from worldalign.models.vla import (
     VLASample,
     load_vla_policy,
 )
+from worldalign.models.vla.decoding_vla import check_tokenizer_fits
 from worldalign.rewards.compose import RewardComposer, RewardOutput
 from worldalign.rewards.vla import CompletionGroup, vla_rewards
 from worldalign.runs.layout import run_folder_of
@@ -77,7 +79,7 @@ class SFTRunSettings:
 def read_sft_settings(sft_run: str | os.PathLike[str]) -> SFTRunSettings:
     """The settings of the SFT run folder ``sft_run``; a ``ConfigError`` naming its
     ``train_config.json`` when the file is missing or lacks a field."""
-    path = Path(sft_run) / "train_config.json"
+    path = Path(sft_run) / CONFIG_FILE
     try:
         saved = json.loads(path.read_text())
         return SFTRunSettings(
@@ -272,18 +274,11 @@ def train_vla_grpo(
     out_dir = Path(out_dir)
     device = torch.device(device) if device is not None else default_device()
     policy = load_vla_policy(sft_model, device)
-    if (tokenizer.horizon, tokenizer.action_dim, tokenizer.vocab_size) != (
-        policy.config.horizon, policy.config.action_dim, policy.config.action_vocab_size
-    ):
-        raise ConfigError(
-            f"{tokenizer.source}: horizon {tokenizer.horizon}, action_dim {tokenizer.action_dim}, vocabulary "
-            f"{tokenizer.vocab_size}; the policy of {sft_model} expects {policy.config.horizon}, "
-            f"{policy.config.action_dim}, {policy.config.action_vocab_size}: pass the tokenizer of its SFT run"
-        )
+    check_tokenizer_fits(tokenizer, policy.processor)
     policy.flow_head.requires_grad_(False)
-    reference = None
-    if config.kl_coef > 0:
-        reference = load_vla_policy(sft_model, device).requires_grad_(False)
+    # The frozen SFT policy of the KL term: a copy of the one just read (a second read of a
+    # SmolLM2 checkpoint is 632 MiB and its GGUF architecture again).
+    reference = copy.deepcopy(policy).requires_grad_(False) if config.kl_coef > 0 else None
     composer = RewardComposer(config.reward_weights, vla_rewards(tokenizer, list(config.reward_weights)))
     data = SampleBatches(pool.samples, config.observations_per_update, config.run.seed)
     tokenizer.save(run_tokenizer_folder(out_dir))

@@ -21,19 +21,26 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from worldalign.data.fast_tokenizer import FastActionTokenizer
 from worldalign.envs.metaworld_env import MetaWorldEnv
 from worldalign.envs.tasks import pick_instruction
 from worldalign.errors import ConfigError
 from worldalign.models.vla import VLAObservation, VLAPolicy
-from worldalign.models.vla.decoding_vla import DecodedAction, FastGrammar, decode_completion, robot_actions
+from worldalign.models.vla.decoding_vla import (
+    DecodedAction,
+    FastGrammar,
+    check_tokenizer_fits,
+    decode_completion,
+    robot_actions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,12 +87,13 @@ def _plan(
     head: Head,
     max_new_tokens: int,
     generator: torch.Generator,
+    grammar: Callable[[Sequence[Sequence[int]]], Tensor] | None,
 ) -> tuple[np.ndarray, str, DecodedAction | None]:
-    """``(robot actions (H, A), caption, how the tokens decoded (None: flow head))``."""
+    """``(robot actions (H, A), caption, how the tokens decoded (None: flow head))``; the token
+    heads generate under ``grammar`` when given (``FastGrammar.allowed``)."""
     if head == "flow":
         actions = robot_actions(policy.act_with_flow_head(observation, generator=generator)[0].cpu().numpy(), tokenizer)
         return actions, "first action " + " ".join(f"{v:+.2f}" for v in actions[0]), None
-    grammar = FastGrammar(tokenizer, policy.processor).allowed if head == "tokens-constrained" else None
     completion = policy.generate(observation, max_new_tokens=max_new_tokens, allowed=grammar)[0]
     decoded = decode_completion(completion, tokenizer)
     caption = completion.text.strip() or "(no text)"
@@ -115,11 +123,8 @@ def run_episode(
         raise ConfigError(f"head {head!r}; expected one of {HEADS}")
     if not 1 <= execute_steps <= config.horizon:
         raise ConfigError(f"execute_steps={execute_steps}; expected 1..{config.horizon} (the policy's horizon)")
-    if (tokenizer.horizon, tokenizer.action_dim) != (config.horizon, config.action_dim):
-        raise ConfigError(
-            f"{tokenizer.source}: horizon {tokenizer.horizon}, action_dim {tokenizer.action_dim}; the policy expects "
-            f"horizon {config.horizon}, action_dim {config.action_dim}: pass the tokenizer of its SFT run"
-        )
+    check_tokenizer_fits(tokenizer, policy.processor)
+    grammar = FastGrammar(tokenizer, policy.processor).allowed if head == "tokens-constrained" else None
     policy.eval()
     generator = torch.Generator().manual_seed(seed)
     size = config.autoencoder.image_size
@@ -134,7 +139,7 @@ def run_episode(
             state = env.proprio() if config.state_dim else None
             observation = VLAObservation(frames[-1], instruction, state)
             start = time.perf_counter()
-            actions, caption, decoded = _plan(policy, tokenizer, observation, head, max_new_tokens, generator)
+            actions, caption, decoded = _plan(policy, tokenizer, observation, head, max_new_tokens, generator, grammar)
             run.chunk_ms.append(1000 * (time.perf_counter() - start))
             run.fallbacks += int(decoded is not None and decoded.fallback)
             run.overlong += int(decoded is not None and decoded.overlong)

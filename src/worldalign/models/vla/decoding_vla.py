@@ -22,6 +22,18 @@ from worldalign.errors import ConfigError
 from worldalign.models.vla.processor_vla import Completion, VLAProcessor
 
 
+def check_tokenizer_fits(tokenizer: FastActionTokenizer, processor: VLAProcessor) -> None:
+    """A ``ConfigError`` naming the tokenizer's file unless its horizon, action dimension and
+    vocabulary are the policy's (``VLAPolicy.processor``)."""
+    mine = (tokenizer.horizon, tokenizer.action_dim, tokenizer.vocab_size)
+    expected = (processor.horizon, processor.action_dim, processor.action_vocab_size)
+    if mine != expected:
+        raise ConfigError(
+            f"{tokenizer.source}: horizon, action_dim, vocabulary {mine}; the policy expects {expected}: "
+            "pass the tokenizer of its SFT run"
+        )
+
+
 @dataclass
 class DecodedAction:
     """The robot-unit ``(H, A)`` chunk of a completion, or the fallback and why.
@@ -88,14 +100,7 @@ class FastGrammar:
     """
 
     def __init__(self, tokenizer: FastActionTokenizer, processor: VLAProcessor) -> None:
-        if (tokenizer.horizon, tokenizer.action_dim, tokenizer.vocab_size) != (
-            processor.horizon, processor.action_dim, processor.action_vocab_size
-        ):
-            raise ConfigError(
-                f"{tokenizer.source}: horizon {tokenizer.horizon}, action_dim {tokenizer.action_dim}, vocabulary "
-                f"{tokenizer.vocab_size}; the policy expects {processor.horizon}, {processor.action_dim}, "
-                f"{processor.action_vocab_size}"
-            )
+        check_tokenizer_fits(tokenizer, processor)
         self.needed = tokenizer.horizon * tokenizer.action_dim
         self.offset = processor.action_offset
         self.eos = processor.codec.eos_id
