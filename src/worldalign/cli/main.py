@@ -10,6 +10,7 @@ from worldalign import __version__
 from worldalign.cli import align as align_command
 from worldalign.cli import data as data_commands
 from worldalign.cli import demo as demo_command
+from worldalign.cli import evaluate as eval_command
 from worldalign.cli import export as export_command
 from worldalign.cli import judge as judge_commands
 from worldalign.cli import report as report_command
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.register(verbs)
     train_commands.register(verbs)
     rollout_command.register(verbs)
+    eval_command.register(verbs)
     align_command.register(verbs)
     reproduce_command.register(verbs)
     reward_commands.register(verbs)

@@ -74,8 +74,18 @@ class HeldOutRollouts:
 
     @torch.no_grad()
     def __call__(self, model: WorldModel, iteration: int) -> dict[str, float]:
+        per_seed = {name: values.nanmean(dim=1) for name, values in self.episode_scores(model).items()}
+        report: dict[str, float] = {}
+        for name, values in per_seed.items():
+            report[name] = float(values.mean())
+            report[f"{name}/seed_std"] = float(values.std()) if len(values) > 1 else 0.0
+        return report
+
+    @torch.no_grad()
+    def episode_scores(self, model: WorldModel) -> dict[str, Tensor]:
+        """Every term's score of every rollout: ``{"total" or term: (seeds, episodes)}`` (float64)."""
         model.eval()
-        per_seed: list[dict[str, float]] = []
+        per_seed: list[dict[str, Tensor]] = []
         for seed in self.seeds:
             generator = torch.Generator().manual_seed(seed)
             sums: dict[str, Tensor] = {}
@@ -84,13 +94,8 @@ class HeldOutRollouts:
                 scores = self.rewards(self.generate(model, list(episodes), generator))
                 for name, values in {"total": scores.total, **scores.terms}.items():
                     sums[name] = torch.cat([sums.get(name, values.new_zeros(0)), values.detach().float().cpu()])
-            per_seed.append({name: float(values.nanmean()) for name, values in sums.items()})
-        report: dict[str, float] = {}
-        for name in per_seed[0]:
-            values = torch.tensor([scores[name] for scores in per_seed], dtype=torch.float64)
-            report[name] = float(values.mean())
-            report[f"{name}/seed_std"] = float(values.std()) if len(values) > 1 else 0.0
-        return report
+            per_seed.append(sums)
+        return {name: torch.stack([sums[name] for sums in per_seed]).double() for name in per_seed[0]}
 
     def generate(self, model: WorldModel, episodes: list[int], generator: torch.Generator) -> Rollout:
         """Rollouts from the starts of pool episodes ``episodes`` (positions), with their references."""

@@ -16,9 +16,11 @@ from pathlib import Path
 from worldalign.data.video import probe_video
 from worldalign.errors import ConfigError, ResultFileError
 from worldalign.report import html, plots
+from worldalign.report.evaluation import evaluation_section
 from worldalign.report.inputs import (
     SEED_SPREAD_SUFFIX,
     AlignmentResult,
+    EvalResult,
     ReportInput,
     RolloutResult,
     TrainingLog,
@@ -28,9 +30,8 @@ from worldalign.report.logs import Series, panels, read_scalars
 from worldalign.utils.atomic import atomic_path, atomic_write_bytes, make_folder
 
 INDEX_FILE = "index.html"
-FIGURES_DIR = "figures"
+FIGURES_DIR = plots.FIGURES_DIR
 VIDEOS_DIR = "videos"
-TABLE_HORIZONS = (1, 2, 4, 8, 16, 24, 32, 48)
 BROWSER_VIDEO = ("h264", "yuv420p")
 
 
@@ -56,7 +57,7 @@ def build_report(inputs: Sequence[Path], out: Path, title: str = "worldalign rep
     logged = {
         index: _logged_panels(result.log)
         for index, result in enumerate(results)
-        if not isinstance(result, RolloutResult) and result.log is not None
+        if isinstance(result, (AlignmentResult, TrainingLog)) and result.log is not None
     }
     make_folder(out)
     parts = [_inputs_table(results)]
@@ -66,8 +67,12 @@ def build_report(inputs: Sequence[Path], out: Path, title: str = "worldalign rep
     for index, result in enumerate(results):
         if isinstance(result, AlignmentResult):
             parts.append(_alignment_section(index, result, logged.get(index), out))
+        elif isinstance(result, EvalResult):
+            parts.append(evaluation_section(index, _label(index, result), result, out, _copy_videos))
         elif isinstance(result, TrainingLog):
-            parts.append(html.section(f"Training {_label(index, result)}", _curves(index, result.log, logged[index], out)))
+            parts.append(
+                html.section(f"Training {_label(index, result)}", _curves(index, result.log, logged[index], out))
+            )
     index_file = out / INDEX_FILE
     atomic_write_bytes(index_file, html.page(title, parts).encode())
     return index_file
@@ -96,6 +101,8 @@ def _label(index: int, result: ReportInput) -> str:
 def _kind(result: ReportInput) -> str:
     if isinstance(result, RolloutResult):
         return "rollout"
+    if isinstance(result, EvalResult):
+        return "evaluation"
     return "alignment" if isinstance(result, AlignmentResult) else "training log"
 
 
@@ -127,13 +134,15 @@ def _rollouts_section(rollouts: Sequence[tuple[int, RolloutResult]], out: Path) 
     baselines = _baselines(rollouts)
     figure = plots.horizon_curves(curves, baselines, metrics, out / FIGURES_DIR / "rollout_horizons.png")
     horizon = max(result.horizon for _, result in rollouts)
-    shown = sorted({h for h in TABLE_HORIZONS if h <= horizon} | {horizon})
+    shown = sorted({h for h in plots.TABLE_HORIZONS if h <= horizon} | {horizon})
     tables = []
     for metric in metrics:
         columns = [*curves, *baselines]
         rows = [
-            [str(h)] + [html.number(values[metric][h - 1]) if h <= len(values.get(metric, [])) else "–"
-                        for _, values in columns]  # fmt: skip
+            [str(h)]
+            + [
+                html.number(values[metric][h - 1]) if h <= len(values.get(metric, [])) else "–" for _, values in columns
+            ]  # fmt: skip
             for h in shown
         ]
         caption = f"{plots.METRIC_LABELS[metric]} per horizon (mean over episodes and views)"
@@ -206,10 +215,14 @@ def _alignment_section(index: int, result: AlignmentResult, logged: dict[str, li
         for name in terms
     ]
     compared = html.table(
-        "Held-out evaluation before and after (± spread over sampling seeds)", ["term", "before", "after", "change"], rows
+        "Held-out evaluation before and after (± spread over sampling seeds)",
+        ["term", "before", "after", "change"],
+        rows,
     )
     top = [name for name in terms if "/" not in name]
-    bars = plots.before_after_bars(result.before, result.after, top, out / FIGURES_DIR / f"{index + 1}_before_after.png")
+    bars = plots.before_after_bars(
+        result.before, result.after, top, out / FIGURES_DIR / f"{index + 1}_before_after.png"
+    )
     parts = [setup, html.image(bars.relative_to(out).as_posix(), f"{label}: before/after bars"), compared]
     if result.log is not None and logged is not None:
         parts.append(_curves(index, result.log, logged, out))

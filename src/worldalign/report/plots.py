@@ -18,6 +18,10 @@ from worldalign.utils.atomic import atomic_path
 METRIC_LABELS = {"psnr": "PSNR (dB) ↑", "ssim": "SSIM ↑", "lpips": "LPIPS ↓"}
 BASELINE_LABELS = {"copy_last": "copy last frame", "mean_frame": "mean frame", "autoencoder_ceiling": "AE ceiling"}
 DPI = 100
+FIGURES_DIR = "figures"
+"""Where a report keeps its figures, relative to its folder."""
+TABLE_HORIZONS = (1, 2, 4, 8, 16, 24, 32, 48)
+"""Horizons the tables beside the horizon curves show (those within the horizon, and the last)."""
 
 
 def _save(figure: Figure, out: Path) -> Path:
@@ -59,16 +63,46 @@ def horizon_curves(
     return _save(figure, out)
 
 
-def before_after_bars(before: dict[str, float] | None, after: dict[str, float], names: Sequence[str], out: Path) -> Path:
+def before_after_bars(
+    before: dict[str, float] | None, after: dict[str, float], names: Sequence[str], out: Path
+) -> Path:
     """One small bar pair (before, after) per evaluated term: the terms have their own scales."""
-    figure = Figure(figsize=(max(3.0, 1.9 * len(names)), 3.0))
+    groups = ([("before", before)] if before is not None else []) + [("after", after)]
+    return grouped_bars(groups, names, out, colors=("#8c9bab", "#2f6db3")[-len(groups) :])
+
+
+def grouped_bars(
+    groups: Sequence[tuple[str, dict[str, float]]],
+    names: Sequence[str],
+    out: Path,
+    spreads: Sequence[dict[str, float]] | None = None,
+    colors: Sequence[str] | None = None,
+) -> Path:
+    """One small panel per term (the terms have their own scales), one bar per group that has it.
+
+    Args:
+        groups: (label, term -> value), e.g. one per model, or before and after.
+        names: the terms drawn, one panel each.
+        out: the PNG written.
+        spreads: per group, term -> standard deviation, drawn as error bars.
+        colors: one colour per group (default: matplotlib's cycle).
+    """
+    figure = Figure(figsize=(max(3.0, (1.2 + 0.5 * len(groups)) * len(names)), 3.0))
+    palette = list(colors) if colors is not None else [f"C{i}" for i in range(len(groups))]
     for column, name in enumerate(names, start=1):
         axes = figure.add_subplot(1, len(names), column)
-        bars = [("before", before[name], "#8c9bab")] if before is not None and name in before else []
-        bars.append(("after", after[name], "#2f6db3"))
-        axes.bar([bar[0] for bar in bars], [bar[1] for bar in bars], color=[bar[2] for bar in bars])
+        present = [(g, label, values[name]) for g, (label, values) in enumerate(groups) if name in values]
+        errors = None if spreads is None else [spreads[g].get(name, 0.0) for g, _, _ in present]
+        axes.bar(
+            [label for _, label, _ in present],
+            [value for _, _, value in present],
+            yerr=errors,
+            capsize=3,
+            color=[palette[g] for g, _, _ in present],
+        )
         axes.set_title(name, fontsize=9)
         axes.tick_params(labelsize=8)
+        axes.tick_params(axis="x", labelrotation=20 if len(groups) > 2 else 0)
         axes.grid(axis="y", alpha=0.3)
     return _save(figure, out)
 
@@ -79,7 +113,9 @@ def training_curves(panels: dict[str, list[Series]], out: Path) -> Path:
     for column, (title, series) in enumerate(panels.items(), start=1):
         axes = figure.add_subplot(1, len(panels), column)
         for line in series:
-            axes.plot(line.steps, line.values, marker="o" if len(line.steps) < 30 else None, markersize=3, label=line.tag)
+            axes.plot(
+                line.steps, line.values, marker="o" if len(line.steps) < 30 else None, markersize=3, label=line.tag
+            )
         axes.set_title(title)
         axes.set_xlabel("step / iteration")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
