@@ -1,6 +1,6 @@
 """``worldalign eval`` end to end on the tiny preset: two labelled world models, the held-out
 episodes of the training tasks and a dataset of held-out tasks, per-horizon quality, rewards per
-task, videos, and resuming from the stored parts."""
+task, videos, and resuming from the stored parts (its report section: tests/report)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from moving_squares import run_cli as run
 
 from worldalign.data.lerobot_writer import LeRobotWriter
 from worldalign.errors import ConfigError
-from worldalign.report import build_report
 from worldalign.utils.hashing import file_sha256
 
 HORIZON = 4
@@ -83,14 +82,6 @@ def test_eval_resumes_from_its_parts_and_measures_again_what_changed(runs: dict[
     assert part.stat().st_mtime_ns != stamp and json.loads(part.read_text())["key"] != json.loads(first)["key"]
 
 
-def test_eval_json_becomes_a_report_section(runs: dict[str, Path], tmp_path: Path) -> None:
-    assert run(eval_argv(runs, tmp_path / "eval")) == 0
-    index = build_report([tmp_path / "eval"], tmp_path / "report")
-    page = index.read_text()
-    assert "held out tasks" in page and "pretrained (swr-3)" in page
-    assert (tmp_path / "report" / "figures").is_dir() and list((tmp_path / "report" / "videos").rglob("*.mp4"))
-
-
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -99,12 +90,16 @@ def test_eval_json_becomes_a_report_section(runs: dict[str, Path], tmp_path: Pat
         (["--horizon", "20"], "lower --horizon"),
     ],
 )
-def test_eval_bad_options_are_clear_errors(runs: dict[str, Path], tmp_path: Path, extra: list[str], message: str) -> None:
+def test_eval_bad_options_are_clear_errors(
+    runs: dict[str, Path], tmp_path: Path, extra: list[str], message: str
+) -> None:
     with pytest.raises(ConfigError, match=message):
         run(eval_argv(runs, tmp_path, *extra))
 
 
-def test_eval_refuses_held_out_tasks_that_were_trained_on_and_repeated_labels(runs: dict[str, Path], tmp_path: Path) -> None:
+def test_eval_refuses_held_out_tasks_that_were_trained_on_and_repeated_labels(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
     argv = eval_argv(runs, tmp_path)
     argv[argv.index("--held-out-tasks") + 1] = str(runs["dataset"])
     with pytest.raises(ConfigError, match="reach-v3"):
@@ -112,4 +107,12 @@ def test_eval_refuses_held_out_tasks_that_were_trained_on_and_repeated_labels(ru
     argv = eval_argv(runs, tmp_path)
     argv[argv.index(f"other={runs['wm']}")] = f"pretrained={runs['wm']}"
     with pytest.raises(ConfigError, match="own label"):
+        run(argv)
+
+
+def test_eval_refuses_a_world_model_of_another_autoencoders_latents(runs: dict[str, Path], tmp_path: Path) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "checkpoints" / "autoencoder-cpu"  # 8x8x16 latents; tiny: 2x2x4
+    argv = eval_argv(runs, tmp_path)
+    argv[argv.index("--autoencoder") + 1] = str(shipped)
+    with pytest.raises(ConfigError, match=r"latents of shape \(4, 2, 2\) .* has \(16, 8, 8\)"):
         run(argv)

@@ -1,5 +1,6 @@
-"""Tiny real results to build reports from: two rollouts (SWR and full history), an alignment
-and a world-model training run, made in seconds on the moving-squares data (``tiny_runs``)."""
+"""Tiny real results to build reports from: two rollouts (SWR and full history), an alignment, an
+evaluation of the pretrained and aligned models and a world-model training run, made in seconds on
+the moving-squares data (``tiny_runs``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from moving_squares import run_cli, tiny_runs
 
 @pytest.fixture(scope="session")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """``{"swr", "full", "align", "wm"}``: the result folders (do not modify them: copy first)."""
+    """``{"swr", "full", "align", "eval", "wm"}``: the result folders (do not modify them: copy first)."""
     root = tmp_path_factory.mktemp("report_inputs")
     runs = tiny_runs(root)
     models = ["--world-model", str(runs["wm"]), "--autoencoder", str(runs["ae"]), "--dataset", str(runs["dataset"])]
@@ -25,4 +26,12 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "--eval-horizon", "4", "--eval-seeds", "2", "--window", "3",
     ]  # fmt: skip
     assert run_cli(align) == 0
-    return {"swr": root / "swr", "full": root / "full", "align": root / "align", "wm": runs["wm"]}
+    evaluation = [
+        "eval", "--world-model", f"pretrained={runs['wm']}", "--world-model", f"aligned={root / 'align'}",
+        "--autoencoder", str(runs["ae"]), "--dataset", str(runs["dataset"]), "--out", str(root / "eval"),
+        "--horizon", "4", "--steps", "2", "--policies", "swr:3,full-history", "--rewards", "fidelity=1",
+        "--fidelity-metrics", "ssim=1,psnr=1",
+    ]  # fmt: skip
+    assert run_cli(evaluation) == 0
+    folders = {name: root / name for name in ("swr", "full", "align", "eval")}
+    return {**folders, "wm": runs["wm"]}

@@ -20,6 +20,7 @@ from worldalign.report import build_report
 from worldalign.report import inputs as report_inputs
 from worldalign.runs.layout import TENSORBOARD_DIR
 from worldalign.stages.align import SUMMARY_FILE
+from worldalign.stages.evaluate import EVAL_FILE, EVAL_FORMAT, EVAL_FORMAT_VERSION
 from worldalign.stages.rollout import METRICS_FILE
 
 
@@ -70,6 +71,8 @@ def test_file_names_are_the_stages(results: dict[str, Path]) -> None:
     assert report_inputs.METRICS_FILE == METRICS_FILE
     assert report_inputs.SUMMARY_FILE == SUMMARY_FILE
     assert report_inputs.TENSORBOARD_DIR == TENSORBOARD_DIR
+    assert report_inputs.EVAL_FILE == EVAL_FILE
+    assert (report_inputs.EVAL_FORMAT, report_inputs.EVAL_FORMAT_VERSION) == (EVAL_FORMAT, EVAL_FORMAT_VERSION)
 
 
 def test_report_of_rollouts_alignment_and_training(results: dict[str, Path], tmp_path: Path) -> None:
@@ -93,6 +96,22 @@ def test_report_of_rollouts_alignment_and_training(results: dict[str, Path], tmp
     assert "http" not in text, "nothing may be loaded from the network"
     assert "sliding_window_reencode" in text and "full_history" in text and "copy last frame" in text
     assert "<script" not in text
+
+
+def test_report_of_an_evaluation_compares_the_models(results: dict[str, Path], tmp_path: Path) -> None:
+    index = build_report([results["eval"]], tmp_path / "report")
+    page = parse(index)
+    captions = " ".join(page.captions)
+    for caption in ("Compared", "training tasks: PSNR (dB) ↑ per horizon", "training tasks: SSIM ↑ per horizon",
+                    "training tasks: cost", "training tasks: reward terms (", "reward terms per task"):  # fmt: skip
+        assert caption in captions
+    # Inputs, Compared, PSNR, SSIM, cost, rewards, rewards per task; an action gap needs 2 episodes (1 here).
+    assert page.tags.count("table") == 7
+    assert len(page.sources["img"]) == 2 and len(page.sources["video"]) == 1  # horizons, reward bars; one episode
+    text = index.read_text()
+    for row in ("pretrained (swr-3)", "aligned (swr-3)", "pretrained (full-history)", "aligned (full-history)"):
+        assert row in text
+    assert "reach-v3" in text and "copy last frame" in text and "http" not in text
 
 
 def test_cli_prints_the_index_and_names_bad_input(
@@ -138,13 +157,33 @@ def test_another_commands_json_is_named(results: dict[str, Path], tmp_path: Path
         ("swr", "baselines", lambda d: d["baselines"]["copy_last"].pop("ssim"), "field 'baselines.copy_last.ssim'"),
         ("align", "videos", lambda d: d.pop("videos"), "field 'videos' is missing: written by an older version"),
         ("align", "after", lambda d: d.update(after={"total": "high"}), "field 'after' should be an object of numbers"),
+        (
+            "eval",
+            "format_version",
+            lambda d: d.update(format_version=0),
+            "field 'format_version' is 0; this worldalign",
+        ),
+        ("eval", "reward_policy", lambda d: d.pop("reward_policy"), "field 'reward_policy' is missing"),
+        (
+            "eval",
+            "splits.training_tasks.models.aligned.quality.policies.swr-3.curves.mean.ssim",
+            lambda d: d["splits"]["training_tasks"]["models"]["aligned"]["quality"]["policies"]["swr-3"]["curves"][
+                "mean"
+            ].pop("ssim"),
+            "is missing",
+        ),
     ],
 )
 def test_an_older_or_broken_result_names_file_and_field(
-    results: dict[str, Path], tmp_path: Path, kind: str, field: str, change, message: str  # type: ignore[no-untyped-def]
+    results: dict[str, Path],
+    tmp_path: Path,
+    kind: str,
+    field: str,
+    change,
+    message: str,  # type: ignore[no-untyped-def]
 ) -> None:
     folder = copy_of(results[kind], tmp_path)
-    name = SUMMARY_FILE if kind == "align" else METRICS_FILE
+    name = {"align": SUMMARY_FILE, "eval": EVAL_FILE}.get(kind, METRICS_FILE)
     path = edit_json(folder / name, change)
     with pytest.raises(ResultFileError, match=rf"^{path}: ") as error:
         build_report([folder], tmp_path / "report")
@@ -153,10 +192,14 @@ def test_an_older_or_broken_result_names_file_and_field(
 
 def test_a_listed_video_that_was_not_written_is_an_error(results: dict[str, Path], tmp_path: Path) -> None:
     """Decided: an error before anything is written, not a page with a hole (the result claims a video)."""
-    for kind, video in (("swr", "episode_2.mp4"), ("align", "videos/episode_2.mp4")):
+    for kind, video in (
+        ("swr", "episode_2.mp4"),
+        ("align", "videos/episode_2.mp4"),
+        ("eval", "videos/training_tasks_episode_2.mp4"),
+    ):
         folder = copy_of(results[kind], tmp_path / kind)
         (folder / video).unlink()
-        with pytest.raises(ResultFileError, match=r"field 'videos' lists episode_2.mp4, which was not written"):
+        with pytest.raises(ResultFileError, match=rf"field 'videos' lists {Path(video).name}, which was not written"):
             build_report([folder], tmp_path / "report")
     assert not (tmp_path / "report").exists()
 

@@ -58,18 +58,18 @@ Array.from(document.images, (image) => ({ src: image.getAttribute("src"), comple
 
 def test_report_renders_and_its_videos_play(results: dict[str, Path], tmp_path: Path) -> None:
     assert CHROMIUM is not None
-    inputs = [results["swr"], results["full"] / METRICS_FILE, results["align"], results["wm"]]
+    inputs = [results["swr"], results["full"] / METRICS_FILE, results["align"], results["eval"], results["wm"]]
     index = build_report(inputs, tmp_path / "report")
     with open_page(CHROMIUM, index, tmp_path / "profile") as page:
         videos = page.evaluate(VIDEO_CHECK)
         images = page.evaluate(IMAGE_CHECK)
         screenshot = page.screenshot(tmp_path / "report.png", width=1280)
         errors, urls = page.errors(), page.requested_urls()
-    assert len(videos) == 5
+    assert len(videos) == 6
     for video in videos:
         assert video["error"] is None and video["readyState"] >= 2 and video["duration"] > 0, video
         assert video["played"], video
-    assert len(images) == 4 and all(image["complete"] and image["width"] > 0 for image in images), images
+    assert len(images) == 6 and all(image["complete"] and image["width"] > 0 for image in images), images
     assert not errors, errors
     # Files of the folder, and the data: icons of the browser's own video controls; no network.
     assert urls and all(url.startswith((index.parent.as_uri() + "/", "data:")) for url in urls), urls

@@ -14,7 +14,11 @@ that a person can rerun any step by hand. Today's chain:
    rollout states against the multi-view fidelity reward (PersistWorld), on the new episodes'
    training split, and compare held-out rollouts before and after (numbers and videos);
 6. run the shipped VLA policy (``checkpoints/vla-tiny``, RoboAlign) in closed loop in Meta-World
-   and write a video per task with the text it wrote under each frame.
+   and write a video per task with the text it wrote under each frame;
+7. evaluate the shipped and the aligned world model side by side on the same held-out starts
+   (quality per horizon under SWR and full history, executability and simulator success of the
+   IDM-decoded actions, side-by-side videos);
+8. write the HTML report of the alignment and the evaluation, and print the path of its page.
 
 Each later capability extends this command.
 """
@@ -61,6 +65,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     demo.add_argument("--seed", type=int, default=0, help="master seed (default: 0)")
     demo.add_argument("--workers", type=int, default=2, help="parallel recording processes (default: 2)")
     demo.add_argument("--align-iterations", type=int, default=12, help="alignment updates (default: 12)")
+    demo.add_argument("--eval-episodes", type=int, default=4, help="held-out episodes evaluated (default: 4)")
     demo.set_defaults(handler=run_demo)
 
 
@@ -122,10 +127,20 @@ def run_demo(args: argparse.Namespace) -> int:
         "vla", "eval", str(SHIPPED_VLA), "--tasks", ",".join(VLA_TASKS), "--seeds", "1", "--head", VLA_HEAD,
         "--out", str(args.out / "vla"),
     ])
+    console.rule("7. evaluate the shipped and the aligned world model on the same held-out starts")
+    _run(console, [
+        "eval", "--world-model", f"shipped={SHIPPED_WORLD_MODEL}", "--world-model", f"aligned={args.out / 'align'}",
+        "--autoencoder", str(SHIPPED_AUTOENCODER), "--dataset", str(dataset), "--out", str(args.out / "eval"),
+        "--episodes", str(args.eval_episodes), "--horizon", "24", "--seeds", "2", "--videos", "2",
+    ])
+    console.rule("8. the report")
+    report = args.out / "report"
+    _run(console, ["report", str(args.out / "align"), str(args.out / "eval"), "--out", str(report)])
     console.rule("done")
     console.print(
         f"outputs in {args.out}: dataset/, previews/, executability.json, execution.json, "
         "align/ (before_after.json, videos/ real | pretrained | aligned, model/, tensorboard/), "
-        "vla/ (vla_eval.json, one captioned video per task)"
+        "vla/ (vla_eval.json, one captioned video per task), eval/ (eval.json, videos/)"
     )
+    console.print(f"open the report: {report / 'index.html'}")
     return 0

@@ -49,7 +49,6 @@ from worldalign.metrics.lpips import MIN_SIDE
 from worldalign.models.checkpoint import MODEL_FILE
 from worldalign.rewards.compose import RewardComposer
 from worldalign.rewards.registry import build_rewards
-from worldalign.runs.layout import model_folder
 from worldalign.runs.loading import WorldModelRun, autoencoder_folder, load_autoencoder, load_world_model_run
 from worldalign.sampling.context_policies import ContextPolicy, check_policy, context_policy_by_short_name
 from worldalign.stages.align import episode_pool
@@ -168,40 +167,50 @@ def evaluate_world_models(
 
 
 class _Evaluation:
-    """Everything the parts share (models loaded on first use), and how each part is measured."""
+    """Everything the parts share, loaded and checked before anything is measured, and how each
+    part is measured."""
 
     def __init__(self, setup: EvalSetup, progress: bool, log: Callable[[str], None]) -> None:
         self.setup, self.progress, self.log = setup, progress, log
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.autoencoder_dir = autoencoder_folder(setup.autoencoder)
         self.autoencoder = load_autoencoder(self.autoencoder_dir, self.device)
+        self.folders = dict(setup.world_models)
+        self.runs = {label: self._load_run(folder) for label, folder in self.folders.items()}
         self.splits = _splits(setup)
+        self.policies = _policies(setup.policies)
         for split in self.splits:
             where = f"the autoencoder {self.autoencoder_dir}"
             check_image_size(split.dataset, split.views, self.autoencoder.config.image_size, where)
-        self.policies = _policies(setup.policies)
+            for run in self.runs.values():
+                _check_fits(run, split, self.policies)
         self.reward_policy = next(iter(self.policies))
         lpips = self.autoencoder.config.image_size >= MIN_SIDE  # LPIPS's AlexNet needs frames of 31 px or more
         self.metrics = ("psnr", "ssim", "lpips") if lpips else ("psnr", "ssim")
-        self.folders = dict(setup.world_models)
         self.autoencoder_sha = file_sha256(self.autoencoder_dir / MODEL_FILE)
-        self.hashes = {label: file_sha256(_model_dir(folder) / MODEL_FILE) for label, folder in self.folders.items()}
+        self.hashes = {label: file_sha256(run.model_dir / MODEL_FILE) for label, run in self.runs.items()}
         options = {**setup.reward_options, "device": self.device}
         self.rewards = build_rewards(setup.rewards, **options) if setup.rewards else None
         self.settings = _settings(setup)
-        self._runs: dict[str, WorldModelRun] = {}
 
-    def run(self, label: str) -> WorldModelRun:
-        """The world model ``label``, loaded and checked against the splits and policies once."""
-        if label not in self._runs:
-            self._runs[label] = _load_run(self.folders[label], self.device, self.splits, self.policies)
-        return self._runs[label]
+    def _load_run(self, folder: Path) -> WorldModelRun:
+        """The world model at ``folder``, checked to generate this autoencoder's latents."""
+        run = load_world_model_run(folder, self.device)
+        config = run.model.config
+        shape = (config.latent_channels, config.latent_size, config.latent_size)
+        if shape != tuple(self.autoencoder.latent_shape):
+            raise ConfigError(
+                f"the world model {run.model_dir} generates latents of shape {shape} (C, h, w); the autoencoder "
+                f"{self.autoencoder_dir} has {tuple(self.autoencoder.latent_shape)}: evaluate it with the autoencoder it "
+                "was trained with"
+            )
+        return run
 
     def quality(self, split: _Split, label: str) -> dict[str, Any]:
         """``evaluate_world_model``'s report of model ``label`` on ``split`` (reused when measured)."""
 
         def measure() -> dict[str, Any]:
-            run = self.run(label)
+            run = self.runs[label]
             return evaluate_world_model(
                 run.model,
                 self.autoencoder,
@@ -228,7 +237,7 @@ class _Evaluation:
         rewards = self.rewards
 
         def measure() -> dict[str, Any]:
-            run = self.run(label)
+            run = self.runs[label]
             evaluator = self._evaluator(pool, run, self.policies[self.reward_policy], rewards)
             return _reward_summary(evaluator.episode_scores(run.model), evaluator.pool, self.reward_policy)
 
@@ -249,7 +258,7 @@ class _Evaluation:
         rows: dict[str, list[np.ndarray]] = {}
         real: list[np.ndarray] = []
         for label in self.folders:
-            run = self.run(label)
+            run = self.runs[label]
             for name, policy in self.policies.items():
                 evaluator = self._evaluator(pool, run, policy, RewardComposer({}, []))
                 with torch.no_grad():
@@ -294,9 +303,7 @@ class _Evaluation:
             ignored |= {"rewards", "reward_options"}
         relevant = {name: value for name, value in self.settings.items() if name not in ignored}
         dataset = str(split.dataset.root.resolve())
-        key = _digest(
-            [relevant, split.name, dataset, split.episodes, part, self.autoencoder_sha, self.hashes[label]]
-        )
+        key = _digest([relevant, split.name, dataset, split.episodes, part, self.autoencoder_sha, self.hashes[label]])
         path, what = (
             self.setup.out / PARTS_DIR / split.name / label / f"{part}.json",
             f"{split.name} / {label} / {part}",
@@ -370,24 +377,16 @@ def _split(name: str, dataset: LeRobotDataset, candidates: list[int], setup: Eva
     return _Split(name, dataset, spread_evenly(usable, setup.episodes), skipped)
 
 
-def _model_dir(folder: Path) -> Path:
-    return model_folder(folder, "--world-model", "train world-model")
-
-
-def _load_run(
-    folder: Path, device: torch.device, splits: list[_Split], policies: dict[str, ContextPolicy]
-) -> WorldModelRun:
-    run = load_world_model_run(folder, device)
+def _check_fits(run: WorldModelRun, split: _Split, policies: dict[str, ContextPolicy]) -> None:
+    """The split's views are the world model's, and every context policy fits its context."""
     config = run.model.config
-    for split in splits:
-        if len(split.dataset.views) != config.num_views:
-            raise ConfigError(
-                f"the world model {run.model_dir} predicts {config.num_views} view(s); {split.dataset.root} has "
-                f"{list(split.dataset.views)}: evaluate on the views it was trained on"
-            )
+    if len(split.views) != config.num_views:
+        raise ConfigError(
+            f"the world model {run.model_dir} predicts {config.num_views} view(s); {split.dataset.root} has "
+            f"{list(split.views)}: evaluate on the views it was trained on"
+        )
     for policy in policies.values():
         check_policy(policy.resolved(config.max_context_frames), config.max_context_frames, config.future_frames)
-    return run
 
 
 def _settings(setup: EvalSetup) -> dict[str, Any]:
