@@ -157,12 +157,7 @@ def test_another_commands_json_is_named(results: dict[str, Path], tmp_path: Path
         ("swr", "baselines", lambda d: d["baselines"]["copy_last"].pop("ssim"), "field 'baselines.copy_last.ssim'"),
         ("align", "videos", lambda d: d.pop("videos"), "field 'videos' is missing: written by an older version"),
         ("align", "after", lambda d: d.update(after={"total": "high"}), "field 'after' should be an object of numbers"),
-        (
-            "eval",
-            "format_version",
-            lambda d: d.update(format_version=0),
-            "field 'format_version' is 0; this worldalign",
-        ),
+        ("eval", "format_version", lambda d: d.update(format_version=0), "field 'format_version' is 0; this worldalign"),
         ("eval", "reward_policy", lambda d: d.pop("reward_policy"), "field 'reward_policy' is missing"),
         (
             "eval",
@@ -175,12 +170,7 @@ def test_another_commands_json_is_named(results: dict[str, Path], tmp_path: Path
     ],
 )
 def test_an_older_or_broken_result_names_file_and_field(
-    results: dict[str, Path],
-    tmp_path: Path,
-    kind: str,
-    field: str,
-    change,
-    message: str,  # type: ignore[no-untyped-def]
+    results: dict[str, Path], tmp_path: Path, kind: str, field: str, change, message: str  # type: ignore[no-untyped-def]
 ) -> None:
     folder = copy_of(results[kind], tmp_path)
     name = {"align": SUMMARY_FILE, "eval": EVAL_FILE}.get(kind, METRICS_FILE)

@@ -70,9 +70,7 @@ def build_report(inputs: Sequence[Path], out: Path, title: str = "worldalign rep
         elif isinstance(result, EvalResult):
             parts.append(evaluation_section(index, _label(index, result), result, out, _copy_videos))
         elif isinstance(result, TrainingLog):
-            parts.append(
-                html.section(f"Training {_label(index, result)}", _curves(index, result.log, logged[index], out))
-            )
+            parts.append(html.section(f"Training {_label(index, result)}", _curves(index, result.log, logged[index], out)))
     index_file = out / INDEX_FILE
     atomic_write_bytes(index_file, html.page(title, parts).encode())
     return index_file
@@ -139,10 +137,8 @@ def _rollouts_section(rollouts: Sequence[tuple[int, RolloutResult]], out: Path) 
     for metric in metrics:
         columns = [*curves, *baselines]
         rows = [
-            [str(h)]
-            + [
-                html.number(values[metric][h - 1]) if h <= len(values.get(metric, [])) else "–" for _, values in columns
-            ]  # fmt: skip
+            [str(h)] + [html.number(values[metric][h - 1]) if h <= len(values.get(metric, [])) else "–"
+                        for _, values in columns]  # fmt: skip
             for h in shown
         ]
         caption = f"{plots.METRIC_LABELS[metric]} per horizon (mean over episodes and views)"
@@ -215,14 +211,10 @@ def _alignment_section(index: int, result: AlignmentResult, logged: dict[str, li
         for name in terms
     ]
     compared = html.table(
-        "Held-out evaluation before and after (± spread over sampling seeds)",
-        ["term", "before", "after", "change"],
-        rows,
+        "Held-out evaluation before and after (± spread over sampling seeds)", ["term", "before", "after", "change"], rows
     )
     top = [name for name in terms if "/" not in name]
-    bars = plots.before_after_bars(
-        result.before, result.after, top, out / FIGURES_DIR / f"{index + 1}_before_after.png"
-    )
+    bars = plots.before_after_bars(result.before, result.after, top, out / FIGURES_DIR / f"{index + 1}_before_after.png")
     parts = [setup, html.image(bars.relative_to(out).as_posix(), f"{label}: before/after bars"), compared]
     if result.log is not None and logged is not None:
         parts.append(_curves(index, result.log, logged, out))

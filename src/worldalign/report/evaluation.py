@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from worldalign.report import html, plots
-from worldalign.report.inputs import EvalResult, EvalSplit
+from worldalign.report.inputs import EvalResult, EvalSplit, headline_terms
 
 CopyVideos = Callable[[int, Sequence[Path], Path], list[str]]
 """``(input index, videos, report folder) -> their paths relative to the report``."""
@@ -90,7 +90,7 @@ def _split_part(index: int, split: EvalSplit, result: EvalResult, out: Path, cop
 
 def _rewards_part(index: int, split: EvalSplit, title: str, out: Path) -> list[str]:
     first = next(iter(split.rewards.values()))
-    drawn = [term for term in first if "/" not in term or term.startswith("judge/")]
+    drawn = headline_terms(first)
     figure = plots.grouped_bars(
         list(split.rewards.items()),
         drawn,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,13 @@ EVAL_FORMAT, EVAL_FORMAT_VERSION = "worldalign-eval", 1
 TENSORBOARD_DIR = "tensorboard"
 ROLLOUT_METRICS = ("psnr", "ssim", "lpips")
 SEED_SPREAD_SUFFIX = "/seed_std"
+
+
+def headline_terms(names: Iterable[str]) -> list[str]:
+    """The reward terms a summary shows: every reward's value, its success component
+    (``execution/success``) and a judge's dimensions (``judge/...``); the other components stay in
+    the result file."""
+    return [name for name in names if "/" not in name or name.endswith("/success") or name.startswith("judge/")]
 
 
 @dataclass(frozen=True)

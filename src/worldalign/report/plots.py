@@ -63,9 +63,7 @@ def horizon_curves(
     return _save(figure, out)
 
 
-def before_after_bars(
-    before: dict[str, float] | None, after: dict[str, float], names: Sequence[str], out: Path
-) -> Path:
+def before_after_bars(before: dict[str, float] | None, after: dict[str, float], names: Sequence[str], out: Path) -> Path:
     """One small bar pair (before, after) per evaluated term: the terms have their own scales."""
     groups = ([("before", before)] if before is not None else []) + [("after", after)]
     return grouped_bars(groups, names, out, colors=("#8c9bab", "#2f6db3")[-len(groups) :])
@@ -113,9 +111,7 @@ def training_curves(panels: dict[str, list[Series]], out: Path) -> Path:
     for column, (title, series) in enumerate(panels.items(), start=1):
         axes = figure.add_subplot(1, len(panels), column)
         for line in series:
-            axes.plot(
-                line.steps, line.values, marker="o" if len(line.steps) < 30 else None, markersize=3, label=line.tag
-            )
+            axes.plot(line.steps, line.values, marker="o" if len(line.steps) < 30 else None, markersize=3, label=line.tag)
         axes.set_title(title)
         axes.set_xlabel("step / iteration")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
