@@ -106,11 +106,11 @@ def test_a_corrupt_model_file_is_named(
 # -- 3, 7. reward options and weights of align ---------------------------------------------------
 
 
-def test_align_with_the_judge_reward_but_no_judge_names_the_option(
+def test_align_with_a_judge_folder_that_does_not_exist_names_it(
     runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    message = fails(align_argv(runs, tmp_path / "align", "--rewards", "judge=1.0"), capsys)
-    assert "reward 'judge' needs the option(s) ['judge_checkpoint']" in message and "--judge STUDENT" in message
+    message = fails(align_argv(runs, tmp_path / "align", "--rewards", "judge=1.0", "--judge", str(tmp_path / "nope")), capsys)
+    assert f"judge checkpoint folder {tmp_path / 'nope'} not found: pass --judge FOLDER" in message
 
 
 @pytest.mark.parametrize("weight", ["nan", "inf"])

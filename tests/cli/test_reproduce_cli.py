@@ -12,7 +12,8 @@ from moving_squares import tiny_runs
 
 from worldalign.algos.align import LOG_FILE
 from worldalign.errors import ConfigError
-from worldalign.stages.reproduce import RESULTS_FILE, Claim, aggregate, verdicts
+from worldalign.rewards.judge import SHIPPED_JUDGE_TEACHER
+from worldalign.stages.reproduce import EFFECTS, RESULTS_FILE, Claim, ReproduceSetup, aggregate, recipe, verdicts
 from worldalign.stages.results_page import read_results, verdict_word
 
 TINY = [
@@ -59,9 +60,12 @@ def test_seeds_run_aggregate_resume_and_write_the_page(
     assert read_results(out / "persistworld" / RESULTS_FILE)["curve"] == results["curve"]
 
 
-def test_a_recipe_that_needs_a_judge_says_so(runs: dict[str, Path], tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"needs reward option\(s\) \['judge_checkpoint'\].*--judge"):
-        run(reproduce_argv(runs, tmp_path, "roboalign-r1"))
+def test_roboalign_r1_is_scored_by_the_teacher_that_relabels_its_student(runs: dict[str, Path], tmp_path: Path) -> None:
+    setup, config = recipe(EFFECTS["roboalign-r1"], ReproduceSetup(runs["wm"], runs["ae"], runs["dataset"], tmp_path), 0)
+    assert setup.rewards == "judge=1.0" and "judge_teacher=1.0" in setup.eval_rewards
+    assert setup.teacher == SHIPPED_JUDGE_TEACHER and config.relabel_every > 0
+    claimed = {claim.metric: claim.target for claim in EFFECTS["roboalign-r1"].claims}
+    assert claimed["judge_teacher"] == 0.10 and claimed["judge_teacher/manipulation_success"] == 0.075
 
 
 def curve(values_by_iteration: dict[int, tuple[list[float], float]]) -> list[list[dict]]:

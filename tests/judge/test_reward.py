@@ -9,7 +9,7 @@ from judge_fakes import KEYS, FakeEncoder
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.models.judge.configuration_judge import JudgeConfig
-from worldalign.models.judge.modeling_judge import JudgeStudent
+from worldalign.models.judge.modeling_judge import JudgeStudent, JudgeTeacher
 from worldalign.rewards.judge import JudgeReward, episode_actions
 
 
@@ -31,6 +31,16 @@ def test_reward_value_is_the_sum_of_the_six_dimensions_by_default(tiny_student_c
     assert all(value.shape == (3,) and value.dtype == torch.float32 for value in out.values())
     torch.testing.assert_close(out["judge"], sum(out[f"judge/{key}"] for key in KEYS))
     assert bool((out["judge/instruction_following"] <= 3).all()) and bool((out["judge/contact_realism"] <= 1).all())
+
+
+def test_the_teacher_scores_as_a_reward_under_its_own_name(tiny_teacher_config: JudgeConfig) -> None:
+    """RoboAlign-R1 evaluates with the teacher what it optimised with the student."""
+    reward = JudgeReward(JudgeTeacher(tiny_teacher_config), FakeEncoder(), name="judge_teacher")  # type: ignore[arg-type]
+    out = reward(rollout())
+    assert set(out) == {"judge_teacher", *(f"judge_teacher/{key}" for key in KEYS)}
+    torch.testing.assert_close(out["judge_teacher"], sum(out[f"judge_teacher/{key}"] for key in KEYS))
+    # The teacher's score is a mean of whole score levels over its MC-dropout passes: within each range.
+    assert bool((out["judge_teacher/instruction_following"] <= 3).all()) and bool((out["judge_teacher"] >= 0).all())
 
 
 def test_weights_are_configurable_per_dimension(tiny_student_config: JudgeConfig) -> None:

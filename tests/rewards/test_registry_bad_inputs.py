@@ -20,9 +20,9 @@ def test_negative_and_zero_weights_are_allowed_and_a_missing_weight_is_one() -> 
     assert parse_reward_spec("fidelity=-0.5,executability=0,judge") == {"fidelity": -0.5, "executability": 0.0, "judge": 1.0}
 
 
-def test_the_judge_reward_without_its_student_names_the_judge_option() -> None:
-    with pytest.raises(ConfigError, match=r"reward 'judge' needs the option\(s\) \['judge_checkpoint'\].*--judge STUDENT"):
-        build_rewards("fidelity=1.0,judge=1.0", device="cpu")
+def test_a_reward_without_its_required_option_names_the_option() -> None:
+    with pytest.raises(ConfigError, match=r"reward 'success' needs the option\(s\) \['success_checkpoint'\].*classifier"):
+        build_rewards("fidelity=1.0,success=1.0", device="cpu")
 
 
 def test_the_composer_refuses_a_non_finite_weight() -> None:

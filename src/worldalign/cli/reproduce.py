@@ -13,11 +13,12 @@ examples:
   worldalign reproduce persistworld --world-model checkpoints/world-model-cpu \\
       --autoencoder checkpoints/autoencoder-cpu --dataset data/mt10 --out runs/reproduce --page docs/results.md
   worldalign reproduce eva ... --seeds 0 --iterations 40 --eval-every 10     # find the recipe on one seed first
-  worldalign reproduce roboalign-r1 ... --judge runs/student
+  worldalign reproduce roboalign-r1 ...     # the shipped judges: student reward, teacher relabels and scores
 
 Effects: persistworld (DiffusionNFT on rollout states, fidelity reward; LPIPS and SSIM at long
 horizons), eva (Flow-GRPO on prompts, executability reward), roboalign-r1 (Flow-GRPO on prompts,
-distilled-judge reward; needs --judge). Each training seed runs in OUT/EFFECT/seed-S (the same
+distilled-judge reward, the teacher relabelling every 25 updates and scoring the held-out rollouts;
+--judge STUDENT replaces the shipped student). Each training seed runs in OUT/EFFECT/seed-S (the same
 command resumes an interrupted run and reads finished ones back); OUT/EFFECT/results.json holds
 the held-out learning curves (mean over seeds, training-seed and sampling-seed spreads) and the
 verdict on each of the paper's claims: a change counts only beyond both spreads. --page rewrites
@@ -67,7 +68,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     recipe.add_argument("--window", type=int, help="context window of the context policy")
     recipe.add_argument("--fidelity-metrics", help="fidelity reward's metric weights, e.g. lpips=1,ssim=1,psnr=1")
     recipe.add_argument("--checkpoint-every", type=int, help="updates between checkpoints")
-    recipe.add_argument("--judge", type=Path, help="student judge folder (the judge reward)")
+    recipe.add_argument("--judge", type=Path, help="student judge folder (default: checkpoints/judge-student-cpu)")
     recipe.add_argument("--idm", type=Path, help="IDM folder (the executability reward; default: checkpoints/idm-cpu)")
     parser.set_defaults(handler=run_reproduce)
 

@@ -42,9 +42,9 @@ SEED_SPREAD_SUFFIX = "/seed_std"
 
 def headline_terms(names: Iterable[str]) -> list[str]:
     """The reward terms a summary shows: every reward's value, its success component
-    (``execution/success``) and a judge's dimensions (``judge/...``); the other components stay in
-    the result file."""
-    return [name for name in names if "/" not in name or name.endswith("/success") or name.startswith("judge/")]
+    (``execution/success``) and a judge's dimensions (``judge/...``, ``judge_teacher/...``); the
+    other components stay in the result file."""
+    return [name for name in names if "/" not in name or name.endswith("/success") or name.startswith("judge")]
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ _BUILTIN: dict[str, str] = {
     "executability": "worldalign.rewards.executability:make_executability_reward",
     "execution": "worldalign.rewards.execution:make_execution_reward",
     "judge": "worldalign.rewards.judge:make_judge_reward",
+    "judge_teacher": "worldalign.rewards.judge:make_teacher_judge_reward",
     "brightness": "worldalign.rewards.brightness:make_brightness_reward",
     "motion_match": "worldalign.rewards.motion_match:make_motion_match_reward",
     "success": "worldalign.rewards.success:make_success_reward",
@@ -44,7 +45,6 @@ _FACTORIES: dict[str, RewardFactory] = {}
 
 # How the command line supplies a factory option, for the error when it is missing.
 OPTION_FLAGS: dict[str, str] = {
-    "judge_checkpoint": "--judge STUDENT (a student judge folder from `worldalign distill`)",
     "idm": "--idm IDM (an inverse dynamics model folder)",
     "success_checkpoint": "a success classifier folder (worldalign.algos.success_classifier)",
 }

@@ -275,7 +275,7 @@ def _relabel_hook(setup: AlignSetup, config: AlignConfig, rewards: RewardCompose
     from worldalign.models.judge.modeling_judge import JudgeTeacher
 
     teacher = load_model(JudgeTeacher, setup.teacher, device=device)
-    return JudgeRelabelHook(teacher, judges[0].student, judges[0].encoder)
+    return JudgeRelabelHook(teacher, judges[0].judge, judges[0].encoder)
 
 
 def _model_views(dataset: LeRobotDataset, count: int, where: Path) -> tuple[str, ...]:
