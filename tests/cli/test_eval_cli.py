@@ -67,7 +67,7 @@ def test_eval_writes_one_json_with_both_splits_every_model_and_videos(
         for video in split["videos"]:
             assert (tmp_path / video).stat().st_size > 0
     assert len(unseen["videos"]) == 2
-    assert "PSNR t+4" in capsys.readouterr().out
+    assert "t+4, mean ± sampling-seed std" in capsys.readouterr().out
 
 
 def test_eval_resumes_from_its_parts_and_measures_again_what_changed(runs: dict[str, Path], tmp_path: Path) -> None:

@@ -36,7 +36,8 @@ horizon and per view under every context policy (with the copy-last-frame and me
 the autoencoder ceiling, the action gap, ms per frame and peak tokens) and the --rewards of the
 rollouts under the first policy, per task and overall with their spread over sampling seeds. The
 default rewards are EVA's executability of the IDM-decoded actions and the simulator success of
-executing them from each episode's recorded start; --judge STUDENT adds the judge's six dimensions.
+executing them from each episode's recorded start; judge_teacher=1 (or judge=1, the student) adds
+the judge's six dimensions.
 OUT/videos/ gets one video per episode (real, then each model under each policy). Each measured
 part is kept in OUT/parts/ under a key of its settings and the weights' sha256: running the same
 command again reuses it, so an interrupted evaluation resumes.
@@ -82,7 +83,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--rewards", default=DEFAULT_REWARDS, help=f"rollout rewards, or 'none' (default: {DEFAULT_REWARDS})"
     )
     parser.add_argument("--idm", type=Path, help="IDM for executability/execution (default: checkpoints/idm-cpu)")
-    parser.add_argument("--judge", type=Path, help="student judge folder: adds judge=1.0 (its six dimensions)")
+    parser.add_argument("--judge", type=Path, help="student judge of the judge reward (default: the shipped one)")
+    parser.add_argument(
+        "--teacher", type=Path, help="teacher judge of the judge_teacher reward (default: the shipped one)"
+    )
     parser.add_argument("--fidelity-metrics", help="fidelity reward's metric weights, e.g. ssim=1,psnr=1")
     parser.add_argument("--videos", type=int, default=2, help="episodes per split drawn as videos (default: 2)")
     parser.set_defaults(handler=run_eval)
@@ -103,11 +107,10 @@ def world_model_labels(values: list[str]) -> list[tuple[str, Path]]:
 
 def _setup(args: argparse.Namespace) -> EvalSetup:
     rewards = None if args.rewards.strip().lower() == "none" else args.rewards
-    if args.judge is not None:
-        rewards = f"{rewards},judge=1.0" if rewards else "judge=1.0"
     options = {
         "idm": args.idm,
         "judge_checkpoint": args.judge,
+        "teacher_checkpoint": args.teacher,
         "metric_weights": parse_weights(args.fidelity_metrics, "--fidelity-metrics"),
     }
     return EvalSetup(
@@ -142,12 +145,10 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def _quality_table(split: str, result: dict[str, Any], metrics: list[str], horizon: int) -> Table:
-    shown = sorted({1, horizon})
-    table = Table(title=f"{split}: {len(result['episodes'])} episodes, mean ± sampling-seed std")
+    table = Table(title=f"{split}: {len(result['episodes'])} episodes, t+{horizon}, mean ± sampling-seed std")
     table.add_column("model (policy)")
     for metric in metrics:
-        for h in shown:
-            table.add_column(f"{metric.upper()} t+{h}", justify="right")
+        table.add_column(metric.upper(), justify="right")
     table.add_column("ms/frame", justify="right")
     rows: list[tuple[str, dict[str, Any]]] = []
     for label, parts in result["models"].items():
@@ -157,11 +158,9 @@ def _quality_table(split: str, result: dict[str, Any], metrics: list[str], horiz
         rows += [(f"{label} ({key})", policy) for key, policy in quality["policies"].items()]
     for name, entry in rows:
         curves = entry["curves"]
-        cells = [
-            _mean_std(curves["mean"][metric][h - 1], curves["std"][metric][h - 1]) for metric in metrics for h in shown
-        ]
+        cells = [_mean_std(curves["mean"][metric][-1], curves["std"][metric][-1]) for metric in metrics]
         latency = entry.get("mean_frame_latency_s")
-        table.add_row(name, *cells, "" if latency is None else f"{1000 * latency:.1f}")
+        table.add_row(name, *cells, "" if latency is None else f"{1000 * latency:.0f}")
     return table
 
 

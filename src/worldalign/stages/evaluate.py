@@ -9,8 +9,8 @@ tasks the models never saw) and each model:
   horizon and per view, the baselines, the action gap, ms per frame and peak tokens;
 - ``rewards``: ``eval.alignment.HeldOutRollouts`` under the first policy, scored by named
   rewards (default: EVA's executability of IDM-decoded actions and the simulator success of
-  executing them from the episode's recorded start state; add ``judge`` with a student judge for
-  RoboAlign-R1's six dimensions), mean and seed spread, overall and per task.
+  executing them from the episode's recorded start state; ``judge_teacher`` adds RoboAlign-R1's
+  six dimensions scored by the teacher judge), mean and seed spread, overall and per task.
 
 Every (split, model, part) result is written to ``OUT/parts/`` as soon as it is measured, with a
 key naming everything it depends on (the settings and the sha256 of the model's and the
