@@ -37,6 +37,9 @@ mean frame, autoencoder ceiling). Policies: full-history (every
 frame so far, up to the model's maximum context), fixed-window (the last --window frames, default
 2) and swr (Sliding Window Re-encoding: at most --window frames, default 6, restarted from
 re-encoded pixels).
+
+rollout looks at one model under one policy; `worldalign eval` compares several models under
+several policies on the same starts, with rewards, seeds and held-out tasks, in one eval.json.
 """
 
 
