@@ -145,7 +145,7 @@ def evaluate_world_models(
             "skipped": split.skipped,
             "tasks": sorted({split.dataset.task_names[index] for index in split.episodes}),
             "models": models,
-            "videos": evaluation.videos(split),
+            "videos": evaluation.videos(split, pool),
         }
     summary = {
         "format": EVAL_FORMAT,
@@ -243,9 +243,10 @@ class _Evaluation:
 
         return self._part(split, label, "rewards", measure)
 
-    def videos(self, split: _Split) -> list[str]:
+    def videos(self, split: _Split, pool: Callable[[], EpisodePool]) -> list[str]:
         """Real | every model under every policy (sampling seed 0) for the first ``videos``
-        episodes of ``split``; paths relative to OUT. Kept when they exist for the same models."""
+        episodes of ``split`` (the first of ``pool()``, the split's episodes, loaded once);
+        paths relative to OUT. Kept when they exist for the same models."""
         episodes = split.episodes[: self.setup.videos]
         names = [f"{VIDEOS_DIR}/{split.name}_episode_{index}.mp4" for index in episodes]
         record = self.setup.out / PARTS_DIR / split.name / "videos.json"
@@ -254,13 +255,12 @@ class _Evaluation:
             self.log(f"{split.name} / videos: reused")
             return names
         self.log(f"{split.name} / videos: writing {len(names)}")
-        pool = episode_pool(split.dataset, episodes, split.views, None)
         rows: dict[str, list[np.ndarray]] = {}
         real: list[np.ndarray] = []
         for label in self.folders:
             run = self.runs[label]
             for name, policy in self.policies.items():
-                evaluator = self._evaluator(pool, run, policy, RewardComposer({}, []))
+                evaluator = self._evaluator(pool(), run, policy, RewardComposer({}, []))
                 with torch.no_grad():
                     rollout = evaluator.generate(
                         run.model, list(range(len(episodes))), torch.Generator().manual_seed(0)
