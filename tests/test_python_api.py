@@ -40,6 +40,6 @@ def test_an_alignment_refused_for_its_arguments_writes_nothing(tmp_path: Path) -
     with pytest.raises(ConfigError, match="needs the option"):
         run_cli([
             "align", "--world-model", str(runs["wm"]), "--autoencoder", str(runs["ae"]), "--dataset",
-            str(runs["dataset"]), "--out", str(out), "--window", "3", "--eval-horizon", "4", "--rewards", "judge=1.0",
+            str(runs["dataset"]), "--out", str(out), "--window", "3", "--eval-horizon", "4", "--rewards", "success=1.0",
         ])  # fmt: skip
     assert not out.exists(), "a refused run leaves no OUT folder behind"

@@ -16,7 +16,6 @@ from rich.table import Table
 
 from worldalign.cli.parsing import parse_weights
 from worldalign.errors import ConfigError
-from worldalign.report.inputs import headline_terms
 from worldalign.stages.evaluate import DEFAULT_REWARDS, EVAL_FILE, EvalSetup, evaluate_world_models
 from worldalign.utils.text import split_list
 
@@ -166,6 +165,8 @@ def _quality_table(split: str, result: dict[str, Any], metrics: list[str], horiz
 
 def _rewards_table(split: str, result: dict[str, Any]) -> Table:
     first = next(parts["rewards"] for parts in result["models"].values())
+    from worldalign.report.inputs import headline_terms  # report reads videos: imported only when printing
+
     terms = headline_terms(first["mean"])  # the other components: eval.json
     table = Table(title=f"{split}: rollout rewards ({first['policy']}), mean ± seed std")
     table.add_column("model")

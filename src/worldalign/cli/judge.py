@@ -324,8 +324,8 @@ def _load_judge(folder: Path) -> JudgeTeacher | JudgeStudent:
 
 def _score_inputs(args: argparse.Namespace, views: tuple[str, ...]) -> tuple[list[str], list[np.ndarray], list[str], torch.Tensor | None]:
     """``(names, (V, T, H, W, 3) uint8 videos, instructions, (N, T, A) actions or None)`` to score."""
+    from worldalign.data.video import read_tiled_video
     from worldalign.models.judge.bench_data import dataset_as_judge_data
-    from worldalign.models.judge.video_input import read_tiled_video
 
     if bool(args.videos) == bool(args.dataset):
         raise ConfigError("give either mp4 files or --dataset, not both and not neither")

@@ -354,3 +354,20 @@ def decode_video(path: str | os.PathLike[str], *, fps: int, num_frames: int, fro
     """``num_frames`` frames ``(N, H, W, 3)`` uint8 starting at ``from_timestamp``, ``1 / fps`` apart."""
     with Mp4Reader(path) as reader:
         return reader.read(from_timestamp + np.arange(num_frames) / fps)
+
+
+def read_tiled_video(path: Path, views: int) -> np.ndarray:
+    """``(V, T, H, W, 3)`` uint8 from an mp4 whose frames are ``views`` square views side by side."""
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such video file")
+    try:
+        with av.open(str(path)) as container:
+            frames = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+    except (av.error.FFmpegError, ValueError) as error:
+        raise DatasetError(f"{path}: cannot decode the video ({error})") from error
+    _, height, width, _ = frames.shape
+    if width != views * height:
+        raise DatasetError(
+            f"{path}: frames are {height}x{width}; this judge expects {views} square views side by side, i.e. {height}x{views * height}"
+        )
+    return np.stack(np.split(frames, views, axis=2))

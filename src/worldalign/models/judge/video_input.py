@@ -9,17 +9,12 @@ amplified), which makes motion (and its absence, or its reversal) visible to a p
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import av
-import av.error
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from worldalign.data.pixels import to_unit_range
-from worldalign.errors import ConfigError, DatasetError
+from worldalign.errors import ConfigError
 
 
 def frames_from_storage(frames: Tensor) -> Tensor:
@@ -107,20 +102,3 @@ def pool_actions(actions: Tensor | None, batch: int, num_frames: int, action_dim
     bounds = torch.linspace(0, actions.shape[1], num_frames + 1).round().long().tolist()
     windows = [actions[:, lo : max(hi, lo + 1)].mean(dim=1) for lo, hi in zip(bounds[:-1], bounds[1:])]
     return torch.stack(windows, dim=1).float(), torch.ones(batch, 1, device=actions.device)
-
-
-def read_tiled_video(path: Path, views: int) -> np.ndarray:
-    """``(V, T, H, W, 3)`` uint8 from an mp4 whose frames are ``views`` square views side by side."""
-    if not path.is_file():
-        raise DatasetError(f"{path}: no such video file")
-    try:
-        with av.open(str(path)) as container:
-            frames = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
-    except (av.error.FFmpegError, ValueError) as error:
-        raise DatasetError(f"{path}: cannot decode the video ({error})") from error
-    _, height, width, _ = frames.shape
-    if width != views * height:
-        raise DatasetError(
-            f"{path}: frames are {height}x{width}; this judge expects {views} square views side by side, i.e. {height}x{views * height}"
-        )
-    return np.stack(np.split(frames, views, axis=2))
