@@ -14,7 +14,14 @@ from worldalign.algos.align import LOG_FILE
 from worldalign.errors import ConfigError
 from worldalign.rewards.judge import SHIPPED_JUDGE_TEACHER
 from worldalign.stages.reproduce import EFFECTS, RESULTS_FILE, Claim, ReproduceSetup, aggregate, recipe, verdicts
-from worldalign.stages.results_page import read_results, verdict_word
+from worldalign.stages.results_page import (
+    RESULTS_FOLDER,
+    read_results,
+    store_results,
+    stored_results,
+    verdict_word,
+    write_results_page,
+)
 
 TINY = [
     "--iterations", "2", "--eval-every", "1", "--conditions-per-iteration", "2", "--group-size", "2",
@@ -53,11 +60,35 @@ def test_seeds_run_aggregate_resume_and_write_the_page(
     text = page.read_text()
     assert "## PersistWorld" in text and "| SSIM |" in text and "Not run yet." in text  # eva, roboalign-r1
     assert "Learning curve" in text and "| 2 |" in text
+    assert stored_results(page) == [results], "the page's inputs are kept beside it"
+    assert (tmp_path / RESULTS_FOLDER / "persistworld.json").is_file()
 
     logs = [(out / "persistworld" / f"seed-{seed}" / LOG_FILE).read_text() for seed in (0, 1)]
     assert run(reproduce_argv(runs, out)) == 0  # finished seeds are read back, not rerun
     assert [(out / "persistworld" / f"seed-{seed}" / LOG_FILE).read_text() for seed in (0, 1)] == logs
     assert read_results(out / "persistworld" / RESULTS_FILE)["curve"] == results["curve"]
+
+
+def test_an_arm_with_other_rewards_is_compared_with_the_recipe(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    out, page = tmp_path / "reproduce", tmp_path / "docs" / "results.md"
+    assert run([*reproduce_argv(runs, out), "--seeds", "0"]) == 0
+    recipe_arm = read_results(out / "persistworld" / RESULTS_FILE)
+    other = json.loads(json.dumps(recipe_arm))
+    other["recipe"]["setup"]["rewards"] = "fidelity=1.0,motion_match=1.0"
+    for entry in (recipe_arm, other, recipe_arm):  # storing the same arm again replaces it
+        store_results(entry, page)
+    assert len(stored_results(page)) == 2
+    text = write_results_page(stored_results(page), page).read_text()
+    table = text[text.index("Arms (the same recipe") :]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert rows[0].startswith('| `fidelity=1.0`, metric_weights {"psnr": 1.0, "ssim": 1.0} (the recipe) |')
+    assert rows[1].startswith("| `fidelity=1.0,motion_match=1.0`, metric_weights") and "not measured" in rows[1]
+    ssim = next(v for v in recipe_arm["verdicts"] if v["metric"] == "fidelity/ssim")
+    assert f"{ssim['after']:.4f} ({ssim['relative']:+.1%}" in rows[1]
+    only_other = write_results_page([other], page).read_text()
+    assert "The recipe's rewards (`fidelity=1.0`) are not run yet." in only_other
 
 
 def test_roboalign_r1_is_scored_by_the_teacher_that_relabels_its_student(runs: dict[str, Path], tmp_path: Path) -> None:

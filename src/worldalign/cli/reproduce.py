@@ -21,9 +21,10 @@ distilled-judge reward, the teacher relabelling every 25 updates and scoring the
 --judge STUDENT replaces the shipped student). Each training seed runs in OUT/EFFECT/seed-S (the same
 command resumes an interrupted run and reads finished ones back); OUT/EFFECT/results.json holds
 the held-out learning curves (mean over seeds, training-seed and sampling-seed spreads) and the
-verdict on each of the paper's claims: a change counts only beyond both spreads. --page rewrites
-the results page (docs/results.md) from every results.json under OUT. Options left out keep the
-effect's recipe (printed first).
+verdict on each of the paper's claims: a change counts only beyond both spreads. --page copies
+every results.json under OUT into the results/ folder beside the page (docs/results/) and rewrites
+the page (docs/results.md) from all the files there: an arm with other --rewards is compared with
+the recipe's in one table. Options left out keep the effect's recipe (printed first).
 """
 
 
@@ -107,7 +108,13 @@ def _changes(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def run_reproduce(args: argparse.Namespace) -> int:
     from worldalign.stages.reproduce import EFFECTS, RESULTS_FILE, ReproduceSetup, recipe, reproduce_effect
-    from worldalign.stages.results_page import read_results, verdict_word, write_results_page
+    from worldalign.stages.results_page import (
+        read_results,
+        store_results,
+        stored_results,
+        verdict_word,
+        write_results_page,
+    )
 
     effect = EFFECTS[args.effect]
     setup_changes, config_changes = _changes(args)
@@ -140,7 +147,9 @@ def run_reproduce(args: argparse.Namespace) -> int:
             )
     print(f"results: {args.out / effect.name / RESULTS_FILE}")
     if args.page is not None:
-        found = sorted(args.out.glob(f"*/{RESULTS_FILE}"))
-        write_results_page([read_results(path) for path in found], args.page)
-        print(f"results page: {args.page} ({len(found)} effect(s))")
+        for path in sorted(args.out.glob(f"*/{RESULTS_FILE}")):
+            store_results(read_results(path), args.page)
+        stored = stored_results(args.page)
+        write_results_page(stored, args.page)
+        print(f"results page: {args.page} ({len(stored)} result file(s) in {args.page.parent / 'results'})")
     return 0
