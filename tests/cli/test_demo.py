@@ -13,7 +13,7 @@ from worldalign.cli.main import main
 def test_demo_chain_on_two_tasks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
     argv = ["demo", "--out", str(out), "--tasks", "reach-v3,drawer-close-v3", "--episodes-per-task", "2", "--workers", "1",
-            "--align-iterations", "1", "--eval-episodes", "2"]
+            "--align-iterations", "1", "--judge-iterations", "1", "--eval-episodes", "2"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "$ worldalign data generate" in printed, "every step is printed as the command a user can rerun"
@@ -27,14 +27,18 @@ def test_demo_chain_on_two_tasks(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert summary["iterations"] == 1 and summary["algorithm"] == "nft"
     assert {"fidelity/lpips", "fidelity/ssim", "executability"} <= set(summary["before"]) <= set(summary["after"])
     assert len(list((out / "align" / "videos").glob("episode_*.mp4"))) == 2  # one held-out episode per task
+    judged = json.loads((out / "align-judge" / "before_after.json").read_text())
+    assert judged["iterations"] == 1 and judged["algorithm"] == "grpo"
+    assert {"judge_teacher", "judge_teacher/manipulation_success", "judge"} <= set(judged["before"])
     vla = json.loads((out / "vla" / "vla_eval.json").read_text())
     assert vla["head"] == "flow" and set(vla["tasks"]) == {"window-open-v3", "window-close-v3"}
     assert all(task["chunks"] >= 1 for task in vla["tasks"].values())
     assert {p.name for p in (out / "vla").glob("*.mp4")} == {"window-open-v3.mp4", "window-close-v3.mp4"}
     evaluation = json.loads((out / "eval" / "eval.json").read_text())
     models = evaluation["splits"]["training_tasks"]["models"]
-    assert set(models) == {"shipped", "aligned"} and evaluation["splits"]["training_tasks"]["tasks"] == sorted(scores)
-    assert {"executability", "execution"} <= set(models["aligned"]["rewards"]["mean"])
+    assert set(models) == {"shipped", "aligned", "judge-aligned"}
+    assert evaluation["splits"]["training_tasks"]["tasks"] == sorted(scores)
+    assert {"executability", "execution", "judge_teacher"} <= set(models["aligned"]["rewards"]["mean"])
     page = (out / "report" / "index.html").read_text()
     assert "Evaluation" in page and "Alignment" in page and "aligned (swr)" in page
     assert f"open the report: {out / 'report' / 'index.html'}" in printed.replace("\n", "")

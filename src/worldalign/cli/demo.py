@@ -13,12 +13,17 @@ that a person can rerun any step by hand. Today's chain:
 5. align the shipped world model (``checkpoints/world-model-cpu``) with DiffusionNFT on its own
    rollout states against the multi-view fidelity reward (PersistWorld), on the new episodes'
    training split, and compare held-out rollouts before and after (numbers and videos);
-6. run the shipped VLA policy (``checkpoints/vla-tiny``, RoboAlign) in closed loop in Meta-World
+6. align the shipped world model with Flow-GRPO on instruction prompts against the shipped
+   distilled judge (RoboAlign-R1), scored before and after by the shipped teacher judge;
+7. run the shipped VLA policy (``checkpoints/vla-tiny``, RoboAlign) in closed loop in Meta-World
    and write a video per task with the text it wrote under each frame;
-7. evaluate the shipped and the aligned world model side by side on the same held-out starts
+8. evaluate the shipped and both aligned world models side by side on the same held-out starts
    (quality per horizon under SWR and full history, executability and simulator success of the
-   IDM-decoded actions, side-by-side videos);
-8. write the HTML report of the alignment and the evaluation, and print the path of its page.
+   IDM-decoded actions, the teacher judge's six dimensions, side-by-side videos);
+9. write the HTML report of the alignments and the evaluation, and print the path of its page.
+
+The alignment runs are short (they show the pipeline); ``docs/results.md`` shows the effects of
+runs long enough to measure them.
 
 Each later capability extends this command.
 """
@@ -64,7 +69,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
     demo.add_argument("--episodes-per-task", type=int, default=2, help="episodes per task (default: 2)")
     demo.add_argument("--seed", type=int, default=0, help="master seed (default: 0)")
     demo.add_argument("--workers", type=int, default=2, help="parallel recording processes (default: 2)")
-    demo.add_argument("--align-iterations", type=int, default=12, help="alignment updates (default: 12)")
+    demo.add_argument(
+        "--align-iterations", type=int, default=12, help="DiffusionNFT updates, fidelity reward (default: 12)"
+    )
+    demo.add_argument(
+        "--judge-iterations", type=int, default=4, help="Flow-GRPO updates against the judge reward (default: 4)"
+    )
     demo.add_argument("--eval-episodes", type=int, default=4, help="held-out episodes evaluated (default: 4)")
     demo.set_defaults(handler=run_demo)
 
@@ -122,24 +132,34 @@ def run_demo(args: argparse.Namespace) -> int:
         "--conditions", "rollout-states", "--rewards", "fidelity=1.0", "--iterations", str(args.align_iterations),
         "--eval-rewards", "fidelity=1.0,executability=0.0", "--eval-horizon", "24", "--eval-seeds", "2",
     ])
-    console.rule(f"6. the shipped VLA policy in closed loop ({VLA_HEAD} head; two episodes it solves, of 5 in 30)")
+    console.rule("6. align the shipped world model: Flow-GRPO on instruction prompts, distilled-judge reward")
+    _run(console, [
+        "align", "--world-model", str(SHIPPED_WORLD_MODEL), "--autoencoder", str(SHIPPED_AUTOENCODER),
+        "--dataset", str(dataset), "--out", str(args.out / "align-judge"), "--algo", "grpo",
+        "--conditions", "prompts", "--rewards", "judge=1.0", "--iterations", str(args.judge_iterations),
+        "--eval-rewards", "judge_teacher=1.0,judge=0.0", "--eval-seeds", "2",
+    ])
+    console.rule(f"7. the shipped VLA policy in closed loop ({VLA_HEAD} head; two episodes it solves, of 5 in 30)")
     _run(console, [
         "vla", "eval", str(SHIPPED_VLA), "--tasks", ",".join(VLA_TASKS), "--seeds", "1", "--head", VLA_HEAD,
         "--out", str(args.out / "vla"),
     ])
-    console.rule("7. evaluate the shipped and the aligned world model on the same held-out starts")
+    console.rule("8. evaluate the shipped and both aligned world models on the same held-out starts")
     _run(console, [
         "eval", "--world-model", f"shipped={SHIPPED_WORLD_MODEL}", "--world-model", f"aligned={args.out / 'align'}",
+        "--world-model", f"judge-aligned={args.out / 'align-judge'}",
         "--autoencoder", str(SHIPPED_AUTOENCODER), "--dataset", str(dataset), "--out", str(args.out / "eval"),
         "--episodes", str(args.eval_episodes), "--horizon", "24", "--seeds", "2", "--videos", "2",
     ])
-    console.rule("8. the report")
+    console.rule("9. the report")
     report = args.out / "report"
-    _run(console, ["report", str(args.out / "align"), str(args.out / "eval"), "--out", str(report)])
+    _run(console, [
+        "report", str(args.out / "align"), str(args.out / "align-judge"), str(args.out / "eval"), "--out", str(report),
+    ])
     console.rule("done")
     console.print(
         f"outputs in {args.out}: dataset/, previews/, executability.json, execution.json, "
-        "align/ (before_after.json, videos/ real | pretrained | aligned, model/, tensorboard/), "
+        "align/ and align-judge/ (before_after.json, videos/ real | pretrained | aligned, model/, tensorboard/), "
         "vla/ (vla_eval.json, one captioned video per task), eval/ (eval.json, videos/)"
     )
     console.print(f"open the report: {report / 'index.html'}")

@@ -34,9 +34,9 @@ episodes of tasks they never saw. Per model and split, OUT/{EVAL_FILE} gets PSNR
 horizon and per view under every context policy (with the copy-last-frame and mean-frame baselines,
 the autoencoder ceiling, the action gap, ms per frame and peak tokens) and the --rewards of the
 rollouts under the first policy, per task and overall with their spread over sampling seeds. The
-default rewards are EVA's executability of the IDM-decoded actions and the simulator success of
-executing them from each episode's recorded start; judge_teacher=1 (or judge=1, the student) adds
-the judge's six dimensions.
+default rewards are EVA's executability of the IDM-decoded actions, the simulator success of
+executing them from each episode's recorded start and RoboAlign-R1's six dimensions scored by the
+shipped teacher judge (judge_teacher; judge=1 scores with the distilled student).
 OUT/videos/ gets one video per episode (real, then each model under each policy). Each measured
 part is kept in OUT/parts/ under a key of its settings and the weights' sha256: running the same
 command again reuses it, so an interrupted evaluation resumes.

@@ -8,9 +8,9 @@ tasks the models never saw) and each model:
   history, fixed window, RoboAlign-R1's Sliding Window Re-encoding): PSNR, SSIM and LPIPS per
   horizon and per view, the baselines, the action gap, ms per frame and peak tokens;
 - ``rewards``: ``eval.alignment.HeldOutRollouts`` under the first policy, scored by named
-  rewards (default: EVA's executability of IDM-decoded actions and the simulator success of
-  executing them from the episode's recorded start state; ``judge_teacher`` adds RoboAlign-R1's
-  six dimensions scored by the teacher judge), mean and seed spread, overall and per task.
+  rewards (default: EVA's executability of IDM-decoded actions, the simulator success of
+  executing them from the episode's recorded start state, and RoboAlign-R1's six dimensions
+  scored by the shipped teacher judge), mean and seed spread, overall and per task.
 
 Every (split, model, part) result is written to ``OUT/parts/`` as soon as it is measured, with a
 key naming everything it depends on (the settings and the sha256 of the model's and the
@@ -62,7 +62,7 @@ EVAL_FORMAT_VERSION = 1
 PARTS_DIR = "parts"
 VIDEOS_DIR = "videos"
 TRAINING_TASKS, HELD_OUT_TASKS = "training_tasks", "held_out_tasks"
-DEFAULT_REWARDS = "executability=1.0,execution=1.0"
+DEFAULT_REWARDS = "executability=1.0,execution=1.0,judge_teacher=1.0"
 LABEL = re.compile(r"[A-Za-z0-9_+-]+")
 PACKAGES = ("worldalign", "torch", "numpy", "safetensors", "transformers", "av", "mujoco", "metaworld")
 
