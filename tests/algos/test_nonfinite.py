@@ -16,7 +16,7 @@ from moving_squares import write_dataset
 from pretrain_data import SyntheticFrames
 from torch import Tensor, nn
 
-from worldalign.algos import align as align_module
+from worldalign.algos import diffusion_nft
 from worldalign.algos import idm as idm_module
 from worldalign.algos import pretrain
 from worldalign.algos.align import LOG_FILE, AlignConfig, align
@@ -142,7 +142,7 @@ def align_run(out: Path, rewards: RewardComposer) -> None:
 
 
 def test_a_nan_loss_stops_alignment_naming_the_term(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(align_module, "nft_loss", nan_on_call(align_module.nft_loss, bad_call=2))
+    monkeypatch.setattr(diffusion_nft, "nft_loss", nan_on_call(diffusion_nft.nft_loss, bad_call=2))
     rewards = RewardComposer({"brightness": 1.0}, [BrightnessReward()])
     with pytest.raises(TrainingError, match=r"iteration 2: non-finite NFT loss \(chunk \d\) = nan.*gradient norm = nan"):
         align_run(tmp_path, rewards)

@@ -43,13 +43,12 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from worldalign.algos.advantages import group_advantages, optimality_probability
-from worldalign.algos.conditions import CandidateBatch, Conditions, InstructionEmbedder
-from worldalign.algos.diffusion_nft import NFTConfig, nft_loss
-from worldalign.algos.flow_grpo import FlowGRPOConfig, grpo_step_loss, select_train_steps
+from worldalign.algos.advantages import group_advantages
+from worldalign.algos.conditions import Conditions, InstructionEmbedder
+from worldalign.algos.diffusion_nft import NFTConfig, nft_update
+from worldalign.algos.flow_grpo import FlowGRPOConfig, grpo_update
 from worldalign.algos.training_run import (
     check_finite,
-    ema_update,
     load_training_checkpoint,
     restore_newest,
     save_training_checkpoint,
@@ -179,14 +178,9 @@ class AlignResult:
     resumed_from: int = 0
 
 
-def _mean_stats(stats: list[dict[str, Tensor]]) -> dict[str, float]:
-    if not stats:
-        return {}
-    return {key: float(torch.stack([s[key].detach().float().cpu() for s in stats]).mean()) for key in stats[0]}
-
-
 class _AlignRun:
-    """Models, optimizer, generators and files of one run, on one process of an Accelerate job."""
+    """Models, optimizer, generators and files of one run, on one process of an Accelerate job
+    (the ``algos.update_loop.UpdateLoop`` the algorithms' updates run through)."""
 
     def __init__(
         self, config: AlignConfig, policy: WorldModel, out_dir: Path, accelerator: Any, resume: bool
@@ -287,43 +281,6 @@ def _frozen(model: nn.Module) -> Any:
     return copied
 
 
-def _grpo_update(run: _AlignRun, batch: CandidateBatch, advantages: Tensor) -> dict[str, float]:
-    config = run.config.grpo
-    stats: list[dict[str, Tensor]] = []
-    norms = []
-    for epoch in range(config.inner_epochs):
-        losses: dict[str, Tensor] = {}
-        num_steps = batch.chunks[0].trajectory.num_steps if batch.chunks[0].trajectory is not None else 0
-        steps = select_train_steps(num_steps, config.train_timestep_fraction, run.generator)
-        terms = [(chunk, step) for chunk in batch.chunks for step in steps]
-        for index, (chunk, step) in enumerate(terms):
-            with run.no_sync(index == len(terms) - 1):
-                loss, term_stats = grpo_step_loss(run.model, run.reference, chunk, step, advantages, config)
-                run.accelerator.backward(loss / len(terms))
-            losses[f"GRPO loss (epoch {epoch}, chunk {index // len(steps)}, denoising step {step})"] = loss.detach()
-            stats.append(term_stats)
-        norms.append(run.step(losses))
-    return {**_mean_stats(stats), "grad_norm": sum(norms) / len(norms)}
-
-
-def _nft_update(run: _AlignRun, batch: CandidateBatch, advantages: Tensor) -> dict[str, float]:
-    config = run.config.nft
-    assert run.old is not None
-    optimality = optimality_probability(advantages, config.adv_clip_max)
-    stats: list[dict[str, Tensor]] = []
-    losses: dict[str, Tensor] = {}
-    for index, chunk in enumerate(batch.chunks):
-        with run.no_sync(index == len(batch.chunks) - 1):
-            loss, term_stats = nft_loss(run.model, run.old, run.reference, chunk, optimality, config, run.generator)
-            run.accelerator.backward(loss / len(batch.chunks))
-        losses[f"NFT loss (chunk {index})"] = loss.detach()
-        stats.append(term_stats)
-    norm = run.step(losses)
-    decay = config.ema_decay_at(run.iteration)
-    ema_update(run.old, run.model, decay)
-    return {**_mean_stats(stats), "grad_norm": norm, "ema_decay": decay}
-
-
 def align(
     config: AlignConfig,
     policy: WorldModel,
@@ -410,8 +367,10 @@ def align(
             _check_some_reward_valid(accelerator, scored, run.iteration)
             advantages = group_advantages(scored.total.cpu(), config.group_size).to(accelerator.device)
             sampled = time.perf_counter()
-            update = _grpo_update if config.algorithm == "grpo" else _nft_update
-            stats = update(run, batch, advantages)
+            if config.algorithm == "grpo":
+                stats = grpo_update(run, config.grpo, batch, advantages)
+            else:
+                stats = nft_update(run, config.nft, batch, advantages)
             run.iteration += 1
             record = _gathered_scalars(accelerator, scored.log_scalars())
             record.update({f"train/{name}": value for name, value in stats.items()})

@@ -20,7 +20,10 @@ implementation's constant scale, kept so that its learning rates transfer. Optio
 an EMA of the trained one (``ema_update``) with a decay that grows with the update count
 (``NFTConfig.ema_decay_at``).
 
-The caller sets the modes (``eval()`` for deterministic velocities) and owns the optimizer.
+``nft_update`` is one update, as the alignment loop (``algos.align``) runs it: the loss of every
+chunk back-propagated on its own (one backward per forward, as DDP requires), one optimizer step,
+then the EMA step of the old model. The caller sets the modes (``eval()`` for deterministic
+velocities).
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from worldalign.algos.advantages import optimality_probability
+from worldalign.algos.conditions import CandidateBatch
+from worldalign.algos.training_run import ema_update
+from worldalign.algos.update_loop import UpdateLoop, mean_stats
 from worldalign.errors import ConfigError
 from worldalign.sampling.flow_math import interpolate, x0_from_velocity
 from worldalign.sampling.rollout import RolloutChunk
@@ -189,3 +196,24 @@ def nft_loss(
         "loss": loss.detach(),
     }
     return loss, stats
+
+
+def nft_update(run: UpdateLoop, config: NFTConfig, batch: CandidateBatch, advantages: Tensor) -> dict[str, float]:
+    """One DiffusionNFT update on a batch of clean candidates and their group advantages ``(B,)``:
+    the loss of every chunk, one optimizer step, then ``old <- EMA(old, policy)`` at the decay of
+    this update. Returns the chunks' mean statistics, the gradient norm and the decay."""
+    if run.old is None:
+        raise ConfigError("DiffusionNFT's update needs the loop's old (EMA) model")
+    optimality = optimality_probability(advantages, config.adv_clip_max)
+    stats: list[dict[str, Tensor]] = []
+    losses: dict[str, Tensor] = {}
+    for index, chunk in enumerate(batch.chunks):
+        with run.no_sync(index == len(batch.chunks) - 1):
+            loss, term_stats = nft_loss(run.model, run.old, run.reference, chunk, optimality, config, run.generator)
+            run.accelerator.backward(loss / len(batch.chunks))
+        losses[f"NFT loss (chunk {index})"] = loss.detach()
+        stats.append(term_stats)
+    norm = run.step(losses)
+    decay = config.ema_decay_at(run.iteration)
+    ema_update(run.old, run.model, decay)
+    return {**mean_stats(stats), "grad_norm": norm, "ema_decay": decay}

@@ -12,10 +12,12 @@ plus ``beta`` times the KL between the step Gaussians of the policy and of the f
 which share their std ``s``: ``KL = ||mu_theta - mu_ref||^2 / (2 s^2)``, averaged (not summed)
 over the latent dimensions as in Flow-GRPO.
 
-Every function here computes a loss and nothing else: the caller puts the policy and the
-reference in ``eval()`` mode (then the recomputed log-probabilities equal the recorded ones and
-the ratio is exactly 1 before the first update), owns the optimizer and calls ``backward()`` once
-per term (``grpo_step_loss``), which is what DDP requires (one backward per forward).
+``grpo_update`` is one update, as the alignment loop (``algos.align``) runs it: it draws the
+denoising steps to train on, back-propagates ``grpo_step_loss`` once per (chunk, step) term (one
+backward per forward, as DDP requires; gradients are exchanged on the last) and steps the
+optimizer, ``inner_epochs`` times. The loss functions compute a loss and nothing else: the caller
+puts the policy and the reference in ``eval()`` mode, so the recomputed log-probabilities equal
+the recorded ones and the ratio is exactly 1 before the first update.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from worldalign.algos.conditions import CandidateBatch
+from worldalign.algos.update_loop import UpdateLoop, mean_stats
 from worldalign.errors import ConfigError
 from worldalign.sampling.flow_math import gaussian_log_prob, sde_step_mean_std
 from worldalign.sampling.rollout import RolloutChunk
@@ -178,3 +182,26 @@ def grpo_loss(
     loss = torch.stack([term_loss for term_loss, _ in terms]).mean()
     stats = {name: torch.stack([term_stats[name] for _, term_stats in terms]).mean() for name in terms[0][1]}
     return loss, stats
+
+
+def grpo_update(
+    run: UpdateLoop, config: FlowGRPOConfig, batch: CandidateBatch, advantages: Tensor
+) -> dict[str, float]:
+    """One Flow-GRPO update on a batch of SDE candidates and their group advantages ``(B,)``:
+    every chunk of the rollouts at the drawn denoising steps, ``inner_epochs`` passes with one
+    optimizer step each. Returns the terms' mean statistics and the mean gradient norm."""
+    stats: list[dict[str, Tensor]] = []
+    norms = []
+    for epoch in range(config.inner_epochs):
+        losses: dict[str, Tensor] = {}
+        num_steps = batch.chunks[0].trajectory.num_steps if batch.chunks[0].trajectory is not None else 0
+        steps = select_train_steps(num_steps, config.train_timestep_fraction, run.generator)
+        terms = [(chunk, step) for chunk in batch.chunks for step in steps]
+        for index, (chunk, step) in enumerate(terms):
+            with run.no_sync(index == len(terms) - 1):
+                loss, term_stats = grpo_step_loss(run.model, run.reference, chunk, step, advantages, config)
+                run.accelerator.backward(loss / len(terms))
+            losses[f"GRPO loss (epoch {epoch}, chunk {index // len(steps)}, denoising step {step})"] = loss.detach()
+            stats.append(term_stats)
+        norms.append(run.step(losses))
+    return {**mean_stats(stats), "grad_norm": sum(norms) / len(norms)}
