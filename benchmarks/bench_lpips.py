@@ -16,10 +16,9 @@ import argparse
 from collections.abc import Callable
 
 import torch
+from _timing import interleaved_medians
 
 from worldalign.metrics import LPIPS
-
-from _timing import interleaved_medians
 
 
 def main() -> None:

@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 import torch
-
 from _timing import interleaved_medians
+
 from worldalign.data.types import Rollout, SimulatorStart
 from worldalign.envs.metaworld_env import MetaWorldEnv
 from worldalign.models.idm import IDMConfig, InverseDynamicsModel

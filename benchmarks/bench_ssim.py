@@ -17,11 +17,10 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _timing import interleaved_medians
 from skimage.metrics import structural_similarity
 
 from worldalign.metrics import ssim
-
-from _timing import interleaved_medians
 
 
 def frame_pairs(frames: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:

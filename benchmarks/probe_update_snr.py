@@ -27,7 +27,8 @@ from torch import Tensor
 
 from worldalign.algos.advantages import group_advantages
 from worldalign.algos.conditions import EpisodePool, RolloutStateConditions
-from worldalign.algos.flow_grpo import FlowGRPOConfig, grpo_step_loss
+from worldalign.algos.flow_grpo import grpo_step_loss
+from worldalign.configs.align import FlowGRPOConfig
 from worldalign.data.clips import split_episodes
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.rewards.registry import build_rewards

@@ -15,14 +15,14 @@ import pytest
 import torch
 from align_setup import brightness_rewards, episode_pool, tiny_models
 
-from worldalign.algos.align import LOG_FILE, AlignConfig, align
-from worldalign.algos.flow_grpo import FlowGRPOConfig
+from worldalign.algos.align import LOG_FILE, align
 from worldalign.algos.conditions import PromptConditions, RolloutStateConditions
-from worldalign.runs.layout import FINAL_MODEL_DIR
+from worldalign.configs.align import AlignConfig, FlowGRPOConfig
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.models.checkpoint import load_model
 from worldalign.models.world_model import WorldModel
+from worldalign.runs.layout import FINAL_MODEL_DIR
 from worldalign.sampling.context_policies import FullHistory
 from worldalign.sampling.rollout import rollout
 from worldalign.sampling.samplers import EulerODESampler, FlowSDESampler

@@ -6,18 +6,14 @@ import copy
 import dataclasses
 
 import pytest
-from align_setup import tiny_world_model
 import torch
+from align_setup import tiny_world_model
 from torch import Tensor, nn
 
 from worldalign.algos.advantages import optimality_probability
-from worldalign.algos.diffusion_nft import (
-    NFTConfig,
-    implicit_velocities,
-    nft_loss,
-    nft_objective,
-)
+from worldalign.algos.diffusion_nft import implicit_velocities, nft_loss, nft_objective
 from worldalign.algos.training_run import ema_update
+from worldalign.configs.align import NFTConfig
 from worldalign.configs.presets import get_preset
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder

@@ -6,11 +6,12 @@ import copy
 import dataclasses
 
 import pytest
-from align_setup import tiny_world_model
 import torch
+from align_setup import tiny_world_model
 
 from worldalign.algos.advantages import group_advantages
-from worldalign.algos.flow_grpo import FlowGRPOConfig, grpo_loss, grpo_step_loss, select_train_steps
+from worldalign.algos.flow_grpo import grpo_loss, grpo_step_loss, select_train_steps
+from worldalign.configs.align import FlowGRPOConfig
 from worldalign.configs.presets import get_preset
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder

@@ -10,7 +10,8 @@ import torch
 from align_setup import tiny_world_model
 from test_flow_grpo import STEPS, advantages_of, group_rollout
 
-from worldalign.algos.flow_grpo import FlowGRPOConfig, grpo_step_loss
+from worldalign.algos.flow_grpo import grpo_step_loss
+from worldalign.configs.align import FlowGRPOConfig
 from worldalign.sampling.flow_math import gaussian_log_prob
 from worldalign.sampling.samplers import FlowSDESampler, sde_step_log_prob
 

@@ -16,13 +16,13 @@ from moving_squares import write_dataset
 from pretrain_data import SyntheticFrames
 from torch import Tensor, nn
 
-from worldalign.algos import diffusion_nft
+from worldalign.algos import diffusion_nft, pretrain
 from worldalign.algos import idm as idm_module
-from worldalign.algos import pretrain
-from worldalign.algos.align import LOG_FILE, AlignConfig, align
+from worldalign.algos.align import LOG_FILE, align
 from worldalign.algos.conditions import RolloutStateConditions
 from worldalign.algos.idm import train_idm
 from worldalign.algos.training_run import optimizer_step
+from worldalign.configs.align import AlignConfig
 from worldalign.configs.idm import IDMTrainingConfig
 from worldalign.configs.presets import get_preset
 from worldalign.configs.pretrain import OptimizerConfig

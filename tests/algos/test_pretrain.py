@@ -12,11 +12,11 @@ from pretrain_data import KilledAfter, SyntheticClips, SyntheticFrames, hashed_i
 
 from worldalign.algos.pretrain import noise_context, sample_context_length, train_autoencoder, train_world_model
 from worldalign.algos.training_run import ema_decay_at, learning_rate
-from worldalign.models.autoencoder.configuration_autoencoder import AutoencoderConfig
 from worldalign.configs.presets import get_preset
 from worldalign.configs.pretrain import OptimizerConfig
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder
+from worldalign.models.autoencoder.configuration_autoencoder import AutoencoderConfig
 from worldalign.models.checkpoint import load_model
 from worldalign.models.world_model import WorldModel
 

@@ -17,8 +17,9 @@ import pytest
 import torch
 from align_setup import episode_pool, tiny_models
 
-from worldalign.algos.align import AlignConfig, align
+from worldalign.algos.align import align
 from worldalign.algos.conditions import RolloutStateConditions
+from worldalign.configs.align import AlignConfig
 from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.world_model import WorldModel
 from worldalign.rewards.registry import build_rewards

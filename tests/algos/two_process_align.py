@@ -15,8 +15,9 @@ import torch
 from accelerate import Accelerator
 from align_setup import brightness_rewards, episode_pool, tiny_models
 
-from worldalign.algos.align import AlignConfig, align
+from worldalign.algos.align import align
 from worldalign.algos.conditions import RolloutStateConditions
+from worldalign.configs.align import AlignConfig
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import torch
 
-from worldalign.judge_bench.labels import DIMENSION_KEYS, MAX_SCORES
+from worldalign.judge_bench.labels import DIMENSION_KEYS
 
 KEYS = DIMENSION_KEYS
 VIEWS = ("oblique", "front")

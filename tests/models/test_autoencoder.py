@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from worldalign.models.autoencoder.configuration_autoencoder import AutoencoderConfig
 from worldalign.configs.presets import get_preset
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder
+from worldalign.models.autoencoder.configuration_autoencoder import AutoencoderConfig
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from worldalign.configs.presets import get_preset
-from worldalign.utils.config_serialization import config_from_dict, config_to_dict
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.checkpoint import (
@@ -24,6 +23,7 @@ from worldalign.models.checkpoint import (
     write_checkpoint,
 )
 from worldalign.models.world_model import WorldModel
+from worldalign.utils.config_serialization import config_from_dict, config_to_dict
 
 CONFIG = get_preset("tiny").world_model.model
 

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from worldalign.configs.presets import get_preset
-from worldalign.models.world_model.configuration_world_model import WorldModelConfig
 from worldalign.errors import ConfigError
 from worldalign.models.world_model import WorldModel
+from worldalign.models.world_model.configuration_world_model import WorldModelConfig
 
 CONFIG = dataclasses.replace(get_preset("tiny").world_model.model, num_views=2)
 

@@ -27,8 +27,8 @@ import torch
 
 from worldalign.data.types import Episode, Rollout
 from worldalign.models.idm import InverseDynamicsModel
-from worldalign.rewards.episode_rollouts import episode_frames, episode_rollout, stack_rollouts
 from worldalign.rewards.embodiment import metaworld_limits
+from worldalign.rewards.episode_rollouts import episode_frames, episode_rollout, stack_rollouts
 from worldalign.rewards.executability import ExecutabilityReward, ExecutabilityWeights, motion_penalties
 
 CLIP = 16

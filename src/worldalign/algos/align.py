@@ -45,14 +45,15 @@ from tqdm import tqdm
 
 from worldalign.algos.advantages import group_advantages
 from worldalign.algos.conditions import Conditions, InstructionEmbedder
-from worldalign.algos.diffusion_nft import NFTConfig, nft_update
-from worldalign.algos.flow_grpo import FlowGRPOConfig, grpo_update
+from worldalign.algos.diffusion_nft import nft_update
+from worldalign.algos.flow_grpo import grpo_update
 from worldalign.algos.training_run import (
     check_finite,
     load_training_checkpoint,
     restore_newest,
     save_training_checkpoint,
 )
+from worldalign.configs.align import AlignConfig
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError, TrainingError, WorldAlignError
 from worldalign.models.autoencoder import Autoencoder
@@ -67,10 +68,6 @@ from worldalign.utils.json_values import log_record
 
 logger = logging.getLogger(__name__)
 
-ALGORITHMS = ("grpo", "nft")
-DEFAULT_LEARNING_RATES = {"grpo": 3e-5, "nft": 1e-5}
-"""``AlignConfig.learning_rate`` when it is None, per algorithm (measured: docs/benchmarks.md, "RL
-climbs an easy reward")."""
 CONFIG_FILE = "align_config.json"
 LOG_FILE = "log.jsonl"
 
@@ -78,85 +75,6 @@ LOG_FILE = "log.jsonl"
 Evaluator = Callable[[WorldModel, int], dict[str, float]]
 # (fresh candidates) -> scalars, e.g. the judge's relabel-and-refresh hook.
 RelabelCallback = Callable[[Rollout], dict[str, float]]
-
-
-@dataclass(frozen=True)
-class AlignConfig:
-    """An alignment run: the algorithm, the sampling budget, the optimizer and the bookkeeping."""
-
-    algorithm: str = "nft"
-    """"grpo" (Flow-GRPO) or "nft" (DiffusionNFT)."""
-    iterations: int = 20
-    """Updates in total (one batch of candidates each)."""
-    conditions_per_iteration: int = 4
-    """Conditions S per iteration and process."""
-    group_size: int = 4
-    """Candidates K per condition (GRPO's group, PersistWorld's K)."""
-    sampling_steps: int = 10
-    """Denoising steps of every generated chunk."""
-    sde_noise_level: float = 0.7
-    """Flow-GRPO's SDE noise level ``a`` (GRPO samples with the SDE; 0.7 as in Flow-GRPO)."""
-    nft_sampler: str = "ode"
-    """Sampler of NFT's candidates: "ode" (DiffusionNFT's default: any sampler works) or "sde"."""
-    learning_rate: float | None = None
-    """AdamW learning rate after the warmup; None = the algorithm's (``DEFAULT_LEARNING_RATES``).
-    Full fine-tuning of a pretrained model wants a small one: measured on the shipped cpu world
-    model, 8 NFT updates at 3e-4 collapse its held-out fidelity (0.67 -> 0.29), at 3e-5 they lower
-    it (0.67 -> 0.55). Flow-GRPO's gradient is far noisier per update (a REINFORCE estimate over
-    every latent dimension of the SDE noise, weighted by advantages of candidates that differ by
-    ~0.001 in reward), so it needs 3x NFT's to climb within 50 updates; at 10x it wrecks the model
-    within 25 (docs/benchmarks.md)."""
-    warmup_iterations: int = 5
-    """Linear learning-rate warmup: Adam's first steps move every weight by about the learning
-    rate whatever its gradient (its moment estimates start from one sample)."""
-    weight_decay: float = 0.0
-    """AdamW weight decay."""
-    grad_clip: float = 1.0
-    """Clip the global gradient norm to this (0 disables)."""
-    grpo: FlowGRPOConfig = field(default_factory=FlowGRPOConfig)
-    """Flow-GRPO's hyper-parameters."""
-    nft: NFTConfig = field(default_factory=NFTConfig)
-    """DiffusionNFT's hyper-parameters."""
-    checkpoint_every: int = 10
-    """Iterations between resumable checkpoints (and the final one)."""
-    keep_checkpoints: int = 2
-    """Most recent checkpoints kept."""
-    max_seconds: float = 0.0
-    """Stop after the iteration that ends past this wall-clock budget (0 = no budget): compares
-    algorithms at equal cost."""
-    eval_every: int = 0
-    """Iterations between held-out evaluations (0 = only before and after)."""
-    relabel_every: int = 0
-    """Iterations between calls of the relabel hook (0 = never): the judge's anti-hacking refresh."""
-    seed: int = 0
-    """Seeds every draw of the loop (process ``r`` uses ``seed + r``)."""
-
-    def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise ConfigError(f"AlignConfig.algorithm={self.algorithm!r}; choose one of {ALGORITHMS}")
-        if self.nft_sampler not in ("ode", "sde"):
-            raise ConfigError(f"AlignConfig.nft_sampler={self.nft_sampler!r}; choose 'ode' or 'sde'")
-        if min(self.iterations, self.conditions_per_iteration, self.sampling_steps) < 1 or self.group_size < 2:
-            raise ConfigError(
-                f"AlignConfig: iterations={self.iterations}, conditions_per_iteration={self.conditions_per_iteration}, "
-                f"sampling_steps={self.sampling_steps} must be >= 1 and group_size={self.group_size} >= 2 "
-                "(advantages compare candidates of one condition)"
-            )
-
-    @property
-    def peak_learning_rate(self) -> float:
-        """The learning rate after the warmup: ``learning_rate``, or the algorithm's default."""
-        return DEFAULT_LEARNING_RATES[self.algorithm] if self.learning_rate is None else self.learning_rate
-
-    def learning_rate_at(self, iteration: int) -> float:
-        """The learning rate of (0-based) update ``iteration``."""
-        return self.peak_learning_rate * min(1.0, (iteration + 1) / max(1, self.warmup_iterations))
-
-    def sampler(self) -> EulerODESampler | FlowSDESampler:
-        """The sampler candidates are drawn with."""
-        if self.algorithm == "grpo" or self.nft_sampler == "sde":
-            return FlowSDESampler(steps=self.sampling_steps, noise_level=self.sde_noise_level)
-        return EulerODESampler(steps=self.sampling_steps)
 
 
 @dataclass
@@ -176,6 +94,14 @@ class AlignResult:
     evaluations: dict[int, dict[str, float]] = field(default_factory=dict)
     model_dir: Path = Path()
     resumed_from: int = 0
+
+
+def candidate_sampler(config: AlignConfig) -> EulerODESampler | FlowSDESampler:
+    """The sampler candidates are drawn with: the SDE for Flow-GRPO (its steps need
+    log-probabilities), the ODE for DiffusionNFT unless ``nft_sampler`` says "sde"."""
+    if config.algorithm == "grpo" or config.nft_sampler == "sde":
+        return FlowSDESampler(steps=config.sampling_steps, noise_level=config.sde_noise_level)
+    return EulerODESampler(steps=config.sampling_steps)
 
 
 class _AlignRun:
@@ -345,7 +271,7 @@ def align(
             _append_log(log_path, {"iteration": iteration, "kind": "eval", **scalars})
         accelerator.wait_for_everyone()
 
-    sampler = config.sampler()
+    sampler = candidate_sampler(config)
     started = time.perf_counter()
     try:
         if run.iteration == 0:

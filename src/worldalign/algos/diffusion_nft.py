@@ -28,8 +28,6 @@ velocities).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 
@@ -37,63 +35,13 @@ from worldalign.algos.advantages import optimality_probability
 from worldalign.algos.conditions import CandidateBatch
 from worldalign.algos.training_run import ema_update
 from worldalign.algos.update_loop import UpdateLoop, mean_stats
+from worldalign.configs.align import NFTConfig
 from worldalign.errors import ConfigError
 from worldalign.sampling.flow_math import interpolate, x0_from_velocity
 from worldalign.sampling.rollout import RolloutChunk
 
 NORMALIZER_FLOOR = 1e-5
 """Lower bound of the stop-gradient mean absolute error that normalises each loss."""
-
-
-@dataclass(frozen=True)
-class NFTConfig:
-    """The hyperparameters of the DiffusionNFT objective (arXiv:2509.16117)."""
-
-    beta: float = 1.0
-    """The guidance strength ``b`` of the implicit policies ``v±`` (NOT the KL weight). The paper's
-    default is 1, where ``v+ = v_theta`` and ``v- = 2 v_old - v_theta``."""
-    kl_coef: float = 0.0
-    """Weight of ``mean (v_theta - v_ref)^2``, the KL-like penalty to a frozen reference model; 0
-    (the default: the SPEC makes it optional, and the EMA old model already anchors training)
-    disables it and then no reference forward is run."""
-    adv_clip_max: float = 5.0
-    """Advantages are clipped to ``±adv_clip_max`` before ``optimality_probability`` maps them to
-    [0, 1]; it also scales the loss (see the module docstring). 5 as in Flow-GRPO and DiffusionNFT's
-    released configs."""
-    ema_decay: float = 0.5
-    """The decay the old model's EMA grows to (and holds): ``old = d old + (1 - d) theta`` after
-    each update. 0.5 is the cap of the paper's default soft-update schedule."""
-    ema_decay_rate: float = 0.001
-    """Growth of the decay per update: ``d_i = min(ema_decay_rate * i, ema_decay)`` (the paper's
-    soft update: near on-policy early, a slower-moving old model later); 0 gives the constant
-    ``ema_decay`` from the first update."""
-    time_min: float = 0.0
-    """Lower end of the uniform flow times ``t`` drawn for training (0 = data)."""
-    time_max: float = 1.0
-    """Upper end of the uniform flow times (1 = pure noise). [0, 1] covers every time the sampler
-    visits; the loss scales with ``t`` (``x0± - x0 = t (v - v±)``), so small times carry little."""
-
-    def __post_init__(self) -> None:
-        if self.beta <= 0:
-            raise ConfigError(f"beta (the NFT guidance strength) must be > 0, got {self.beta}")
-        if self.kl_coef < 0:
-            raise ConfigError(f"kl_coef must be >= 0 (0 disables the KL), got {self.kl_coef}")
-        if self.adv_clip_max <= 0:
-            raise ConfigError(f"adv_clip_max must be > 0, got {self.adv_clip_max}")
-        if not 0 <= self.ema_decay < 1:
-            raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.ema_decay_rate < 0:
-            raise ConfigError(f"ema_decay_rate must be >= 0 (0 = constant ema_decay), got {self.ema_decay_rate}")
-        if not 0 <= self.time_min < self.time_max <= 1:
-            raise ConfigError(f"need 0 <= time_min < time_max <= 1, got {self.time_min} and {self.time_max}")
-
-    def ema_decay_at(self, update_index: int) -> float:
-        """The old model's EMA decay after update ``update_index`` (0-based); non-decreasing."""
-        if update_index < 0:
-            raise ConfigError(f"update_index must be >= 0, got {update_index}")
-        if self.ema_decay_rate == 0:
-            return self.ema_decay
-        return min(self.ema_decay_rate * update_index, self.ema_decay)
 
 
 def implicit_velocities(v_theta: Tensor, v_old: Tensor, beta: float) -> tuple[Tensor, Tensor]:

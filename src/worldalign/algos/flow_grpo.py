@@ -24,52 +24,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from worldalign.algos.conditions import CandidateBatch
 from worldalign.algos.update_loop import UpdateLoop, mean_stats
+from worldalign.configs.align import FlowGRPOConfig
 from worldalign.errors import ConfigError
 from worldalign.sampling.flow_math import gaussian_log_prob, sde_step_mean_std
 from worldalign.sampling.rollout import RolloutChunk
 from worldalign.sampling.samplers import SDETrajectory, VelocityFn
-
-
-@dataclass(frozen=True)
-class FlowGRPOConfig:
-    """The hyperparameters of the Flow-GRPO objective (arXiv:2505.05470)."""
-
-    clip_range: float = 1e-4
-    """PPO's clip ``eps`` on the per-step ratio. Flow-GRPO's released configs use 1e-4: a step's
-    log-probability sums over every latent dimension, so the per-step ratio moves far faster than
-    a token's ratio in an LLM and needs a much tighter clip than PPO's 0.2."""
-    kl_coef: float = 0.04
-    """``beta``, the weight of the KL to the frozen reference model; 0 disables it and then no
-    reference forward is run. 0.04 is Flow-GRPO's value for its GenEval and text-rendering runs."""
-    adv_clip_max: float = 5.0
-    """Advantages are clamped to ``[-adv_clip_max, adv_clip_max]`` before the surrogate (Flow-GRPO's
-    released configs use 5, which only touches outliers of group-normalised advantages)."""
-    train_timestep_fraction: float = 1.0
-    """Fraction of the denoising steps each update trains on (``select_train_steps``); Flow-GRPO
-    trains on (nearly) all steps of its reduced 10-step schedule, so 1.0 = all; smaller values
-    trade signal for speed."""
-    inner_epochs: int = 1
-    """Optimisation passes over each batch of rollouts; Flow-GRPO uses 1 (strictly on-policy
-    except for the gradient accumulation within the batch)."""
-
-    def __post_init__(self) -> None:
-        if self.clip_range <= 0:
-            raise ConfigError(f"clip_range must be > 0, got {self.clip_range}")
-        if self.kl_coef < 0:
-            raise ConfigError(f"kl_coef must be >= 0 (0 disables the KL), got {self.kl_coef}")
-        if self.adv_clip_max <= 0:
-            raise ConfigError(f"adv_clip_max must be > 0, got {self.adv_clip_max}")
-        if not 0 < self.train_timestep_fraction <= 1:
-            raise ConfigError(f"train_timestep_fraction must be in (0, 1], got {self.train_timestep_fraction}")
-        if self.inner_epochs < 1:
-            raise ConfigError(f"inner_epochs must be >= 1, got {self.inner_epochs}")
 
 
 def select_train_steps(num_steps: int, fraction: float, generator: torch.Generator) -> list[int]:

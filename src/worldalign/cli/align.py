@@ -118,9 +118,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from worldalign.algos.align import AlignConfig
-    from worldalign.algos.diffusion_nft import NFTConfig
-    from worldalign.algos.flow_grpo import FlowGRPOConfig
+    from worldalign.configs.align import AlignConfig, FlowGRPOConfig, NFTConfig
 
     grpo, nft = FlowGRPOConfig(), NFTConfig()
     grpo_changes = {

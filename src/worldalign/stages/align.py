@@ -19,8 +19,9 @@ from typing import Any, Literal
 
 import torch
 
-from worldalign.algos.align import LOG_FILE, AlignConfig, AlignResult, align
+from worldalign.algos.align import LOG_FILE, AlignResult, align
 from worldalign.algos.conditions import EpisodePool, PromptConditions, RolloutStateConditions
+from worldalign.configs.align import AlignConfig
 from worldalign.data.clips import split_episodes, spread_evenly
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.pixels import to_uint8_video

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worldalign.algos.align import LOG_FILE, AlignConfig
+from worldalign.algos.align import LOG_FILE
+from worldalign.configs.align import AlignConfig
 from worldalign.errors import ConfigError
 from worldalign.rewards.judge import SHIPPED_JUDGE_TEACHER
 from worldalign.stages.align import SUMMARY_FILE, AlignSetup, align_world_model
