@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -45,9 +43,8 @@ from worldalign.data.types import Rollout
 from worldalign.models.text.instruction_encoder import InstructionEncoder
 from worldalign.rewards.fidelity import FidelityReward
 from worldalign.rewards.motion_match import frame_motion as motion
-from worldalign.runs.layout import run_folder_of
 from worldalign.runs.loading import load_autoencoder, load_world_model_run
-from worldalign.runs.side_files import INSTRUCTION_CACHE_FILE
+from worldalign.runs.side_files import scratch_instruction_cache
 from worldalign.sampling.context_policies import SlidingWindowReencode
 from worldalign.sampling.samplers import EulerODESampler, FlowSDESampler
 
@@ -125,12 +122,8 @@ def main() -> None:
     pool = EpisodePool(episodes=episodes, indices=train, views=views, normalizer=run.normalizer, fps=dataset.fps)
     conditions = RolloutStateConditions(pool, 2, 3, 2, SlidingWindowReencode(6))
     instructions = None
-    scratch = Path(tempfile.mkdtemp())
     if run.instruction_encoder is not None:  # a copy of the cache: the run folder is never written
-        cache = run_folder_of(run.model_dir) / INSTRUCTION_CACHE_FILE
-        if cache.is_file():
-            shutil.copyfile(cache, scratch / INSTRUCTION_CACHE_FILE)
-        instructions = InstructionEncoder(scratch / INSTRUCTION_CACHE_FILE)
+        instructions = InstructionEncoder(scratch_instruction_cache(run.model_dir))
     sampler = (
         EulerODESampler(steps=args.sampling_steps)
         if args.sampler == "ode"

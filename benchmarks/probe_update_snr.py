@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -32,9 +30,8 @@ from worldalign.configs.align import FlowGRPOConfig
 from worldalign.data.clips import split_episodes
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.rewards.registry import build_rewards
-from worldalign.runs.layout import run_folder_of
 from worldalign.runs.loading import load_autoencoder, load_world_model_run
-from worldalign.runs.side_files import INSTRUCTION_CACHE_FILE
+from worldalign.runs.side_files import scratch_instruction_cache
 from worldalign.sampling.context_policies import SlidingWindowReencode
 from worldalign.sampling.samplers import FlowSDESampler
 
@@ -66,11 +63,7 @@ def main() -> None:
     )
     instructions = None
     if run.instruction_encoder is not None:  # a copy of the cache: the model folder is never written
-        scratch = Path(tempfile.mkdtemp())
-        cache = run_folder_of(run.model_dir) / INSTRUCTION_CACHE_FILE
-        if cache.is_file():
-            shutil.copyfile(cache, scratch / INSTRUCTION_CACHE_FILE)
-        instructions = InstructionEncoder(scratch / INSTRUCTION_CACHE_FILE)
+        instructions = InstructionEncoder(scratch_instruction_cache(run.model_dir))
     conditions = RolloutStateConditions(pool, 2, 3, 2, SlidingWindowReencode(6))
     rewards = build_rewards(args.rewards)
     parameters = [p for p in policy.parameters() if p.requires_grad]

@@ -19,12 +19,12 @@ from pathlib import Path
 import torch
 
 from worldalign.algos.vla_grpo import read_sft_settings
-from worldalign.algos.vla_sft import build_sft_samples, load_sft_tokenizer, run_tokenizer_folder
+from worldalign.algos.vla_sft import build_sft_samples, load_sft_tokenizer
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.models.vla import VLAObservation, load_vla_policy
 from worldalign.rewards.compose import RewardComposer
 from worldalign.rewards.vla import CompletionGroup, vla_rewards
-from worldalign.runs.layout import model_folder
+from worldalign.runs.layout import model_folder, run_tokenizer_folder
 
 
 def main() -> None:

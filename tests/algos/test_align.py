@@ -15,14 +15,14 @@ import pytest
 import torch
 from align_setup import brightness_rewards, episode_pool, tiny_models
 
-from worldalign.algos.align import LOG_FILE, align
+from worldalign.algos.align import align
 from worldalign.algos.conditions import PromptConditions, RolloutStateConditions
 from worldalign.configs.align import AlignConfig, FlowGRPOConfig
 from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.models.checkpoint import load_model
 from worldalign.models.world_model import WorldModel
-from worldalign.runs.layout import FINAL_MODEL_DIR
+from worldalign.runs.layout import ALIGN_LOG_FILE, FINAL_MODEL_DIR
 from worldalign.sampling.context_policies import FullHistory
 from worldalign.sampling.rollout import rollout
 from worldalign.sampling.samplers import EulerODESampler, FlowSDESampler
@@ -86,7 +86,7 @@ def test_a_brightness_reward_makes_rollouts_brighter(algorithm: str, tmp_path: P
     assert after > before + 0.02, f"{algorithm}: mean brightness {before:.4f} -> {after:.4f}"
     saved = load_model(WorldModel, tmp_path / FINAL_MODEL_DIR)
     assert all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), model.state_dict().values(), strict=True))
-    lines = [json.loads(line) for line in (tmp_path / LOG_FILE).read_text().splitlines()]
+    lines = [json.loads(line) for line in (tmp_path / ALIGN_LOG_FILE).read_text().splitlines()]
     assert [line["iteration"] for line in lines if line["kind"] == "train"] == [1, 2, 3, 4, 5, 6]
     assert all("reward/brightness" in line and "time/iteration_s" in line for line in lines if line["kind"] == "train")
     assert all(line["sync/weight_checksum_spread"] == 0.0 for line in lines if "sync/weight_checksum_spread" in line)
@@ -104,7 +104,7 @@ def test_resume_after_a_stop_continues_exactly(tmp_path: Path) -> None:
         assert torch.equal(a, b)
     rewards = [r["reward/total"] for r in straight.history[2:]]
     assert rewards == [r["reward/total"] for r in resumed.history]
-    lines = (tmp_path / "b" / LOG_FILE).read_text().splitlines()
+    lines = (tmp_path / "b" / ALIGN_LOG_FILE).read_text().splitlines()
     assert [json.loads(line)["iteration"] for line in lines] == [1, 2, 3, 4]
 
 
@@ -167,7 +167,7 @@ def test_two_processes_through_accelerate_stay_in_sync(algorithm: str, tmp_path:
     assert ranks[0]["drawn"] != ranks[1]["drawn"]  # each process trained on its own conditions
     pretrained, _ = tiny_models()
     assert ranks[0]["checksum"] != sum(float(p.detach().double().sum()) for p in pretrained.parameters())
-    log = [json.loads(line) for line in (tmp_path / LOG_FILE).read_text().splitlines()]
+    log = [json.loads(line) for line in (tmp_path / ALIGN_LOG_FILE).read_text().splitlines()]
     assert [line["iteration"] for line in log] == [1, 2, 3]  # the main process alone writes the log
     assert all(line["sync/weight_checksum_spread"] == 0.0 for line in log)
 

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from worldalign.algos import diffusion_nft, pretrain
 from worldalign.algos import idm as idm_module
-from worldalign.algos.align import LOG_FILE, align
+from worldalign.algos.align import align
 from worldalign.algos.conditions import RolloutStateConditions
 from worldalign.algos.idm import train_idm
 from worldalign.algos.training_run import optimizer_step
@@ -31,6 +31,7 @@ from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.checkpoint import load_model, write_checkpoint
 from worldalign.models.idm import IDMConfig
 from worldalign.rewards.compose import RewardComposer
+from worldalign.runs.layout import ALIGN_LOG_FILE
 
 BASE = get_preset("tiny").autoencoder
 CONFIG = dataclasses.replace(BASE, run=dataclasses.replace(BASE.run, checkpoint_every=2, keep_checkpoints=2))
@@ -147,7 +148,7 @@ def test_a_nan_loss_stops_alignment_naming_the_term(tmp_path: Path, monkeypatch:
     with pytest.raises(TrainingError, match=r"iteration 2: non-finite NFT loss \(chunk \d\) = nan.*gradient norm = nan"):
         align_run(tmp_path, rewards)
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step_0000001"]
-    lines = [json.loads(line) for line in (tmp_path / LOG_FILE).read_text().splitlines()]
+    lines = [json.loads(line) for line in (tmp_path / ALIGN_LOG_FILE).read_text().splitlines()]
     assert [line["iteration"] for line in lines] == [1]
 
 
@@ -176,7 +177,7 @@ def test_a_nan_logged_by_alignment_is_null_in_valid_json(tmp_path: Path) -> None
     def refuse(constant: str) -> None:
         raise ValueError(f"bare {constant} in log.jsonl")
 
-    lines = [json.loads(line, parse_constant=refuse) for line in (tmp_path / LOG_FILE).read_text().splitlines()]
+    lines = [json.loads(line, parse_constant=refuse) for line in (tmp_path / ALIGN_LOG_FILE).read_text().splitlines()]
     assert [line["iteration"] for line in lines] == [1, 2, 3]
     for line in lines:
         assert line["reward/broken"] is None and "reward/broken" in line["nonfinite"]

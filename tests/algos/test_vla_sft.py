@@ -16,7 +16,6 @@ from vla_fixtures import AUTOENCODER, HORIZON, STEPS, vla_dataset_and_tokenizer
 from worldalign.algos.vla_sft import (
     build_sft_samples,
     load_sft_tokenizer,
-    run_tokenizer_folder,
     train_vla_sft,
     vla_sft_config,
 )
@@ -28,7 +27,7 @@ from worldalign.data.lerobot_writer import LeRobotWriter
 from worldalign.errors import ConfigError, TrainingError
 from worldalign.models.checkpoint import MODEL_FILE
 from worldalign.models.vla import VLAConfig
-from worldalign.runs.layout import CHECKPOINTS_DIR
+from worldalign.runs.layout import CHECKPOINTS_DIR, run_tokenizer_folder
 from worldalign.stages.vla_tokenizer import fit_action_tokenizer
 
 SMALL = VLAConfig(flow_hidden=64, flow_layers=2, flow_steps=4)

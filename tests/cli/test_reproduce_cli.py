@@ -10,9 +10,9 @@ import pytest
 from moving_squares import run_cli as run
 from moving_squares import tiny_runs
 
-from worldalign.algos.align import LOG_FILE
 from worldalign.errors import ConfigError
 from worldalign.rewards.judge import SHIPPED_JUDGE_TEACHER
+from worldalign.runs.layout import ALIGN_LOG_FILE
 from worldalign.stages.reproduce import EFFECTS, RESULTS_FILE, Claim, ReproduceSetup, aggregate, recipe, verdicts
 from worldalign.stages.results_page import (
     RESULTS_FOLDER,
@@ -63,9 +63,9 @@ def test_seeds_run_aggregate_resume_and_write_the_page(
     assert stored_results(page) == [results], "the page's inputs are kept beside it"
     assert (tmp_path / RESULTS_FOLDER / "persistworld.json").is_file()
 
-    logs = [(out / "persistworld" / f"seed-{seed}" / LOG_FILE).read_text() for seed in (0, 1)]
+    logs = [(out / "persistworld" / f"seed-{seed}" / ALIGN_LOG_FILE).read_text() for seed in (0, 1)]
     assert run(reproduce_argv(runs, out)) == 0  # finished seeds are read back, not rerun
-    assert [(out / "persistworld" / f"seed-{seed}" / LOG_FILE).read_text() for seed in (0, 1)] == logs
+    assert [(out / "persistworld" / f"seed-{seed}" / ALIGN_LOG_FILE).read_text() for seed in (0, 1)] == logs
     assert read_results(out / "persistworld" / RESULTS_FILE)["curve"] == results["curve"]
 
 

@@ -13,7 +13,6 @@ from gymnasium.utils.env_checker import check_env
 from moving_squares import EPISODES, SIZE, moving_square_episode, run_cli, tiny_runs
 
 from worldalign.algos.success_classifier import (
-    TRAINING_FILE,
     success_probabilities,
     train_success_classifier,
 )
@@ -25,6 +24,7 @@ from worldalign.models.checkpoint import load_model
 from worldalign.models.success import SuccessClassifier
 from worldalign.rewards import build_rewards
 from worldalign.rewards.success import SuccessReward
+from worldalign.runs.layout import SUCCESS_TRAINING_FILE
 from worldalign.runs.loading import load_autoencoder, load_world_model_run
 from worldalign.sampling.context_policies import SlidingWindowReencode
 
@@ -78,7 +78,7 @@ def _env(setup: dict[str, Path], dataset: Path | None = None, **kwargs: object) 
 def test_success_classifier_learns_the_simulator_labels_and_loads_back(setup: dict[str, Path]) -> None:
     import json
 
-    report = json.loads((setup["success"] / TRAINING_FILE).read_text())
+    report = json.loads((setup["success"] / SUCCESS_TRAINING_FILE).read_text())
     # A square's position is trivially visible: a classifier that learnt nothing scores ~0.5.
     assert report["held_out"]["balanced_accuracy"] >= 0.8, report["held_out"]
     loaded = load_model(SuccessClassifier, setup["success"])

@@ -15,7 +15,6 @@ import torch
 from safetensors.torch import load_file
 
 from worldalign.algos.idm import (
-    _action_normalizer,
     _window_sampler,
     state_displacements,
     strided_windows,
@@ -33,6 +32,8 @@ from worldalign.models.checkpoint import write_checkpoint
 from worldalign.models.idm import IDMConfig, InverseDynamicsModel
 from worldalign.rewards.decode import SHIPPED_IDM, load_idm
 from worldalign.rewards.episode_rollouts import episode_frames
+from worldalign.runs.layout import TRAIN_CONFIG_FILE
+from worldalign.runs.side_files import dataset_action_normalizer
 
 TINY_MODEL = IDMConfig(
     views=("front",), past_frames=2, future_frames=2, image_size=32, channels=(8, 8), view_features=16, hidden=32
@@ -131,7 +132,7 @@ def test_a_checkpoint_without_state_dims_loads_and_predicts_as_before(tmp_path: 
 def test_state_targets_are_the_state_displacement_over_each_windows_stride(tiny_dataset: Path) -> None:
     dataset = LeRobotDataset(tiny_dataset)
     config = replace(TINY_MODEL, state_dims=(0, 2))
-    sampler = _window_sampler(dataset, config, _action_normalizer(dataset), 4, [0, 2], seed=0, max_stride=2)
+    sampler = _window_sampler(dataset, config, dataset_action_normalizer(dataset), 4, [0, 2], seed=0, max_stride=2)
     clip = sampler.sample(np.random.default_rng(1))
     strides = torch.tensor([1, 2, 1, 2])
     targets = state_displacements(sampler.cache, clip, strides, config, max_stride=2)
@@ -184,7 +185,7 @@ def test_training_writes_checkpoints_evaluates_and_resumes_exactly(tiny_dataset:
     assert len(results["mae"]) == len(results["baseline_mae"]) == 4
     assert results["episodes"] == [2] and results["windows"] > 0
     assert 0.0 <= results["gripper_accuracy"] <= 1.0
-    assert (run_a / "tensorboard").is_dir() and json.loads((run_a / "config.json").read_text())["steps"] == 4
+    assert (run_a / "tensorboard").is_dir() and json.loads((run_a / TRAIN_CONFIG_FILE).read_text())["steps"] == 4
     # The final model carries its action statistics: predict() is in action units.
     model = load_idm(run_a / "model")
     assert not torch.allclose(model.action_std, torch.ones(4))

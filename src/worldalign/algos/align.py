@@ -60,7 +60,7 @@ from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.checkpoint import write_checkpoint
 from worldalign.models.world_model import WorldModel
 from worldalign.rewards.compose import RewardComposer, RewardOutput
-from worldalign.runs.layout import FINAL_MODEL_DIR, TENSORBOARD_DIR
+from worldalign.runs.layout import ALIGN_CONFIG_FILE, ALIGN_LOG_FILE, FINAL_MODEL_DIR, TENSORBOARD_DIR
 from worldalign.sampling.samplers import EulerODESampler, FlowSDESampler
 from worldalign.utils.atomic import atomic_write_bytes, atomic_write_json
 from worldalign.utils.config_serialization import config_to_dict
@@ -68,8 +68,6 @@ from worldalign.utils.json_values import log_record
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "align_config.json"
-LOG_FILE = "log.jsonl"
 
 # (current model, iteration) -> held-out scalars, e.g. LPIPS of rollouts on unoptimised terms.
 Evaluator = Callable[[WorldModel, int], dict[str, float]]
@@ -248,10 +246,10 @@ def align(
     run = _AlignRun(config, policy, out_dir, accelerator, resume)
     main = accelerator.is_main_process
     result = AlignResult(iteration=run.iteration, resumed_from=run.resumed_from)
-    log_path = out_dir / LOG_FILE
+    log_path = out_dir / ALIGN_LOG_FILE
     writer, bar = None, None
     if main:
-        atomic_write_json(out_dir / CONFIG_FILE, config_to_dict(config))
+        atomic_write_json(out_dir / ALIGN_CONFIG_FILE, config_to_dict(config))
         _truncate_log(log_path, run.iteration)
         from torch.utils.tensorboard import SummaryWriter
 

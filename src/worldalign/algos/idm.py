@@ -55,14 +55,13 @@ from worldalign.data.types import ClipBatch
 from worldalign.errors import ConfigError
 from worldalign.models.checkpoint import load_model, write_checkpoint
 from worldalign.models.idm import IDMConfig, InverseDynamicsModel
-from worldalign.runs.layout import FINAL_MODEL_DIR, TENSORBOARD_DIR
+from worldalign.runs.layout import FINAL_MODEL_DIR, IDM_EVAL_FILE, TENSORBOARD_DIR, TRAIN_CONFIG_FILE
+from worldalign.runs.side_files import dataset_action_normalizer
 from worldalign.utils.atomic import atomic_write_json
 from worldalign.utils.config_serialization import config_to_dict
 
 logger = logging.getLogger(__name__)
 
-EVAL_FILE = "eval.json"
-CONFIG_FILE = "config.json"
 
 
 def strided_windows(
@@ -192,7 +191,7 @@ def evaluate_idm(
     model.eval()
     config = model.config
     check_state_dims(dataset, config)
-    normalizer = _action_normalizer(dataset)
+    normalizer = dataset_action_normalizer(dataset)
     sampler = _window_sampler(dataset, config, normalizer, batch_size, episodes, seed=0, max_stride=1)
     device = model.action_mean.device
     errors, baseline_errors, signs_right, count = 0.0, 0.0, 0.0, 0
@@ -235,10 +234,6 @@ def evaluate_idm(
 
 # --------------------------------------------------------------------------------------------
 # Training
-
-
-def _action_normalizer(dataset: LeRobotDataset) -> Normalizer:
-    return Normalizer(dataset.stats, mode="mean_std", features=(fmt.ACTION,), source=str(dataset.root / fmt.STATS_PATH))
 
 
 def _window_sampler(
@@ -346,7 +341,7 @@ def train_idm(
     max_stride = config.max_frame_stride
     # Dataset i contributes shares[i] windows to every batch (the remainder goes to the first ones).
     shares = [config.batch_size // len(splits) + (i < config.batch_size % len(splits)) for i in range(len(splits))]
-    normalizers = [_action_normalizer(dataset) for dataset, _, _ in splits]
+    normalizers = [dataset_action_normalizer(dataset) for dataset, _, _ in splits]
     samplers = [
         _window_sampler(dataset, config.model, normalizer, share, train_episodes, config.seed, max_stride)
         for (dataset, train_episodes, _), normalizer, share in zip(splits, normalizers, shares, strict=True)
@@ -382,7 +377,7 @@ def train_idm(
 
     if resume:
         restore_newest(out, restore)
-    atomic_write_json(out / CONFIG_FILE, config_to_dict(config))
+    atomic_write_json(out / TRAIN_CONFIG_FILE, config_to_dict(config))
 
     from torch.utils.tensorboard import SummaryWriter
 
@@ -436,7 +431,7 @@ def train_idm(
         {"dataset": str(dataset.root), **each.as_json()}
         for (dataset, _, _), each in zip(splits, evaluations, strict=True)
     ]
-    atomic_write_json(out / EVAL_FILE, {**results[0], **({"other_datasets": results[1:]} if len(results) > 1 else {})})
+    atomic_write_json(out / IDM_EVAL_FILE, {**results[0], **({"other_datasets": results[1:]} if len(results) > 1 else {})})
     return model, evaluations
 
 

@@ -38,9 +38,9 @@ from worldalign.errors import ConfigError, DatasetError
 from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.checkpoint import write_checkpoint
 from worldalign.models.success import SuccessClassifier, SuccessClassifierConfig
+from worldalign.runs.layout import SUCCESS_TRAINING_FILE
 from worldalign.utils.atomic import atomic_write_json
 
-TRAINING_FILE = "training.json"
 SUCCESS_FIELD = "success"
 
 
@@ -186,5 +186,5 @@ def train_success_classifier(
         probabilities = success_probabilities(model, held_frames.pixels)
         report["held_out"] = _held_out_numbers(probabilities, held_frames, config.threshold)
     write_checkpoint(out, model)
-    atomic_write_json(Path(out) / TRAINING_FILE, report)
+    atomic_write_json(Path(out) / SUCCESS_TRAINING_FILE, report)
     return report

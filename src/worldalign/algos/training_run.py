@@ -52,13 +52,19 @@ from worldalign.models.checkpoint import (
     read_training_state,
     write_checkpoint,
 )
-from worldalign.runs.layout import CHECKPOINTS_DIR, FINAL_MODEL_DIR, TENSORBOARD_DIR, checkpoints_newest_first
+from worldalign.runs.layout import (
+    CHECKPOINTS_DIR,
+    FINAL_MODEL_DIR,
+    TENSORBOARD_DIR,
+    TRAIN_CONFIG_FILE,
+    checkpoint_folder,
+    checkpoints_newest_first,
+)
 from worldalign.utils.atomic import atomic_write_json
 from worldalign.utils.config_serialization import config_to_dict
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "train_config.json"
 EMA_PREFIX = "ema."
 OPTIMIZER_PREFIX = "optimizer"
 
@@ -149,11 +155,10 @@ def save_training_checkpoint(
     """
     state_tensors, optimizer_info = optimizer_state(optimizer, prefix=OPTIMIZER_PREFIX)
     state_tensors.update(tensors or {})
-    folder = out_dir / CHECKPOINTS_DIR / f"step_{step:07d}"
+    folder = checkpoint_folder(out_dir, step)
     state_info = {"step": step, "optimizer": optimizer_info, **(info or {})}
     write_checkpoint(folder, model, state_tensors, state_info)  # type: ignore[arg-type]
-    kept = sorted(p for p in folder.parent.glob("step_*") if p.is_dir())
-    for old in kept[: max(0, len(kept) - keep)]:
+    for old in checkpoints_newest_first(out_dir)[keep:]:
         shutil.rmtree(old, ignore_errors=True)
     return folder
 
@@ -323,7 +328,7 @@ class TrainingRun:
         if resume:
             restore_newest(out_dir, self._restore)
         self.resumed_from = self.step
-        atomic_write_json(out_dir / CONFIG_FILE, config_to_dict(training_config))
+        atomic_write_json(out_dir / TRAIN_CONFIG_FILE, config_to_dict(training_config))
         from torch.utils.tensorboard import SummaryWriter
 
         # purge_step drops events a killed run logged after its last checkpoint.
@@ -428,7 +433,7 @@ class TrainingRun:
     def finish(self) -> Path:
         """Final resumable checkpoint, then ``out_dir/model`` (weights + config only): the EMA
         weights when the run keeps an EMA, else the trained ones."""
-        if not (self.out_dir / CHECKPOINTS_DIR / f"step_{self.step:07d}").exists():
+        if not (checkpoint_folder(self.out_dir, self.step)).exists():
             self.checkpoint()
         final = self.ema if self.ema is not None else self.model
         return write_checkpoint(self.out_dir / FINAL_MODEL_DIR, final)  # type: ignore[arg-type]

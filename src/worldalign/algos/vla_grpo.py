@@ -39,8 +39,8 @@ import torch
 from torch import Tensor
 
 from worldalign.algos.advantages import group_advantages
-from worldalign.algos.training_run import CONFIG_FILE, TrainingResult, TrainingRun, default_device
-from worldalign.algos.vla_sft import SampleBatches, build_sft_samples, load_sft_tokenizer, run_tokenizer_folder
+from worldalign.algos.training_run import TrainingResult, TrainingRun, default_device
+from worldalign.algos.vla_sft import SampleBatches, build_sft_samples, load_sft_tokenizer
 from worldalign.configs.vla_grpo import VLAGRPOConfig
 from worldalign.data.fast_tokenizer import FastActionTokenizer
 from worldalign.data.lerobot_reader import LeRobotDataset
@@ -58,7 +58,7 @@ from worldalign.models.vla import (
 from worldalign.models.vla.decoding_vla import check_tokenizer_fits
 from worldalign.rewards.compose import RewardComposer, RewardOutput
 from worldalign.rewards.vla import CompletionGroup, vla_rewards
-from worldalign.runs.layout import run_folder_of
+from worldalign.runs.layout import TRAIN_CONFIG_FILE, run_folder_of, run_tokenizer_folder
 
 # --------------------------------------------------------------------------------------------
 # The pool: under 1% of the SFT data
@@ -79,7 +79,7 @@ class SFTRunSettings:
 def read_sft_settings(sft_run: str | os.PathLike[str]) -> SFTRunSettings:
     """The settings of the SFT run folder ``sft_run``; a ``ConfigError`` naming its
     ``train_config.json`` when the file is missing or lacks a field."""
-    path = Path(sft_run) / CONFIG_FILE
+    path = Path(sft_run) / TRAIN_CONFIG_FILE
     try:
         saved = json.loads(path.read_text())
         return SFTRunSettings(

@@ -36,18 +36,8 @@ from worldalign.data.reasoning_text import PHASES, episode_phases, reasoning_tex
 from worldalign.data.selection import check_image_size
 from worldalign.errors import ConfigError
 from worldalign.models.vla import VLASample, new_vla_policy
-from worldalign.runs.layout import run_folder_of
+from worldalign.runs.layout import run_folder_of, run_tokenizer_folder
 from worldalign.runs.side_files import dataset_action_normalizer
-
-FAST_TOKENIZER_DIR = "fast_tokenizer"
-"""Where an SFT run keeps a copy of its FAST tokenizer (``OUT/fast_tokenizer``): evaluation and
-GRPO decode the policy's action tokens with it."""
-
-
-def run_tokenizer_folder(run_dir: Path) -> Path:
-    """The FAST tokenizer folder an SFT run wrote beside its model."""
-    return Path(run_dir) / FAST_TOKENIZER_DIR
-
 
 # --------------------------------------------------------------------------------------------
 # Samples

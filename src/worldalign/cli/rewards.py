@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from worldalign.cli.parsing import parse_indices
+from worldalign.utils.text import split_list
 
 TRAIN_IDM_EPILOG = """\
 examples:
@@ -228,16 +229,16 @@ def _print_idm_evaluation(evaluation: object, title: str) -> None:
 def run_train_idm(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from worldalign.algos.idm import EVAL_FILE, train_idm
+    from worldalign.algos.idm import train_idm
     from worldalign.configs.idm import IDMTrainingConfig
     from worldalign.models.idm import IDMConfig
-    from worldalign.runs.layout import FINAL_MODEL_DIR
+    from worldalign.runs.layout import FINAL_MODEL_DIR, IDM_EVAL_FILE
 
     defaults = IDMTrainingConfig()
     config = replace(
         defaults,
         model=IDMConfig(
-            views=tuple(v.strip() for v in args.views.split(",") if v.strip()),
+            views=split_list(args.views),
             past_frames=args.past_frames,
             future_frames=args.future_frames,
             state_dims=parse_state_dims(args.state_dims),
@@ -252,7 +253,7 @@ def run_train_idm(args: argparse.Namespace) -> int:
     _, evaluations = train_idm(args.dataset, args.out, config, resume=not args.no_resume)
     for dataset, evaluation in zip(args.dataset, evaluations, strict=True):
         _print_idm_evaluation(evaluation, f"IDM on held-out episodes of {dataset}")
-    print(f"model: {args.out / FINAL_MODEL_DIR}   results: {args.out / EVAL_FILE}")
+    print(f"model: {args.out / FINAL_MODEL_DIR}   results: {args.out / IDM_EVAL_FILE}")
     return 0
 
 

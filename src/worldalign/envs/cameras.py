@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from worldalign.errors import ConfigError
+from worldalign.utils.text import split_list
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def resolve_views(views: str | Sequence[str]) -> tuple[str, ...]:
     Raises ``ConfigError`` for an unknown or repeated name (a repeated view would store the
     same pixels twice).
     """
-    names = [name.strip() for name in views.split(",") if name.strip()] if isinstance(views, str) else list(views)
+    names = list(split_list(views)) if isinstance(views, str) else list(views)
     for name in names:
         get_camera(name)
     if len(set(names)) != len(names):

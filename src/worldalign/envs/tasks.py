@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 
 from worldalign.errors import ConfigError
+from worldalign.utils.text import split_list
 
 DEFAULT_MAX_STEPS = 100
 """Policy steps per episode: 2.5 s at 40 fps (``action_repeat=2``). Over 20 seeded layouts the
@@ -338,7 +339,7 @@ def resolve_tasks(spec: str) -> list[str]:
     Order is kept and duplicates are dropped, so ``"reach-v3,mt10"`` gives ``reach-v3`` once,
     first. Raises ``ConfigError`` naming the unknown entry and a close valid name.
     """
-    entries = [entry.strip() for entry in spec.split(",") if entry.strip()]
+    entries = split_list(spec)
     if not entries:
         raise ConfigError(f"empty task list {spec!r}; give task names or one of the suites {', '.join(SUITES)}")
     names: list[str] = []

@@ -1,7 +1,8 @@
 """The names inside a run folder, and how to find a run's model and its newest checkpoint.
 
 ``OUT/checkpoints/step_NNNNNNN/`` resumable checkpoints, ``OUT/model/`` the final model (weights +
-config only), ``OUT/tensorboard/`` the logs, ``OUT/previews/`` what the run drew while training.
+config only), ``OUT/tensorboard/`` the logs, ``OUT/previews/`` what the run drew while training,
+and each trainer's own files (its config, log, evaluation, tokenizer), named here.
 A model folder given to a command may be a run folder, its ``model/``, one of its checkpoints or
 a folder written by ``worldalign export``.
 """
@@ -20,6 +21,29 @@ TENSORBOARD_DIR = "tensorboard"
 PREVIEWS_DIR = "previews"
 
 CHECKPOINT_NAME = re.compile(r"step_(\d+)")
+
+TRAIN_CONFIG_FILE = "train_config.json"
+"""A trainer's configuration, at the top of its run folder (``configs/``: every trainer's)."""
+ALIGN_CONFIG_FILE = "align_config.json"
+"""An alignment run's ``AlignConfig``."""
+ALIGN_LOG_FILE = "log.jsonl"
+"""An alignment run's log: one JSON line per update and per held-out evaluation."""
+IDM_EVAL_FILE = "eval.json"
+"""An inverse dynamics model run's held-out evaluation."""
+SUCCESS_TRAINING_FILE = "training.json"
+"""A success classifier run's training report (held-out accuracy, ...)."""
+FAST_TOKENIZER_DIR = "fast_tokenizer"
+"""A VLA run's FAST action tokenizer (the one its action tokens were made with)."""
+
+
+def checkpoint_folder(out_dir: str | Path, step: int) -> Path:
+    """``out_dir/checkpoints/step_NNNNNNN``, the resumable checkpoint of ``step``."""
+    return Path(out_dir) / CHECKPOINTS_DIR / f"step_{step:07d}"
+
+
+def run_tokenizer_folder(run_dir: str | Path) -> Path:
+    """Where a VLA run keeps its FAST tokenizer."""
+    return Path(run_dir) / FAST_TOKENIZER_DIR
 
 
 def checkpoints_newest_first(out_dir: str | Path) -> list[Path]:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 from worldalign.data import lerobot_format as fmt
@@ -46,6 +47,17 @@ def save_action_normalizer(normalizer: Normalizer, run_dir: Path) -> None:
 def instruction_cache_file(run_dir: Path) -> Path:
     """Where a run keeps its instruction-embedding cache."""
     return run_dir / INSTRUCTION_CACHE_FILE
+
+
+def scratch_instruction_cache(model_dir: Path) -> Path:
+    """A copy of a model's instruction-embedding cache in a new temporary folder (the path of the
+    copy, or of where a cache would go when the model has none): for a process that embeds new
+    instructions without ever writing into the model's run folder."""
+    scratch = Path(tempfile.mkdtemp()) / INSTRUCTION_CACHE_FILE
+    cache = instruction_cache_file(run_folder_of(model_dir))
+    if cache.is_file():
+        shutil.copyfile(cache, scratch)
+    return scratch
 
 
 def copy_side_files(model_dir: Path, dest: Path) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import torch
 
-from worldalign.algos.align import LOG_FILE, AlignResult, align
+from worldalign.algos.align import AlignResult, align
 from worldalign.algos.conditions import EpisodePool, PromptConditions, RolloutStateConditions
 from worldalign.configs.align import AlignConfig
 from worldalign.data.clips import split_episodes, spread_evenly
@@ -34,6 +34,7 @@ from worldalign.models.text.instruction_encoder import InstructionEncoder
 from worldalign.models.world_model import WorldModel
 from worldalign.rewards.compose import RewardComposer
 from worldalign.rewards.registry import build_rewards
+from worldalign.runs.layout import ALIGN_LOG_FILE
 from worldalign.runs.loading import load_autoencoder, load_world_model_run
 from worldalign.runs.side_files import copy_side_files, instruction_cache_file
 from worldalign.sampling.context_policies import ContextPolicy, check_policy, context_policy_by_short_name
@@ -290,7 +291,7 @@ def _model_views(dataset: LeRobotDataset, count: int, where: Path) -> tuple[str,
 
 def alignment_summary(out: Path, result: AlignResult, job: AlignmentJob) -> dict[str, Any]:
     """The run's evaluations read back from its log, so a resumed run reports the whole run."""
-    lines = [json.loads(line) for line in (out / LOG_FILE).read_text().splitlines() if line]
+    lines = [json.loads(line) for line in (out / ALIGN_LOG_FILE).read_text().splitlines() if line]
     evaluations = {line["iteration"]: _scalars(line) for line in lines if line["kind"] == "eval"}
     trained = [line for line in lines if line["kind"] == "train"]
     return {

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worldalign.algos.align import LOG_FILE
 from worldalign.configs.align import AlignConfig
 from worldalign.errors import ConfigError
 from worldalign.rewards.judge import SHIPPED_JUDGE_TEACHER
+from worldalign.runs.layout import ALIGN_LOG_FILE
 from worldalign.stages.align import SUMMARY_FILE, AlignSetup, align_world_model
 from worldalign.utils.atomic import atomic_write_json
 from worldalign.utils.config_serialization import config_to_dict
@@ -198,7 +198,7 @@ def _finished(out: Path, iterations: int) -> bool:
 def read_curve(out: Path) -> list[dict[str, Any]]:
     """One run's held-out evaluations from its log: ``[{iteration, seconds, metrics}]``, where
     ``seconds`` is the training wall-clock up to that iteration."""
-    path = out / LOG_FILE
+    path = out / ALIGN_LOG_FILE
     if not path.is_file():
         raise ConfigError(f"{path}: not found; expected the log of an alignment run")
     seconds, elapsed, points = {0: 0.0}, 0.0, []
