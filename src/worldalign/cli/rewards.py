@@ -279,60 +279,35 @@ def run_idm_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_reward_score(args: argparse.Namespace) -> int:
-    from collections import defaultdict
-
-    import numpy as np
-    from tqdm import tqdm
-
-    from worldalign.data.lerobot_reader import LeRobotDataset
-    from worldalign.errors import ConfigError
-    from worldalign.rewards.decode import load_idm
-    from worldalign.rewards.episode_rollouts import episode_rollout, stack_rollouts
-    from worldalign.rewards.registry import build_rewards
+    from worldalign.stages.score import score_dataset
     from worldalign.utils.atomic import atomic_write_json
 
-    dataset = LeRobotDataset(args.dataset)
-    idm = load_idm(args.idm)
-    composer = build_rewards(args.rewards, idm=idm)
-    if args.clip_frames < 2 or args.context_frames < 1 or args.stride < 1:
-        raise ConfigError(
-            f"--clip-frames {args.clip_frames}, --context-frames {args.context_frames}, --stride {args.stride}: "
-            "expected >= 2, >= 1 and >= 1"
-        )
-    per_task: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    episodes = parse_indices(args.episodes) or list(range(dataset.num_episodes))
-    for index in tqdm(episodes, desc="scoring episodes"):
-        episode = dataset.episode(index, views=idm.config.views)
-        starts = range(args.context_frames, episode.length - args.clip_frames + 1, args.stride)
-        rollouts = [
-            episode_rollout(episode, start=s, length=args.clip_frames, context_frames=args.context_frames)
-            for s in starts
-        ]
-        if not rollouts:
-            continue
-        output = composer(stack_rollouts(rollouts))
-        for key, values in {"total": output.total, **output.terms}.items():
-            per_task[episode.task][key].extend(values.tolist())
-    summary = {
-        task: {key: float(np.nanmean(values)) for key, values in terms.items()} for task, terms in per_task.items()
-    }
+    scores = score_dataset(
+        args.dataset,
+        args.rewards,
+        idm=args.idm,
+        clip_frames=args.clip_frames,
+        context_frames=args.context_frames,
+        stride=args.stride,
+        episodes=parse_indices(args.episodes),
+    )
     # One row per task; columns named by the part after "reward/" so the table fits a terminal.
-    terms = list(next(iter(summary.values())))
-    if list(composer.weights.values()) == [1.0]:  # the total is the single reward: show it once
+    terms = list(next(iter(scores.per_task.values())))
+    if list(scores.weights.values()) == [1.0]:  # the total is the single reward: show it once
         terms.remove("total")
-    weighted = " + ".join(f"{weight:g} x {name}" for name, weight in composer.weights.items())
+    weighted = " + ".join(f"{weight:g} x {name}" for name, weight in scores.weights.items())
     table = Table(title=f"mean rewards on {args.dataset} ({args.clip_frames}-frame clips; total = {weighted})")
     table.add_column("task", no_wrap=True)
     for key in terms:
         table.add_column(key.rsplit("/", 1)[-1], justify="right", no_wrap=True)
-    for task, values in summary.items():
+    for task, values in scores.per_task.items():
         table.add_row(task.removesuffix("-v3"), *(f"{values[key]:.2f}" for key in terms))
     console = Console()
     console.width = max(console.width, 120)  # whole term names beat an 80-column default in logs
     console.print(table)
     if args.json:
-        record = {"dataset": str(args.dataset), "rewards": args.rewards, "weights": composer.weights}
-        atomic_write_json(args.json, {**record, "per_task": summary})
+        record = {"dataset": str(args.dataset), "rewards": args.rewards, "weights": scores.weights}
+        atomic_write_json(args.json, {**record, "per_task": scores.per_task})
     return 0
 
 
