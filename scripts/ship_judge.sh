@@ -12,8 +12,8 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUN"
 step() { echo "== $(date -u +%H:%M:%S) $*"; }
 if [ ! -f "$RUN/bench/.complete" ]; then
-  step "bench build"
-  "$BIN/worldalign" bench build --out "$RUN/bench" --seed 0 --items-per-source 60 --workers 2
+  step "judge-bench build"
+  "$BIN/worldalign" judge-bench build --out "$RUN/bench" --seed 0 --items-per-source 60 --workers 2
   touch "$RUN/bench/.complete"
 fi
 if [ ! -f "$RUN/teacher/model/model.safetensors" ]; then

@@ -140,3 +140,13 @@ def test_vlm_failures_are_recorded_items_and_the_exit_code_says_so(tmp_path: Pat
     first, second = json.loads(out.read_text())["items"]
     assert first["total"] == 6 and first["scores"]["physics_adherence"] == 1
     assert second["scores"] is None and second["total"] is None and "not valid JSON" in second["error"]
+
+
+def test_the_benchmark_verb_cannot_be_taken_for_the_timing_scripts() -> None:
+    from worldalign.cli.main import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["judge-bench", "build", "--out", "b"])
+    assert args.handler.__name__ == "run_bench_build" and args.out == Path("b")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["bench", "build", "--out", "b"])  # benchmarks/ holds the timings

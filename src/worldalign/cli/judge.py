@@ -1,4 +1,4 @@
-"""``worldalign bench build``, ``train judge``, ``distill`` and ``judge score``: the six-dimension judge.
+"""``worldalign judge-bench build``, ``train judge``, ``distill`` and ``judge score``: the six-dimension judge.
 
 RoboAlign-R1 (arXiv:2605.03821): a labelled benchmark from the simulator, a teacher judge trained
 on it, a student reward model distilled from the teacher, and scoring of any video.
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 BENCH_EPILOG = """\
 examples:
-  worldalign bench build --out bench/default --seed 0
-  worldalign bench build --out bench/tiny --items-per-source 3 --views oblique,front --size 32
+  worldalign judge-bench build --out bench/default --seed 0
+  worldalign judge-bench build --out bench/tiny --items-per-source 3 --views oblique,front --size 32
 
 Each task gets --items-per-source units; a unit simulates a clean expert, a noisy expert, a
 contact violation and a physics violation, and derives four more items (wrong instruction,
@@ -43,7 +43,7 @@ examples:
   worldalign train judge --bench bench/default --out checkpoints/judge-teacher
   # the measured recipe (docs/benchmarks.md): a 60-unit build (27 min with 2 workers),
   # then the teacher (45 min on one core)
-  worldalign bench build --out bench/b60 --seed 0 --items-per-source 60 --workers 2
+  worldalign judge-bench build --out bench/b60 --seed 0 --items-per-source 60 --workers 2
   worldalign train judge --bench bench/b60 --out runs/teacher
 
 Trains the teacher (a video transformer over all views and frames with explicit per-step motion
@@ -82,7 +82,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     """Add ``bench build``, ``distill`` and ``judge score`` to the top-level parser."""
     from worldalign.envs.cameras import DEFAULT_VIEWS
 
-    bench = verbs.add_parser("bench", help="build the labelled judge benchmark from the simulator")
+    bench = verbs.add_parser("judge-bench", help="build the labelled judge benchmark from the simulator")
     bench_sub = bench.add_subparsers(dest="bench_verb", metavar="COMMAND", required=True)
     build = bench_sub.add_parser(
         "build",
@@ -160,7 +160,9 @@ def add_train_judge_parser(train_subparsers: argparse._SubParsersAction) -> None
         epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--bench", required=True, type=Path, help="benchmark folder (worldalign bench build --out)")
+    parser.add_argument(
+        "--bench", required=True, type=Path, help="benchmark folder (worldalign judge-bench build --out)"
+    )
     parser.add_argument("--out", required=True, type=Path, help="checkpoint folder")
     _add_training_options(parser, steps=4000, lr=1e-3, inverse_dynamics_weight=4.0)
     parser.add_argument(

@@ -40,7 +40,7 @@ A first session:
   worldalign report runs/rollouts runs/align --out runs/report    # tables, plots, videos in one HTML page
   worldalign reward score data/mt10 --rewards executability      # score episodes with any rewards
   worldalign execute data/mt10 --idm checkpoints/idm-cpu         # run IDM-decoded plans in the simulator
-  worldalign bench build --out bench/default                     # the six-dimension judge benchmark
+  worldalign judge-bench build --out bench/default               # the six-dimension judge benchmark
   worldalign train judge --bench bench/default --out runs/teacher
   worldalign vla tokenizer fit --dataset data/mt10 --out runs/fast  # FAST action tokens for a VLA
 

@@ -11,7 +11,7 @@ Modules, one job each:
 - ``simulate``: one short clip of a task, with optional mid-episode edits of the MuJoCo state.
 - ``corruptions``: temporal corruptions (frame orders) and label-preserving nuisances.
 - ``items``: the benchmark item and how each source turns simulated clips into items.
-- ``build``: the deterministic, parallel builder (``worldalign bench build``).
+- ``build``: the deterministic, parallel builder (``worldalign judge-bench build``).
 - ``storage``: the on-disk format (safetensors shards + parquet + JSON) and score tables.
 
 Importing the package selects a headless GL backend first (``worldalign.envs`` does it), since

@@ -1,4 +1,4 @@
-"""Read the judge benchmark that ``worldalign bench build`` writes (``worldalign.judge_bench.storage``).
+"""Read the judge benchmark that ``worldalign judge-bench build`` writes (``worldalign.judge_bench.storage``).
 
 The dimensions, their ranges and the views come from the folder's ``meta.json``, so this reader
 holds no copy of the label rules.
@@ -60,7 +60,7 @@ def read_meta(folder: str | Path) -> BenchMeta:
     """The benchmark's ``meta.json``; ``DatasetError`` for a missing or foreign folder."""
     path = Path(folder) / "meta.json"
     if not path.is_file():
-        raise DatasetError(f"{path} not found: {folder} is not a finished judge benchmark (run `worldalign bench build`)")
+        raise DatasetError(f"{path} not found: {folder} is not a finished judge benchmark (run `worldalign judge-bench build`)")
     meta = json.loads(path.read_text())
     if meta.get("format") != FORMAT:
         raise DatasetError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
