@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import time
 
+import worldalign.envs  # noqa: F401  (selects the headless GL backend before mujoco loads)
+
 import mujoco
 import numpy as np
 
-import worldalign.envs  # noqa: F401  (selects the headless GL backend before mujoco loads)
 from worldalign.envs.cameras import DEFAULT_VIEWS, FreeCamera, get_camera
 from worldalign.envs.metaworld_env import MetaWorldEnv
 from worldalign.envs.render import FastRenderer, free_camera

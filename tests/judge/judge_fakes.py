@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import torch
 
-from worldalign.judge_bench.labels import DIMENSION_KEYS
+from worldalign.judge_bench.labels import DIMENSION_KEYS, MAX_SCORES  # noqa: F401  (the judge tests import it from here)
 
 KEYS = DIMENSION_KEYS
 VIEWS = ("oblique", "front")
