@@ -29,7 +29,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "judge_bench": BASE | {"envs"},
     "algos": BASE | {"configs", "data", "models", "sampling", "rewards", "runs"},
     "eval": BASE | {"data", "metrics", "envs", "models", "sampling", "rewards", "algos"},
-    "stages": BASE | {"configs", "data", "metrics", "models", "sampling", "rewards", "runs", "algos", "eval", "viz"},
+    "stages": BASE
+    | {"configs", "data", "metrics", "envs", "models", "sampling", "rewards", "runs", "algos", "eval", "viz"},
     "cli": None,  # the top: may import anything
 }
 # Rooms in dependency order: a room may import only rooms before it (no cycles between rooms).
