@@ -34,7 +34,7 @@ import torch
 
 from worldalign.data import lerobot_format as fmt
 from worldalign.data.lerobot_reader import LeRobotDataset
-from worldalign.data.pixels import to_uint8_video
+from worldalign.data.pixels import to_uint8_video, to_unit_range
 from worldalign.models.idm import InverseDynamicsModel
 from worldalign.rewards.decode import load_idm
 from worldalign.runs.loading import load_autoencoder, load_world_model_run
@@ -77,7 +77,7 @@ def main() -> None:
     frames = CONTEXT + args.horizon
     episodes = [dataset.episode(index, dataset.views) for index in indices]
     pixels = np.stack([episode.frames[:, :frames] for episode in episodes])  # (B, V, T, H, W, 3)
-    real = torch.from_numpy(pixels).permute(0, 1, 2, 5, 3, 4).float().div(127.5).sub(1.0)
+    real = to_unit_range(pixels)
     actions = torch.from_numpy(
         np.stack([run.normalizer.normalize(fmt.ACTION, episode.actions[: frames - 1]) for episode in episodes])
     ).float()
