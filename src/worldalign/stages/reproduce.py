@@ -27,6 +27,7 @@ from typing import Any
 from worldalign.configs.align import AlignConfig
 from worldalign.errors import ConfigError
 from worldalign.rewards.judge import SHIPPED_JUDGE_TEACHER
+from worldalign.rewards.registry import parse_reward_spec
 from worldalign.runs.layout import ALIGN_LOG_FILE
 from worldalign.stages.align import SUMMARY_FILE, AlignSetup, align_world_model
 from worldalign.utils.atomic import atomic_write_json
@@ -160,6 +161,10 @@ def recipe(effect: Effect, where: ReproduceSetup, seed: int) -> tuple[AlignSetup
     config = dataclasses.replace(AlignConfig(), **{**effect.config, **where.config_changes, "seed": seed})
     # The recipe names its learning rate (the algorithm's default when none is given).
     config = dataclasses.replace(config, learning_rate=config.peak_learning_rate)
+    if config.relabel_every and "judge" not in parse_reward_spec(setup.rewards):
+        # Relabelling refreshes the optimised student judge: an arm that optimises other rewards
+        # (RoboAlign-R1's LPIPS-only comparison) has none to refresh.
+        config = dataclasses.replace(config, relabel_every=0)
     if config.eval_every <= 0:
         raise ConfigError(f"the {effect.name} recipe evaluates every {config.eval_every} iterations; expected >= 1")
     return setup, config
