@@ -95,7 +95,9 @@ def test_roboalign_r1_is_scored_by_the_teacher_that_relabels_its_student(runs: d
     setup, config = recipe(EFFECTS["roboalign-r1"], ReproduceSetup(runs["wm"], runs["ae"], runs["dataset"], tmp_path), 0)
     assert setup.rewards == "judge=1.0" and "judge_teacher=1.0" in setup.eval_rewards
     assert setup.teacher == SHIPPED_JUDGE_TEACHER and config.relabel_every > 0
-    lpips_only = ReproduceSetup(runs["wm"], runs["ae"], runs["dataset"], tmp_path, setup_changes={"rewards": "fidelity=1"})
+    lpips_only = ReproduceSetup(
+        runs["wm"], runs["ae"], runs["dataset"], tmp_path, setup_changes={"rewards": "fidelity=1"}
+    )
     _, compared = recipe(EFFECTS["roboalign-r1"], lpips_only, 0)
     assert compared.relabel_every == 0, "an arm without the judge reward has no student to relabel"
     claimed = {claim.metric: claim.target for claim in EFFECTS["roboalign-r1"].claims}
