@@ -346,23 +346,7 @@ def train_idm(
         _window_sampler(dataset, config.model, normalizer, share, train_episodes, config.seed, max_stride)
         for (dataset, train_episodes, _), normalizer, share in zip(splits, normalizers, shares, strict=True)
     ]
-    # Mean and std of the training actions (all datasets): the model's output units and the baseline.
-    train_actions = torch.cat(
-        [
-            torch.from_numpy(normalizer.unnormalize(fmt.ACTION, sampler.cache.actions)).float()
-            for sampler, normalizer in zip(samplers, normalizers, strict=True)
-        ]
-    )
-    mean, std = train_actions.mean(0), train_actions.std(0)
-
-    torch.manual_seed(config.seed)
-    model = InverseDynamicsModel(config.model).to(device)
-    model.set_action_statistics(mean, std)
-    if model.has_state_head:  # the same for the one-step state displacements
-        displacements = torch.cat([one_step_state_displacements(s.cache, config.model.state_dims) for s in samplers])
-        model.set_state_statistics(displacements.mean(0), displacements.std(0))
-    if config.init_from is not None:
-        load_frozen_action_model(model, config.init_from)
+    model = _new_model(config, samplers, normalizers, device)
     optimizer = adamw(model, config.optimizer)
     rng = np.random.default_rng(config.seed)
     step = 0
@@ -417,7 +401,40 @@ def train_idm(
     evaluations = [
         evaluate_idm(model, dataset, held_out, baseline, progress=progress) for dataset, _, held_out in splits
     ]
-    evaluation = evaluations[0]  # TensorBoard gets the first dataset's, eval.json all of them
+    _log_evaluation(writer, evaluations[0], step)  # TensorBoard: the first dataset; eval.json: all
+    writer.close()
+    results = [
+        {"dataset": str(dataset.root), **each.as_json()}
+        for (dataset, _, _), each in zip(splits, evaluations, strict=True)
+    ]
+    atomic_write_json(out / IDM_EVAL_FILE, {**results[0], **({"other_datasets": results[1:]} if len(results) > 1 else {})})
+    return model, evaluations
+
+
+def _new_model(
+    config: IDMTrainingConfig, samplers: list[ClipSampler], normalizers: list[Normalizer], device: torch.device
+) -> InverseDynamicsModel:
+    """A fresh IDM whose output units are the training actions' mean and std over all datasets
+    (and the one-step state displacements', with a state head), or ``config.init_from``'s."""
+    train_actions = torch.cat(
+        [
+            torch.from_numpy(normalizer.unnormalize(fmt.ACTION, sampler.cache.actions)).float()
+            for sampler, normalizer in zip(samplers, normalizers, strict=True)
+        ]
+    )
+    torch.manual_seed(config.seed)
+    model = InverseDynamicsModel(config.model).to(device)
+    model.set_action_statistics(train_actions.mean(0), train_actions.std(0))
+    if model.has_state_head:
+        displacements = torch.cat([one_step_state_displacements(s.cache, config.model.state_dims) for s in samplers])
+        model.set_state_statistics(displacements.mean(0), displacements.std(0))
+    if config.init_from is not None:
+        load_frozen_action_model(model, config.init_from)
+    return model
+
+
+def _log_evaluation(writer: Any, evaluation: IDMEvaluation, step: int) -> None:
+    """The held-out errors (and their mean-action baselines) per dimension, to TensorBoard."""
     for index, (mae, base) in enumerate(zip(evaluation.mae, evaluation.baseline_mae, strict=True)):
         writer.add_scalar(f"eval/mae_dim{index}", mae, step)
         writer.add_scalar(f"eval/baseline_mae_dim{index}", base, step)
@@ -426,13 +443,6 @@ def train_idm(
         writer.add_scalar(f"eval/baseline_state_mae_dim{evaluation.state_dims[index]}", base, step)
     if evaluation.gripper_accuracy is not None:
         writer.add_scalar("eval/gripper_accuracy", evaluation.gripper_accuracy, step)
-    writer.close()
-    results = [
-        {"dataset": str(dataset.root), **each.as_json()}
-        for (dataset, _, _), each in zip(splits, evaluations, strict=True)
-    ]
-    atomic_write_json(out / IDM_EVAL_FILE, {**results[0], **({"other_datasets": results[1:]} if len(results) > 1 else {})})
-    return model, evaluations
 
 
 def load_frozen_action_model(model: InverseDynamicsModel, folder: str | Path) -> None:
