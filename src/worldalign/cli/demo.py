@@ -44,8 +44,9 @@ from rich.console import Console
 DEMO_EPILOG = """\
 example:
   worldalign demo --out outputs/demo
-Runs in about 5 minutes on 2 CPU cores (once the environment is installed). Running it again
-reuses the dataset and continues (or skips) the alignment run.
+On 2 CPU cores most of the time goes to the alignments and the evaluation (steps 5, 6 and 8):
+--align-iterations, --judge-iterations and --eval-episodes shorten them. Running it again reuses
+the dataset, skips finished alignment runs and reuses the measured parts of the evaluation.
 """
 
 # Tasks whose decoded plans the demo executes: the shipped IDM was trained on these.
