@@ -135,6 +135,7 @@ def _setup(args: argparse.Namespace) -> EvalSetup:
 def run_eval(args: argparse.Namespace) -> int:
     summary = evaluate_world_models(_setup(args))
     console = Console()
+    console.width = max(console.width, 120)  # whole numbers beat an 80-column default in logs
     for split, result in summary["splits"].items():
         console.print(_quality_table(split, result, summary["metrics"], summary["config"]["horizon"]))
         if any("rewards" in parts for parts in result["models"].values()):
@@ -167,14 +168,16 @@ def _rewards_table(split: str, result: dict[str, Any]) -> Table:
     first = next(parts["rewards"] for parts in result["models"].values())
     from worldalign.report.inputs import headline_terms  # report reads videos: imported only when printing
 
+    # One row per term (a judge alone has six), one column per model: it fits a terminal.
     terms = headline_terms(first["mean"])  # the other components: eval.json
     table = Table(title=f"{split}: rollout rewards ({first['policy']}), mean ± seed std")
-    table.add_column("model")
+    table.add_column("term", no_wrap=True)
+    for label in result["models"]:
+        table.add_column(label, justify="right", no_wrap=True)
+    rewards = [parts["rewards"] for parts in result["models"].values()]
     for term in terms:
-        table.add_column(term, justify="right")
-    for label, parts in result["models"].items():
-        rewards = parts["rewards"]
-        table.add_row(label, *(_mean_std(rewards["mean"][term], rewards["seed_std"][term]) for term in terms))
+        shown = "  " + term.split("/", 1)[1] if "/" in term else term  # a component under its reward
+        table.add_row(shown, *(_mean_std(each["mean"][term], each["seed_std"][term]) for each in rewards))
     return table
 
 
