@@ -68,7 +68,6 @@ from worldalign.utils.json_values import log_record
 
 logger = logging.getLogger(__name__)
 
-
 # (current model, iteration) -> held-out scalars, e.g. LPIPS of rollouts on unoptimised terms.
 Evaluator = Callable[[WorldModel, int], dict[str, float]]
 # (fresh candidates) -> scalars, e.g. the judge's relabel-and-refresh hook.

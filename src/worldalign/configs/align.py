@@ -29,7 +29,7 @@ class FlowGRPOConfig:
     """Advantages are clamped to ``[-adv_clip_max, adv_clip_max]`` before the surrogate (Flow-GRPO's
     released configs use 5, which only touches outliers of group-normalised advantages)."""
     train_timestep_fraction: float = 1.0
-    """Fraction of the denoising steps each update trains on (``select_train_steps``); Flow-GRPO
+    """Fraction of the denoising steps each update trains on (``flow_grpo.select_train_steps``); Flow-GRPO
     trains on (nearly) all steps of its reduced 10-step schedule, so 1.0 = all; smaller values
     trade signal for speed."""
     inner_epochs: int = 1
@@ -62,7 +62,7 @@ class NFTConfig:
     disables it and then no reference forward is run."""
     adv_clip_max: float = 5.0
     """Advantages are clipped to ``±adv_clip_max`` before ``optimality_probability`` maps them to
-    [0, 1]; it also scales the loss (see the module docstring). 5 as in Flow-GRPO and DiffusionNFT's
+    [0, 1]; it also scales the loss (see ``algos.diffusion_nft``). 5 as in Flow-GRPO and DiffusionNFT's
     released configs."""
     ema_decay: float = 0.5
     """The decay the old model's EMA grows to (and holds): ``old = d old + (1 - d) theta`` after
