@@ -112,6 +112,11 @@ def test_report_of_an_evaluation_compares_the_models(results: dict[str, Path], t
     for row in ("pretrained (swr-3)", "aligned (swr-3)", "pretrained (full-history)", "aligned (full-history)"):
         assert row in text
     assert "reach-v3" in text and "copy last frame" in text and "http" not in text
+    per_task = text[text.index("reward terms per task") :]
+    per_task = per_task[: per_task.index("</table>")]
+    split = json.loads((results["eval"] / "eval.json").read_text())["splits"]["training_tasks"]
+    models, tasks = split["models"], split["tasks"]
+    assert ">model<" in per_task and per_task.count("<tr") == 1 + len(tasks) * len(models), "a row per task and model"
 
 
 def test_cli_prints_the_index_and_names_bad_input(

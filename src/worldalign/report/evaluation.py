@@ -103,17 +103,17 @@ def _rewards_part(index: int, split: EvalSplit, title: str, out: Path) -> list[s
         + [_mean_spread(split.rewards[m].get(term), split.reward_spread[m].get(term)) for m in split.rewards]
         for term in terms
     ]
+    # Per task: one row per (task, model), the rewards' values and success rates (a judge's
+    # dimensions stay in eval.json), so the table keeps a page's width however many models.
+    task_terms = [term for term in drawn if "/" not in term or term.endswith("/success")]
     tasks = sorted({task for per_task in split.rewards_per_task.values() for task in per_task})
     task_rows = [
-        [html.text(task)]
-        + [
-            html.number(split.rewards_per_task[m].get(task, {}).get(term, float("nan")))
-            for m in split.rewards
-            for term in drawn
-        ]
+        [html.text(task), html.text(m)]
+        + [html.number(split.rewards_per_task[m].get(task, {}).get(term, float("nan"))) for term in task_terms]
         for task in tasks
+        for m in split.rewards
     ]
-    task_headers = ["task", *(f"{m}: {term}" for m in split.rewards for term in drawn)]
+    task_headers = ["task", "model", *task_terms]
     return [
         html.image(figure.relative_to(out).as_posix(), f"{title}: reward terms per model (± sampling-seed spread)"),
         html.table(f"{title}: reward terms (± sampling-seed spread)", ["term", *split.rewards], rows),
