@@ -65,6 +65,16 @@ def test_rollouts_the_judge_cannot_score_are_errors(tiny_student_config: JudgeCo
         reward(rollout(views=("front", "wrist")))
 
 
+def test_clips_shorter_than_the_judge_reads_are_errors(tiny_teacher_config: JudgeConfig) -> None:
+    """Stretched by repeated frames, they would read as stalls whatever they show."""
+    reward = JudgeReward(JudgeTeacher(tiny_teacher_config), FakeEncoder(), name="judge_teacher")  # type: ignore[arg-type]
+    short = rollout()
+    short.frames = short.frames[:, :, : tiny_teacher_config.num_frames - 1]
+    expected = f"reads {tiny_teacher_config.num_frames} frames per clip and these rollouts have"
+    with pytest.raises(ConfigError, match=expected):
+        reward(short)
+
+
 def test_rollout_actions_are_shifted_to_the_outgoing_convention() -> None:
     actions = torch.arange(4.0).view(1, 4, 1)
     assert episode_actions(actions)[0, :, 0].tolist() == [1.0, 2.0, 3.0, 3.0]

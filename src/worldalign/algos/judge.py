@@ -32,7 +32,7 @@ from worldalign.models.judge.configuration_judge import student_config, teacher_
 from worldalign.models.judge.modeling_judge import JudgeStudent, JudgeTeacher, expected_scores, incoming_actions
 from worldalign.models.judge.video_input import frame_positions, frames_from_storage, pool_actions
 from worldalign.models.text import InstructionEncoder
-from worldalign.rewards.judge import episode_actions
+from worldalign.rewards.judge import check_clip_length, episode_actions
 
 Judge = JudgeTeacher | JudgeStudent
 
@@ -314,6 +314,7 @@ class JudgeRelabelHook:
     def __call__(self, rollout: Rollout) -> dict[str, float]:
         # At the teacher's frame count: a clip resampled to fewer frames and stretched back would
         # repeat frames, which the teacher rightly reads as stalls (the student resamples itself).
+        check_clip_length(rollout.frames.shape[2], self.teacher.config.num_frames, "relabel (teacher)")
         fresh = pool_from_rollout(rollout, self.encoder, self.teacher.config.num_frames)
         if self.pool is None:
             empty = {name: getattr(fresh, name)[:0] for name in ("frames", "embeddings", "actions", "has_actions")}

@@ -42,6 +42,19 @@ def episode_actions(rollout_actions: Tensor) -> Tensor:
     return torch.cat([rollout_actions[:, 1:], rollout_actions[:, -1:]], dim=1)
 
 
+def check_clip_length(frames: int, judge_frames: int, name: str) -> None:
+    """A ``ConfigError`` for clips shorter than the frames a judge reads: they would be stretched
+    by repeating frames, a pattern the judges learnt as a stall (the benchmark's frozen-frame
+    corruption), and scored as such whatever they show (measured: real 8-frame clips get 0 on all
+    six dimensions from the 16-frame teacher; docs/benchmarks.md)."""
+    if frames < judge_frames:
+        raise ConfigError(
+            f"the {name} reward's judge reads {judge_frames} frames per clip and these rollouts have {frames}: "
+            f"generate at least {judge_frames} frames (--horizon, --eval-horizon), or use a judge trained on "
+            "shorter clips"
+        )
+
+
 class JudgeReward:
     """``rollout -> {name: (B,), f"{name}/<dimension>": (B,) ...}`` from a judge's predicted scores.
 
@@ -77,6 +90,7 @@ class JudgeReward:
             raise ConfigError("the judge reward needs rollout.instructions (the judge scores instruction following)")
         if tuple(rollout.views) != tuple(self.judge.config.views):
             raise ConfigError(f"rollout views {rollout.views} differ from the judge's {self.judge.config.views}")
+        check_clip_length(rollout.frames.shape[2], self.judge.config.num_frames, self.name)
         device = next(self.judge.parameters()).device
         embeddings = self.encoder.encode(rollout.instructions).to(device)
         actions = None if rollout.actions is None else episode_actions(rollout.actions.float()).to(device)

@@ -121,7 +121,10 @@ EFFECTS: dict[str, Effect] = {
                 "conditions": "prompts",
                 "rewards": "judge=1.0",
                 "eval_rewards": "judge_teacher=1.0,judge=0.0,execution=0.0,fidelity=0.0",
-                "eval_horizon": 8,
+                # The teacher reads 16 frames: shorter candidates would be stretched by repeating
+                # frames, which it scores as stalls (docs/benchmarks.md, RoboAlign-R1 seed 0).
+                "horizon": 16,
+                "eval_horizon": 16,
                 "teacher": SHIPPED_JUDGE_TEACHER,
             },
             config={"algorithm": "grpo", "iterations": 100, "eval_every": 25, "relabel_every": 25},
