@@ -26,6 +26,7 @@ from worldalign.runs.layout import ALIGN_LOG_FILE, FINAL_MODEL_DIR
 from worldalign.sampling.context_policies import FullHistory
 from worldalign.sampling.rollout import rollout
 from worldalign.sampling.samplers import EulerODESampler, FlowSDESampler
+from worldalign.stages.align import _anchor_clips
 
 
 def mean_brightness(model: WorldModel, autoencoder: torch.nn.Module) -> float:
@@ -187,3 +188,16 @@ def test_the_default_learning_rate_is_the_algorithms() -> None:
     assert AlignConfig(algorithm="grpo").peak_learning_rate == pytest.approx(3e-5)
     assert AlignConfig(algorithm="nft").peak_learning_rate == pytest.approx(1e-5)
     assert AlignConfig(algorithm="grpo", learning_rate=3e-5).peak_learning_rate == pytest.approx(3e-5)
+
+
+def test_the_relabel_anchor_is_real_clips_as_long_as_the_candidates() -> None:
+    pool = episode_pool(count=4)
+    anchor = _anchor_clips(pool, length=5, count=3)
+    assert anchor.frames.shape[:3] == (3, 1, 5) and anchor.views == pool.views
+    middle = (pool.episodes[0].length - 5) // 2
+    torch.testing.assert_close(anchor.reference[0], anchor.frames[0])  # real frames, not generated
+    assert anchor.actions is not None and torch.equal(
+        anchor.actions[0], torch.from_numpy(pool.episodes[0].actions[middle - 1 : middle + 4]).float()
+    )
+    with pytest.raises(ConfigError, match="longer than"):
+        _anchor_clips(pool, length=pool.episodes[0].length)

@@ -165,6 +165,27 @@ def test_relabel_hook_grows_its_pool_and_refreshes_the_reward_student(
     assert not student.training  # back in eval mode for the reward
 
 
+def test_relabel_pool_starts_with_the_teacher_scored_anchor_clips(
+    tiny_teacher_config: JudgeConfig, tiny_student_config: JudgeConfig
+) -> None:
+    torch.manual_seed(0)
+    teacher, student = JudgeTeacher(tiny_teacher_config), JudgeStudent(tiny_student_config)
+    anchor = Rollout(
+        frames=torch.rand(4, len(VIEWS), 6, 3, 16, 16) * 2 - 1, views=VIEWS, fps=10, instructions=["open the drawer"] * 4
+    )
+    hook = JudgeRelabelHook(
+        teacher, student, FakeEncoder(), JudgeTrainConfig(batch_size=4, lr=3e-3), steps=5, anchor=anchor
+    )
+    fresh = Rollout(
+        frames=torch.rand(3, len(VIEWS), 5, 3, 16, 16) * 2 - 1, views=VIEWS, fps=10, instructions=["open the drawer"] * 3
+    )
+    assert hook(fresh)["pool"] == 4 + 3 and hook.pool is not None
+    assert not torch.isnan(hook.pool.targets).any(), "the teacher scored the anchor clips too"
+    short = Rollout(frames=anchor.frames[:, :, :2], views=VIEWS, fps=10, instructions=["open the drawer"] * 4)
+    with pytest.raises(ConfigError, match="relabel anchor"):
+        JudgeRelabelHook(teacher, student, FakeEncoder(), anchor=short)(fresh)
+
+
 def moving_square_pool(count: int, seed: int) -> DistillPool:
     """Clips where a bright square moves by 2 px x the action into each frame (own actions:
     action-outcome consistency 1), so the action is readable from every frame difference."""

@@ -299,9 +299,12 @@ def relabel(teacher: JudgeTeacher, student: JudgeStudent, fresh: DistillPool, po
 class JudgeRelabelHook:
     """RoboAlign-R1's anti-reward-hacking refresh, as ``align``'s ``relabel`` callback.
 
-    Every call: the teacher scores the fresh candidates, they join the distillation pool (which
-    starts empty and grows over the run), and the student that the judge reward uses is refreshed
-    on the pool for ``steps`` updates (in place, so the reward sees it at once).
+    Every call: the teacher scores the fresh candidates, they join the distillation pool, and the
+    student that the judge reward uses is refreshed on the pool for ``steps`` updates (in place,
+    so the reward sees it at once). The pool starts with ``anchor`` (clips of real episodes,
+    scored by the teacher at the first call): refreshed on a handful of fresh candidates alone,
+    the student forgets its distillation and gives every candidate the same score (measured:
+    docs/benchmarks.md, RoboAlign-R1 seed 0), which leaves GRPO nothing to learn from.
     """
 
     teacher: JudgeTeacher
@@ -309,6 +312,7 @@ class JudgeRelabelHook:
     encoder: InstructionEncoder
     config: JudgeTrainConfig = field(default_factory=JudgeTrainConfig)
     steps: int = 20
+    anchor: Rollout | None = None
     pool: DistillPool | None = None
 
     def __call__(self, rollout: Rollout) -> dict[str, float]:
@@ -317,8 +321,17 @@ class JudgeRelabelHook:
         check_clip_length(rollout.frames.shape[2], self.teacher.config.num_frames, "relabel (teacher)")
         fresh = pool_from_rollout(rollout, self.encoder, self.teacher.config.num_frames)
         if self.pool is None:
-            empty = {name: getattr(fresh, name)[:0] for name in ("frames", "embeddings", "actions", "has_actions")}
-            self.pool = DistillPool(**empty, targets=fresh.targets[:0])
+            self.pool = self._first_pool(fresh)
         stats = relabel(self.teacher, self.student, fresh, self.pool, self.config, self.steps)
         self.student.eval()
         return stats
+
+    def _first_pool(self, fresh: DistillPool) -> DistillPool:
+        """The anchor clips with the teacher's scores, or an empty pool shaped like ``fresh``."""
+        if self.anchor is None:
+            empty = {name: getattr(fresh, name)[:0] for name in ("frames", "embeddings", "actions", "has_actions")}
+            return DistillPool(**empty, targets=fresh.targets[:0])
+        check_clip_length(self.anchor.frames.shape[2], self.teacher.config.num_frames, "relabel anchor (teacher)")
+        anchor = pool_from_rollout(self.anchor, self.encoder, self.teacher.config.num_frames)
+        anchor.targets = predict_pool(self.teacher, anchor)
+        return anchor

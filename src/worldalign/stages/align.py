@@ -27,12 +27,14 @@ from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.pixels import to_uint8_video
 from worldalign.data.selection import check_image_size
 from worldalign.data.stats import Normalizer
+from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.eval.alignment import HeldOutRollouts
 from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.text.instruction_encoder import InstructionEncoder
 from worldalign.models.world_model import WorldModel
 from worldalign.rewards.compose import RewardComposer
+from worldalign.rewards.episode_rollouts import episode_rollout, stack_rollouts
 from worldalign.rewards.registry import build_rewards
 from worldalign.runs.layout import ALIGN_LOG_FILE
 from worldalign.runs.loading import load_autoencoder, load_world_model_run
@@ -44,6 +46,8 @@ from worldalign.viz.video_grid import compose_grid, viewing_scale, write_video
 SUMMARY_FILE = "before_after.json"
 VIDEOS_DIR = "videos"
 DEFAULT_REWARDS = {"rollout-states": "fidelity=1.0", "prompts": "executability=1.0"}
+RELABEL_ANCHOR_CLIPS = 32
+"""Real clips the judge relabel pool starts with (``JudgeRelabelHook.anchor``)."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,7 @@ def prepare_alignment(setup: AlignSetup, config: AlignConfig, accelerator: Any =
     reward_spec = setup.rewards or DEFAULT_REWARDS[setup.conditions]
     options = {**setup.reward_options, "device": device}
     rewards = build_rewards(reward_spec, **options)
-    relabel = _relabel_hook(setup, config, rewards, device)
+    relabel = _relabel_hook(setup, config, rewards, device, pool)
     return AlignmentJob(
         setup=setup,
         config=config,
@@ -262,8 +266,11 @@ def episode_pool(
     return EpisodePool(episodes=episodes, indices=indices, views=views, normalizer=normalizer, fps=dataset.fps)
 
 
-def _relabel_hook(setup: AlignSetup, config: AlignConfig, rewards: RewardComposer, device: Any) -> Any:
-    """The judge relabel hook of ``relabel_every``, refreshing the judge reward's own student."""
+def _relabel_hook(
+    setup: AlignSetup, config: AlignConfig, rewards: RewardComposer, device: Any, pool: EpisodePool
+) -> Any:
+    """The judge relabel hook of ``relabel_every``, refreshing the judge reward's own student;
+    its pool is anchored by clips of the training episodes as long as the candidates."""
     if config.relabel_every <= 0:
         return None
     judges = [reward for reward in rewards.rewards if reward.name == "judge"]
@@ -277,7 +284,22 @@ def _relabel_hook(setup: AlignSetup, config: AlignConfig, rewards: RewardCompose
     from worldalign.models.judge.modeling_judge import JudgeTeacher
 
     teacher = load_model(JudgeTeacher, setup.teacher, device=device)
-    return JudgeRelabelHook(teacher, judges[0].judge, judges[0].encoder)
+    return JudgeRelabelHook(teacher, judges[0].judge, judges[0].encoder, anchor=_anchor_clips(pool, setup.horizon))
+
+
+def _anchor_clips(pool: EpisodePool, length: int, count: int = RELABEL_ANCHOR_CLIPS) -> Rollout:
+    """Up to ``count`` real clips of ``length`` frames, one per episode of ``pool`` (spread over
+    the pool), each from the middle of its episode."""
+    chosen = spread_evenly(list(range(len(pool.episodes))), count)
+    clips = []
+    for index in chosen:
+        episode = pool.episodes[index]
+        if episode.length > length:
+            start = max(1, (episode.length - length) // 2)
+            clips.append(episode_rollout(episode, start=start, length=length, views=pool.views))
+    if not clips:
+        raise ConfigError(f"no training episode is longer than {length} frames: nothing to anchor the relabel pool")
+    return stack_rollouts(clips)
 
 
 def _model_views(dataset: LeRobotDataset, count: int, where: Path) -> tuple[str, ...]:
