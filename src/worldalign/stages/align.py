@@ -35,6 +35,7 @@ from worldalign.models.text.instruction_encoder import InstructionEncoder
 from worldalign.models.world_model import WorldModel
 from worldalign.rewards.compose import RewardComposer
 from worldalign.rewards.episode_rollouts import episode_rollout, stack_rollouts
+from worldalign.rewards.judge import check_clip_length
 from worldalign.rewards.registry import build_rewards
 from worldalign.runs.layout import ALIGN_LOG_FILE
 from worldalign.runs.loading import load_autoencoder, load_world_model_run
@@ -284,7 +285,11 @@ def _relabel_hook(
     from worldalign.models.judge.modeling_judge import JudgeTeacher
 
     teacher = load_model(JudgeTeacher, setup.teacher, device=device)
-    return JudgeRelabelHook(teacher, judges[0].judge, judges[0].encoder, anchor=_anchor_clips(pool, setup.horizon))
+    frames = teacher.config.num_frames
+    if setup.conditions == "prompts":  # the candidates the teacher will score: refused now, not at update K
+        check_clip_length(setup.horizon, frames, "relabel (teacher)")
+    anchor = _anchor_clips(pool, max(setup.horizon, frames))
+    return JudgeRelabelHook(teacher, judges[0].judge, judges[0].encoder, anchor=anchor)
 
 
 def _anchor_clips(pool: EpisodePool, length: int, count: int = RELABEL_ANCHOR_CLIPS) -> Rollout:
