@@ -25,21 +25,23 @@ from pathlib import Path
 import torch
 
 from worldalign.data.lerobot_reader import LeRobotDataset
-from worldalign.data.types import Rollout
+from worldalign.data.types import Episode, Rollout
 from worldalign.rewards.episode_rollouts import episode_frames, stack_rollouts
 from worldalign.rewards.judge import SHIPPED_JUDGE_TEACHER, make_teacher_judge_reward
 
 
-def clip(frames: torch.Tensor, actions: torch.Tensor, start: int, count: int, stride: int, episode: object) -> Rollout:
+def clip(
+    frames: torch.Tensor, actions: torch.Tensor, start: int, count: int, stride: int, episode: Episode
+) -> Rollout:
     """``count`` frames every ``stride`` from ``start`` (actions: the mean over each stride's steps)."""
     positions = [start + stride * k for k in range(count)]
     steps = torch.stack([actions[p - stride : p].mean(0) if stride > 1 else actions[p - 1] for p in positions])
     return Rollout(
         frames=frames[None, :, positions],
-        views=tuple(episode.views),  # type: ignore[attr-defined]
-        fps=max(1, episode.fps // stride),  # type: ignore[attr-defined]
-        instructions=[episode.instruction],  # type: ignore[attr-defined]
-        tasks=[episode.task],  # type: ignore[attr-defined]
+        views=tuple(episode.views),
+        fps=max(1, episode.fps // stride),
+        instructions=[episode.instruction],
+        tasks=[episode.task],
         actions=steps[None].float(),
     )
 
@@ -60,7 +62,8 @@ def main() -> None:
     args = parser.parse_args()
     dataset = LeRobotDataset(args.dataset)
     judge = make_teacher_judge_reward(args.teacher)
-    scales = {name: tuple(int(x) for x in spec.split(":")) for name, spec in (("short", args.short), ("long", args.long))}
+    specs = {"short": args.short, "long": args.long}
+    scales = {name: tuple(int(x) for x in spec.split(":")) for name, spec in specs.items()}
     span = max(count * stride for count, stride in scales.values())
     clips: dict[str, list[Rollout]] = {name: [] for name in scales}
     for index in range(dataset.num_episodes):
@@ -72,7 +75,8 @@ def main() -> None:
         for start in torch.linspace(5, last, args.starts).long().tolist():
             for name, (count, stride) in scales.items():
                 clips[name].append(clip(frames, actions, start, count, stride, episode))
-    print(f"{len(clips['short'])} clip starts from {dataset.num_episodes} episodes of {args.dataset}; teacher {args.teacher}")
+    print(f"{len(clips['short'])} clip starts from {dataset.num_episodes} episodes of {args.dataset}")
+    print(f"teacher: {args.teacher}")
     for name, (count, stride) in scales.items():
         real = judge(stack_rollouts(clips[name]))
         still = judge(stack_rollouts([frozen(c) for c in clips[name]]))

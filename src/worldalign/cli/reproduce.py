@@ -109,6 +109,7 @@ def _changes(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 def run_reproduce(args: argparse.Namespace) -> int:
     from worldalign.stages.reproduce import EFFECTS, RESULTS_FILE, ReproduceSetup, recipe, reproduce_effect
     from worldalign.stages.results_page import (
+        RESULTS_FOLDER,
         read_results,
         store_results,
         stored_results,
@@ -151,5 +152,5 @@ def run_reproduce(args: argparse.Namespace) -> int:
             store_results(read_results(path), args.page)
         stored = stored_results(args.page)
         write_results_page(stored, args.page)
-        print(f"results page: {args.page} ({len(stored)} result file(s) in {args.page.parent / 'results'})")
+        print(f"results page: {args.page} ({len(stored)} result file(s) in {args.page.parent / RESULTS_FOLDER})")
     return 0

@@ -47,10 +47,11 @@ def read_results(path: Path) -> dict[str, Any]:
 
 
 def arm_label(results: dict[str, Any]) -> str:
-    """The optimised rewards (and their options, if any) that tell an effect's arms apart."""
+    """The optimised rewards (and their options, if any) that tell an effect's arms apart, as the
+    page shows them (Markdown), e.g. ``fidelity=1.0`` in backticks, then ``, metric_weights {"lpips": 1.0}``."""
     setup = results["recipe"]["setup"]
-    options = setup.get("reward_options")
-    return f"{setup['rewards']}" + (f" {json.dumps(options, sort_keys=True)}" if options else "")
+    options = sorted((setup.get("reward_options") or {}).items())
+    return f"`{setup['rewards']}`" + "".join(f", {key} {json.dumps(value)}" for key, value in options)
 
 
 def is_recipe_arm(results: dict[str, Any]) -> bool:
@@ -123,13 +124,9 @@ def _arms_table(arms: Sequence[dict[str, Any]]) -> list[str]:
                 continue
             mark = "*" if verdict["exceeds_noise"] else ""
             cells.append(f"{verdict['after']:.4f} ({verdict['relative']:+.1%}{mark})")
-        setup = entry["recipe"]["setup"]
-        option_items = sorted((setup.get("reward_options") or {}).items())
-        options = "".join(f", {key} {json.dumps(value)}" for key, value in option_items)
         recipe = " (the recipe)" if is_recipe_arm(entry) else ""
         iterations = entry["curve"][-1]["iteration"] if entry["curve"] else 0
-        arm = f"`{setup['rewards']}`{options}{recipe}"
-        lines.append(f"| {arm} | {iterations} | {entry['seeds']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {arm_label(entry)}{recipe} | {iterations} | {entry['seeds']} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 
