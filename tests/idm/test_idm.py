@@ -20,7 +20,9 @@ from worldalign.algos.idm import (
     strided_windows,
     train_idm,
 )
-from worldalign.cli.rewards import add_train_idm_parser, parse_state_dims, register
+from worldalign.cli import idm as idm_commands
+from worldalign.cli import rewards as reward_commands
+from worldalign.cli.idm import add_train_idm_parser, parse_state_dims
 from worldalign.configs.idm import IDMTrainingConfig
 from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.data.stats import Normalizer
@@ -249,7 +251,8 @@ def test_training_on_several_datasets_shares_batches_and_evaluates_each(tiny_dat
 def test_cli_parses_train_idm_and_the_reward_verbs(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser(prog="worldalign")
     verbs = parser.add_subparsers(dest="verb", required=True)
-    register(verbs)
+    idm_commands.register(verbs)
+    reward_commands.register(verbs)
     train = verbs.add_parser("train").add_subparsers(dest="train_verb", required=True)
     add_train_idm_parser(train)
     args = parser.parse_args(

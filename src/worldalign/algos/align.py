@@ -245,28 +245,15 @@ def align(
     run = _AlignRun(config, policy, out_dir, accelerator, resume)
     main = accelerator.is_main_process
     result = AlignResult(iteration=run.iteration, resumed_from=run.resumed_from)
-    log_path = out_dir / ALIGN_LOG_FILE
-    writer, bar = None, None
-    if main:
-        atomic_write_json(out_dir / ALIGN_CONFIG_FILE, config_to_dict(config))
-        _truncate_log(log_path, run.iteration)
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(out_dir / TENSORBOARD_DIR), purge_step=run.iteration + 1 if run.iteration else None)
-        bar = tqdm(total=config.iterations, initial=run.iteration, disable=not progress, dynamic_ncols=True)
+    log = _AlignLog(out_dir, config, run.iteration, main, progress)
 
     def evaluation(iteration: int) -> None:
-        if evaluate is None:
-            return
-        if main:
+        if evaluate is not None and main:
             run.unwrapped.eval()
-            scalars = evaluate(run.unwrapped, iteration)
-            result.evaluations[iteration] = scalars
-            assert writer is not None
-            for name, value in scalars.items():
-                writer.add_scalar(f"eval/{name}", value, iteration)
-            _append_log(log_path, {"iteration": iteration, "kind": "eval", **scalars})
-        accelerator.wait_for_everyone()
+            result.evaluations[iteration] = evaluate(run.unwrapped, iteration)
+            log.evaluation(iteration, result.evaluations[iteration])
+        if evaluate is not None:
+            accelerator.wait_for_everyone()
 
     sampler = candidate_sampler(config)
     started = time.perf_counter()
@@ -274,40 +261,14 @@ def align(
         if run.iteration == 0:
             evaluation(0)
         while run.iteration < config.iterations:
-            began = time.perf_counter()
-            run.unwrapped.eval()
-            with torch.no_grad():
-                batch = conditions.sample(
-                    run.unwrapped,
-                    autoencoder,
-                    config.conditions_per_iteration,
-                    config.group_size,
-                    sampler,
-                    run.generator,
-                    instruction_encoder,
-                )
-                scored = rewards(batch.rollout)
-            _check_some_reward_valid(accelerator, scored, run.iteration)
-            advantages = group_advantages(scored.total.cpu(), config.group_size).to(accelerator.device)
-            sampled = time.perf_counter()
-            if config.algorithm == "grpo":
-                stats = grpo_update(run, config.grpo, batch, advantages)
-            else:
-                stats = nft_update(run, config.nft, batch, advantages)
-            run.iteration += 1
-            record = _gathered_scalars(accelerator, scored.log_scalars())
-            record.update({f"train/{name}": value for name, value in stats.items()})
-            record["time/sampling_s"] = sampled - began
-            record["time/iteration_s"] = time.perf_counter() - began
-            if relabel is not None and config.relabel_every and run.iteration % config.relabel_every == 0:
-                record.update({f"relabel/{k}": v for k, v in relabel(batch.rollout).items()})
+            record = _iterate(run, conditions, rewards, sampler, autoencoder, instruction_encoder, relabel)
             out_of_time = _out_of_time(accelerator, config.max_seconds, time.perf_counter() - started)
             checkpoint_due = out_of_time or run.iteration % config.checkpoint_every == 0
             if checkpoint_due or run.iteration == config.iterations:
                 record["sync/weight_checksum_spread"] = run.check_sync()
             if main:
                 record["time/elapsed_s"] = time.perf_counter() - started
-                _log_iteration(writer, bar, log_path, run.iteration, record)
+            log.iteration(run.iteration, record)
             result.history.append(record)
             if checkpoint_due or run.iteration == config.iterations:
                 run.checkpoint()  # after the log line: a resume never lacks the line of its iteration
@@ -319,15 +280,100 @@ def align(
             evaluation(run.iteration)
         result.iteration = run.iteration
         if main:
-            result.model_dir = write_checkpoint(out_dir / FINAL_MODEL_DIR, run.unwrapped)
+            write_checkpoint(out_dir / FINAL_MODEL_DIR, run.unwrapped)
         accelerator.wait_for_everyone()
     finally:
-        if bar is not None:
-            bar.close()
-        if writer is not None:
-            writer.close()
+        log.close()
     result.model_dir = out_dir / FINAL_MODEL_DIR
     return result
+
+
+def _iterate(
+    run: _AlignRun,
+    conditions: Conditions,
+    rewards: RewardComposer,
+    sampler: EulerODESampler | FlowSDESampler,
+    autoencoder: Autoencoder,
+    instruction_encoder: InstructionEmbedder | None,
+    relabel: RelabelCallback | None,
+) -> dict[str, float]:
+    """One iteration: sample candidate groups, score them, update the policy; returns its log record."""
+    config, accelerator = run.config, run.accelerator
+    began = time.perf_counter()
+    run.unwrapped.eval()
+    with torch.no_grad():
+        batch = conditions.sample(
+            run.unwrapped,
+            autoencoder,
+            config.conditions_per_iteration,
+            config.group_size,
+            sampler,
+            run.generator,
+            instruction_encoder,
+        )
+        scored = rewards(batch.rollout)
+    _check_some_reward_valid(accelerator, scored, run.iteration)
+    advantages = group_advantages(scored.total.cpu(), config.group_size).to(accelerator.device)
+    sampled = time.perf_counter()
+    if config.algorithm == "grpo":
+        stats = grpo_update(run, config.grpo, batch, advantages)
+    else:
+        stats = nft_update(run, config.nft, batch, advantages)
+    run.iteration += 1
+    record = _gathered_scalars(accelerator, scored.log_scalars())
+    record.update({f"train/{name}": value for name, value in stats.items()})
+    record["time/sampling_s"] = sampled - began
+    record["time/iteration_s"] = time.perf_counter() - began
+    if relabel is not None and config.relabel_every and run.iteration % config.relabel_every == 0:
+        record.update({f"relabel/{k}": v for k, v in relabel(batch.rollout).items()})
+    return record
+
+
+class _AlignLog:
+    """What the main process records of a run: ``align_config.json``, ``log.jsonl`` (one line per
+    iteration and per evaluation), TensorBoard scalars and the progress bar. Other processes
+    record nothing."""
+
+    def __init__(self, out_dir: Path, config: AlignConfig, iteration: int, main: bool, progress: bool) -> None:
+        self.path = out_dir / ALIGN_LOG_FILE
+        self.writer: Any = None
+        self.bar: Any = None
+        if not main:
+            return
+        atomic_write_json(out_dir / ALIGN_CONFIG_FILE, config_to_dict(config))
+        _truncate_log(self.path, iteration)
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(out_dir / TENSORBOARD_DIR), purge_step=iteration + 1 if iteration else None)
+        self.bar = tqdm(total=config.iterations, initial=iteration, disable=not progress, dynamic_ncols=True)
+
+    def evaluation(self, iteration: int, scalars: dict[str, float]) -> None:
+        if self.writer is None:
+            return
+        for name, value in scalars.items():
+            self.writer.add_scalar(f"eval/{name}", value, iteration)
+        _append_log(self.path, {"iteration": iteration, "kind": "eval", **scalars})
+
+    def iteration(self, iteration: int, record: dict[str, float]) -> None:
+        if self.writer is None:
+            return
+        for name, value in record.items():
+            self.writer.add_scalar(name, value, iteration)
+        self.bar.update(1)
+        shown = {
+            "reward": record.get("reward/total"),
+            "kl": record.get("train/kl"),
+            "clip": record.get("train/clip_fraction"),
+            "s/it": record.get("time/iteration_s"),
+        }
+        self.bar.set_postfix({name: f"{value:.4g}" for name, value in shown.items() if value is not None})
+        _append_log(self.path, {"iteration": iteration, "kind": "train", **record})
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def _check_some_reward_valid(accelerator: Any, scored: RewardOutput, iteration: int) -> None:
@@ -361,20 +407,6 @@ def _gathered_scalars(accelerator: Any, scalars: dict[str, float]) -> dict[str, 
     values = torch.tensor([scalars[name] for name in names], dtype=torch.float64, device=accelerator.device)
     gathered = accelerator.gather(values[None]).cpu()
     return {name: float(gathered[:, i].nanmean()) for i, name in enumerate(names)}
-
-
-def _log_iteration(writer: Any, bar: Any, path: Path, iteration: int, record: dict[str, float]) -> None:
-    for name, value in record.items():
-        writer.add_scalar(name, value, iteration)
-    bar.update(1)
-    shown = {
-        "reward": record.get("reward/total"),
-        "kl": record.get("train/kl"),
-        "clip": record.get("train/clip_fraction"),
-        "s/it": record.get("time/iteration_s"),
-    }
-    bar.set_postfix({name: f"{value:.4g}" for name, value in shown.items() if value is not None})
-    _append_log(path, {"iteration": iteration, "kind": "train", **record})
 
 
 def _append_log(path: Path, record: dict[str, Any]) -> None:

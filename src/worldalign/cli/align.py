@@ -55,66 +55,90 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--autoencoder", required=True, type=Path, help="autoencoder run folder or model/ folder")
     parser.add_argument("--dataset", required=True, type=Path, help="dataset folder (LeRobot v3 layout)")
     parser.add_argument("--out", required=True, type=Path, help="run folder")
-    parser.add_argument("--algo", choices=("grpo", "nft"), default="nft", help="objective (default: nft)")
-    parser.add_argument(
-        "--conditions",
-        choices=("rollout-states", "prompts"),
-        default="rollout-states",
-        help="rollout-states (PersistWorld: the model's own rollouts, actions) or prompts (observation + "
-        "instruction) (default: rollout-states)",
+    groups = (
+        (_add_rewards_arguments, "rewards", "what the candidates are scored with"),
+        (_add_optimisation_arguments, "optimisation", "the RL objective and its step sizes"),
+        (_add_candidates_arguments, "candidates", "where candidates start and how they are generated"),
+        (_add_evaluation_arguments, "held-out evaluation", "the learning curve on held-out episodes"),
+        (_add_run_arguments, "run", "budget, checkpoints and seeds"),
     )
-    parser.add_argument(
+    for add_arguments, title, description in groups:
+        add_arguments(parser.add_argument_group(title, description))
+    parser.set_defaults(handler=run_align)
+
+
+def _add_rewards_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
         "--rewards", help="name=weight pairs (default: fidelity=1.0 for rollout-states, executability=1.0 for prompts)"
     )
-    parser.add_argument(
+    group.add_argument(
         "--fidelity-metrics", help="fidelity reward's metric weights, e.g. lpips=1,ssim=1,psnr=1 (default: all 1)"
     )
-    parser.add_argument("--view-weights", help="fidelity reward's view weights, e.g. wrist=2 (default: all 1)")
-    parser.add_argument("--idm", type=Path, help="IDM for executability/execution (default: checkpoints/idm-cpu)")
-    parser.add_argument("--judge", type=Path, help="student judge folder for the judge reward")
-    parser.add_argument("--teacher", type=Path, help="teacher judge folder, for --relabel-every")
-    parser.add_argument(
+    group.add_argument("--view-weights", help="fidelity reward's view weights, e.g. wrist=2 (default: all 1)")
+    group.add_argument("--idm", type=Path, help="IDM for executability/execution (default: checkpoints/idm-cpu)")
+    group.add_argument("--judge", type=Path, help="student judge folder for the judge reward")
+    group.add_argument("--teacher", type=Path, help="teacher judge folder, for --relabel-every")
+    group.add_argument(
         "--relabel-every",
         type=int,
         default=0,
         help="every K updates the teacher scores fresh candidates and the student judge is refreshed on them "
         "(RoboAlign-R1's anti-hacking loop; needs the judge reward and --teacher) (default: 0, never)",
     )
-    parser.add_argument("--iterations", type=int, default=20, help="updates (default: 20)")
-    parser.add_argument("--conditions-per-iteration", type=int, default=4, help="per process (default: 4)")
-    parser.add_argument("--group-size", type=int, default=4, help="candidates per condition (default: 4)")
-    parser.add_argument("--sampling-steps", type=int, default=10, help="denoising steps per chunk (default: 10)")
-    parser.add_argument(
+
+
+def _add_optimisation_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--algo", choices=("grpo", "nft"), default="nft", help="objective (default: nft)")
+    group.add_argument("--iterations", type=int, default=20, help="updates (default: 20)")
+    group.add_argument(
         "--lr", type=float, help="learning rate after the warmup (default: the algorithm's, 3e-5 grpo, 1e-5 nft)"
     )
-    parser.add_argument("--warmup", type=int, default=5, help="iterations of linear LR warmup (default: 5)")
-    parser.add_argument("--kl", type=float, help="KL-to-pretrained coefficient (default: the algorithm's)")
-    parser.add_argument("--beta", type=float, help="DiffusionNFT's guidance strength b (default: NFTConfig's)")
-    parser.add_argument("--clip-range", type=float, help="GRPO's ratio clip (default: FlowGRPOConfig's)")
-    parser.add_argument("--timestep-fraction", type=float, help="GRPO: fraction of denoising steps trained")
-    parser.add_argument("--inner-epochs", type=int, help="GRPO: passes over each batch")
-    parser.add_argument("--context-frames", type=int, default=2, help="real start frames (default: 2)")
-    parser.add_argument("--horizon", type=int, default=8, help="prompts: frames per candidate (default: 8)")
-    parser.add_argument("--max-prefix-chunks", type=int, default=3, help="rollout-states: 0..N chunks (default: 3)")
-    parser.add_argument(
+    group.add_argument("--warmup", type=int, default=5, help="iterations of linear LR warmup (default: 5)")
+    group.add_argument("--kl", type=float, help="KL-to-pretrained coefficient (default: the algorithm's)")
+    group.add_argument("--beta", type=float, help="DiffusionNFT's guidance strength b (default: NFTConfig's)")
+    group.add_argument("--clip-range", type=float, help="GRPO's ratio clip (default: FlowGRPOConfig's)")
+    group.add_argument("--timestep-fraction", type=float, help="GRPO: fraction of denoising steps trained")
+    group.add_argument("--inner-epochs", type=int, help="GRPO: passes over each batch")
+
+
+def _add_candidates_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--conditions",
+        choices=("rollout-states", "prompts"),
+        default="rollout-states",
+        help="rollout-states (PersistWorld: the model's own rollouts, actions) or prompts (observation + "
+        "instruction) (default: rollout-states)",
+    )
+    group.add_argument("--conditions-per-iteration", type=int, default=4, help="per process (default: 4)")
+    group.add_argument("--group-size", type=int, default=4, help="candidates per condition (default: 4)")
+    group.add_argument("--sampling-steps", type=int, default=10, help="denoising steps per chunk (default: 10)")
+    group.add_argument("--context-frames", type=int, default=2, help="real start frames (default: 2)")
+    group.add_argument("--horizon", type=int, default=8, help="prompts: frames per candidate (default: 8)")
+    group.add_argument("--max-prefix-chunks", type=int, default=3, help="rollout-states: 0..N chunks (default: 3)")
+    group.add_argument(
         "--max-continuation-chunks", type=int, default=2, help="rollout-states: 1..N chunks per candidate (default: 2)"
     )
-    parser.add_argument("--policy", choices=tuple(SHORT_POLICY_NAMES), default="swr", help="context policy (default: swr)")
-    parser.add_argument("--window", type=int, help="context window of fixed-window/swr (default: 2 / 6)")
-    parser.add_argument("--held-out", type=float, default=0.1, help="held-out fraction per task (default: 0.1)")
-    parser.add_argument("--eval-episodes", type=int, default=8, help="held-out episodes evaluated (default: 8)")
-    parser.add_argument("--eval-horizon", type=int, default=24, help="frames per evaluation rollout (default: 24)")
-    parser.add_argument("--eval-seeds", type=int, default=2, help="sampling seeds per evaluation (default: 2)")
-    parser.add_argument("--eval-every", type=int, default=0, help="iterations between evaluations (default: 0)")
-    parser.add_argument(
+    group.add_argument("--policy", choices=tuple(SHORT_POLICY_NAMES), default="swr", help="context policy (default: swr)")
+    group.add_argument("--window", type=int, help="context window of fixed-window/swr (default: 2 / 6)")
+
+
+def _add_evaluation_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--held-out", type=float, default=0.1, help="held-out fraction per task (default: 0.1)")
+    group.add_argument("--eval-episodes", type=int, default=8, help="held-out episodes evaluated (default: 8)")
+    group.add_argument("--eval-horizon", type=int, default=24, help="frames per evaluation rollout (default: 24)")
+    group.add_argument("--eval-seeds", type=int, default=2, help="sampling seeds per evaluation (default: 2)")
+    group.add_argument("--eval-every", type=int, default=0, help="iterations between evaluations (default: 0)")
+    group.add_argument(
         "--eval-rewards", default="fidelity=1.0,executability=0.0", help="evaluation rewards (all terms reported)"
     )
-    parser.add_argument("--max-train-episodes", type=int, help="cap on training episodes loaded (default: all)")
-    parser.add_argument("--max-minutes", type=float, default=0.0, help="wall-clock budget, 0 = none (default: 0)")
-    parser.add_argument("--checkpoint-every", type=int, default=10, help="iterations between checkpoints")
-    parser.add_argument("--seed", type=int, default=0, help="seeds every draw (default: 0)")
-    parser.add_argument("--no-resume", action="store_true", help="start over even if OUT has checkpoints")
-    parser.set_defaults(handler=run_align)
+
+
+def _add_run_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--max-train-episodes", type=int, help="cap on training episodes loaded (default: all)")
+    group.add_argument("--max-minutes", type=float, default=0.0, help="wall-clock budget, 0 = none (default: 0)")
+    group.add_argument("--checkpoint-every", type=int, default=10, help="iterations between checkpoints")
+    group.add_argument("--seed", type=int, default=0, help="seeds every draw (default: 0)")
+    group.add_argument("--no-resume", action="store_true", help="start over even if OUT has checkpoints")
 
 
 def _config(args: argparse.Namespace) -> Any:

@@ -43,11 +43,17 @@ keeps each latent to within half of its (frame, view, channel) scale: the printe
 
 def register(verbs: argparse._SubParsersAction) -> None:
     """Add ``data generate|info|preview|encode`` to the top-level parser."""
-    from worldalign.envs.cameras import DEFAULT_VIEWS
-    from worldalign.envs.tasks import DEFAULT_MAX_STEPS
-
     data = verbs.add_parser("data", help="generate, inspect and preview episode datasets")
     sub = data.add_subparsers(dest="data_verb", metavar="COMMAND", required=True)
+    _register_generate(sub)
+    _register_info(sub)
+    _register_preview(sub)
+    _register_encode(sub)
+
+
+def _register_generate(sub: argparse._SubParsersAction) -> None:
+    from worldalign.envs.cameras import DEFAULT_VIEWS
+    from worldalign.envs.tasks import DEFAULT_MAX_STEPS
 
     gen = sub.add_parser(
         "generate",
@@ -88,6 +94,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     gen.add_argument("--out", required=True, type=Path, help="output dataset folder")
     gen.set_defaults(handler=run_generate)
 
+
+def _register_info(sub: argparse._SubParsersAction) -> None:
     info = sub.add_parser(
         "info",
         help="summarise a LeRobot v3 dataset (ours or any other)",
@@ -98,6 +106,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     info.add_argument("dataset", type=Path, help="dataset folder (the one holding meta/info.json)")
     info.set_defaults(handler=run_info)
 
+
+def _register_preview(sub: argparse._SubParsersAction) -> None:
     preview = sub.add_parser(
         "preview",
         help="write an mp4 or GIF with the views of an episode side by side",
@@ -111,6 +121,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     preview.add_argument("--out", type=Path, default=None, help="output .mp4 or .gif (default: DATASET/preview_episode_N.mp4)")
     preview.set_defaults(handler=run_preview)
 
+
+def _register_encode(sub: argparse._SubParsersAction) -> None:
     encode = sub.add_parser(
         "encode",
         help="encode a dataset's frames once into autoencoder latents (to train the world model from)",

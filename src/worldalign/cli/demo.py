@@ -90,10 +90,25 @@ def _run(console: Console, argv: list[str]) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from worldalign.data.lerobot_reader import LeRobotDataset
-
     console = Console()
     dataset = args.out / "dataset"
+    _data_steps(console, args, dataset)
+    _alignment_steps(console, args, dataset)
+    report = _evaluation_steps(console, args, dataset)
+    console.rule("done")
+    console.print(
+        f"outputs in {args.out}: dataset/, previews/, executability.json, execution.json, "
+        "align/ and align-judge/ (before_after.json, videos/ real | pretrained | aligned, model/, tensorboard/), "
+        "vla/ (vla_eval.json, one captioned video per task), eval/ (eval.json, videos/)"
+    )
+    console.print(f"open the report: {report / 'index.html'}")
+    return 0
+
+
+def _data_steps(console: Console, args: argparse.Namespace, dataset: Path) -> None:
+    """Steps 1-4: episodes, previews, the executability reward and IDM-decoded plans executed."""
+    from worldalign.data.lerobot_reader import LeRobotDataset
+
     console.rule(f"1. generate episodes ({args.tasks})")
     if not (dataset / "meta" / "info.json").exists():
         _run(console, [
@@ -126,6 +141,9 @@ def run_demo(args: argparse.Namespace) -> int:
     else:
         console.print(f"skipped: none of {', '.join(EXECUTED_TASKS)} (the shipped IDM's tasks) was generated")
 
+
+def _alignment_steps(console: Console, args: argparse.Namespace, dataset: Path) -> None:
+    """Steps 5-7: fidelity DiffusionNFT and judge Flow-GRPO on the shipped world model; the shipped VLA."""
     console.rule("5. align the shipped world model: DiffusionNFT on its own rollout states, fidelity reward")
     _run(console, [
         "align", "--world-model", str(SHIPPED_WORLD_MODEL), "--autoencoder", str(SHIPPED_AUTOENCODER),
@@ -145,6 +163,10 @@ def run_demo(args: argparse.Namespace) -> int:
         "vla", "eval", str(SHIPPED_VLA), "--tasks", ",".join(VLA_TASKS), "--seeds", "1", "--head", VLA_HEAD,
         "--out", str(args.out / "vla"),
     ])
+
+
+def _evaluation_steps(console: Console, args: argparse.Namespace, dataset: Path) -> Path:
+    """Steps 8-9: one evaluation of the shipped and aligned world models, and the report; returns its folder."""
     console.rule("8. evaluate the shipped and both aligned world models on the same held-out starts")
     _run(console, [
         "eval", "--world-model", f"shipped={SHIPPED_WORLD_MODEL}", "--world-model", f"aligned={args.out / 'align'}",
@@ -157,11 +179,4 @@ def run_demo(args: argparse.Namespace) -> int:
     _run(console, [
         "report", str(args.out / "align"), str(args.out / "align-judge"), str(args.out / "eval"), "--out", str(report),
     ])
-    console.rule("done")
-    console.print(
-        f"outputs in {args.out}: dataset/, previews/, executability.json, execution.json, "
-        "align/ and align-judge/ (before_after.json, videos/ real | pretrained | aligned, model/, tensorboard/), "
-        "vla/ (vla_eval.json, one captioned video per task), eval/ (eval.json, videos/)"
-    )
-    console.print(f"open the report: {report / 'index.html'}")
-    return 0
+    return report

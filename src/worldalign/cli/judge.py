@@ -79,7 +79,16 @@ recorded as a failed item with its reason (never a zero score) and the exit code
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    """Add ``bench build``, ``distill`` and ``judge score`` to the top-level parser."""
+    """Add ``judge-bench build``, ``distill``, ``judge score`` and ``judge evaluate`` to the top-level parser."""
+    _register_bench(verbs)
+    _register_distill(verbs)
+    judge = verbs.add_parser("judge", help="score videos with a judge")
+    judge_sub = judge.add_subparsers(dest="judge_verb", metavar="COMMAND", required=True)
+    _register_score(judge_sub)
+    _register_evaluate(judge_sub)
+
+
+def _register_bench(verbs: argparse._SubParsersAction) -> None:
     from worldalign.envs.cameras import DEFAULT_VIEWS
 
     bench = verbs.add_parser("judge-bench", help="build the labelled judge benchmark from the simulator")
@@ -101,6 +110,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     build.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="parallel processes (default: cores, max 2)")
     build.set_defaults(handler=run_bench_build)
 
+
+def _register_distill(verbs: argparse._SubParsersAction) -> None:
     distill = verbs.add_parser(
         "distill",
         help="distil a teacher judge into the student reward model",
@@ -115,8 +126,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
     _add_training_options(distill, steps=3200, lr=1e-3, inverse_dynamics_weight=1.0)
     distill.set_defaults(handler=run_distill)
 
-    judge = verbs.add_parser("judge", help="score videos with a judge")
-    judge_sub = judge.add_subparsers(dest="judge_verb", metavar="COMMAND", required=True)
+
+def _register_score(judge_sub: argparse._SubParsersAction) -> None:
+    from worldalign.envs.cameras import DEFAULT_VIEWS
+
     score = judge_sub.add_parser(
         "score",
         help="score mp4 files or a dataset's episodes on the six dimensions",
@@ -137,6 +150,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     score.add_argument("--out", type=Path, default=Path("judge_scores.json"), help="JSON output (default: judge_scores.json)")
     score.set_defaults(handler=run_judge_score)
 
+
+def _register_evaluate(judge_sub: argparse._SubParsersAction) -> None:
     evaluate = judge_sub.add_parser(
         "evaluate",
         help="measure teacher and student on the benchmark's test splits",

@@ -12,6 +12,7 @@ from worldalign.cli import data as data_commands
 from worldalign.cli import demo as demo_command
 from worldalign.cli import evaluate as eval_command
 from worldalign.cli import export as export_command
+from worldalign.cli import idm as idm_commands
 from worldalign.cli import judge as judge_commands
 from worldalign.cli import report as report_command
 from worldalign.cli import reproduce as reproduce_command
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_command.register(verbs)
     align_command.register(verbs)
     reproduce_command.register(verbs)
+    idm_commands.register(verbs)
     reward_commands.register(verbs)
     judge_commands.register(verbs)
     export_command.register(verbs)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from worldalign.cli import idm as idm_commands
 from worldalign.cli import judge as judge_commands
-from worldalign.cli import rewards as reward_commands
 from worldalign.cli import success as success_commands
 from worldalign.cli import world_model as world_model_commands
 
@@ -35,6 +35,6 @@ def register(verbs: argparse._SubParsersAction) -> None:
     families = train.add_subparsers(dest="train_verb", metavar="MODEL", required=True)
     world_model_commands.add_train_autoencoder_parser(families)
     world_model_commands.add_train_world_model_parser(families)
-    reward_commands.add_train_idm_parser(families)
+    idm_commands.add_train_idm_parser(families)
     judge_commands.add_train_judge_parser(families)
     success_commands.add_train_success_parser(families)

@@ -114,7 +114,7 @@ on the fitting chunks (normalised and in the robot's units) and the fit time.
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    """Add ``vla tokenizer fit|info`` to the top-level parser."""
+    """Add ``vla tokenizer fit|info``, ``vla train``, ``vla align`` and ``vla eval`` to the top-level parser."""
     vla = verbs.add_parser(
         "vla",
         help="the vision-language-action policy: FAST tokenizer, SFT, closed-loop evaluation",
@@ -123,6 +123,13 @@ def register(verbs: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     groups = vla.add_subparsers(dest="vla_verb", metavar="COMMAND", required=True)
+    _register_tokenizer(groups)
+    _register_train(groups)
+    _register_align(groups)
+    _register_eval(groups)
+
+
+def _register_tokenizer(groups: argparse._SubParsersAction) -> None:
     tokenizer = groups.add_parser(
         "tokenizer",
         help="fit or inspect a FAST action tokenizer",
@@ -163,9 +170,6 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     info.add_argument("tokenizer", type=Path, help="tokenizer folder (tokenizer.json + fast_config.json)")
     info.set_defaults(handler=run_info)
-    _register_train(groups)
-    _register_align(groups)
-    _register_eval(groups)
 
 
 def _register_train(groups: argparse._SubParsersAction) -> None:
