@@ -159,6 +159,26 @@ def test_format_counts_its_checks_in_order_so_ending_at_once_earns_nothing(token
     torch.testing.assert_close(strict(group)["format_strict"], torch.tensor([1.0, 2 / 3, 0.0, 0.0, 2 / 3]))
 
 
+def test_action_distance_is_one_at_the_experts_chunk_lower_away_from_it_and_zero_undecoded(
+    tokenizer_only: FastActionTokenizer,
+) -> None:
+    expert_chunk = np.linspace(-1.0, 1.0, tokenizer_only.horizon * tokenizer_only.action_dim, dtype=np.float32)
+    expert_chunk = expert_chunk.reshape(tokenizer_only.horizon, tokenizer_only.action_dim)
+    expert = tuple(tokenizer_only.encode(expert_chunk))
+    near = tuple(tokenizer_only.encode(expert_chunk + 0.3))
+    far = tuple(tokenizer_only.encode(-expert_chunk))
+    completions = [_completion("", ids, True) for ids in (expert, near, far)] + [_completion("", expert[:1], True)]
+    (reward,) = vla_rewards(tokenizer_only, ["action_distance"])
+    out = reward(CompletionGroup(completions, [expert] * 4))
+    values = out["action_distance"]
+    assert float(values[0]) == pytest.approx(1.0)
+    assert 1.0 > float(values[1]) > float(values[2]) > 0.0  # dense: nearer chunks score higher
+    # A chunk 0.3 off in every normalised coordinate: exp(-0.09), up to FAST's rounding.
+    assert float(values[1]) == pytest.approx(np.exp(-0.09), abs=0.02)
+    assert float(values[3]) == 0.0  # too few coefficients: no chunk, no reward
+    torch.testing.assert_close(out["action_distance/decoded"], torch.tensor([1.0, 1.0, 1.0, 0.0]))
+
+
 def test_a_group_of_mismatched_lengths_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="2 completions for 1 expert"):
         CompletionGroup([_completion("", (), True)] * 2, [(1,)])
@@ -225,6 +245,23 @@ def test_the_loop_logs_every_reward_term_and_resumes_exactly(
     assert flow and all(torch.equal(a[k], sft[k]) for k in flow)  # GRPO does not train the flow head
     assert any(not torch.equal(a[k], sft[k]) for k in a if k.startswith("lm."))
     assert np.isfinite(straight.losses).all()
+
+
+def test_constrained_rounds_sample_only_decodable_chunks(
+    sft_run: tuple[LeRobotDataset, FastActionTokenizer, Path], tmp_path: Path
+) -> None:
+    data, _, model = sft_run
+    weights = {"action_distance": 1.0, "format": 1.0}
+    free, constrained = (_config(2, reward_weights=weights, constrained=c) for c in (False, True))
+    pool, tokenizer = build_grpo_pool(model, data, free, seed=0)
+    runs = {c.constrained: train_vla_grpo(c, model, pool, tokenizer, tmp_path / str(c.constrained), progress=False)
+            for c in (free, constrained)}
+    # Every sampled completion that writes action tokens spells one chunk under the grammar.
+    decodable = [r["reward/action_distance/decoded"] for r in runs[True].rounds]
+    action_tokens = [r["completion/action_tokens"] for r in runs[True].rounds]
+    assert all(a > 0 for a in action_tokens) and all(d == 1.0 for d in decodable)
+    assert min(r["reward/action_distance/decoded"] for r in runs[False].rounds) < 1.0
+    assert np.isfinite(runs[True].losses).all()
 
 
 def test_a_tokenizer_of_another_shape_is_refused(

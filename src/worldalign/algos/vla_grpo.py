@@ -8,8 +8,9 @@ and the completion's format. Reads top to bottom:
 - the pool (``grpo_pool``): at most ``pool_fraction`` of the SFT run's distinct samples, drawn
   with the run's seed, each with the expert's FAST ids; the counts of both are kept to print;
 - one round (``sample_group``): ``group_size`` completions per observation, sampled from the
-  current policy at ``temperature``, scored by ``rewards.vla`` through ``RewardComposer``;
-  group-normalised advantages (``algos.advantages.group_advantages``);
+  current policy at ``temperature`` (under the chunk grammar with ``constrained``), scored by
+  ``rewards.vla`` through ``RewardComposer``; group-normalised advantages
+  (``algos.advantages.group_advantages``);
 - the loss (``grpo_token_loss``): per token, the clipped surrogate on ``rho = p / p_old`` minus
   ``kl_coef`` times the k3 estimate of the KL to the frozen SFT policy,
   ``exp(ref - logp) - (ref - logp) - 1`` (Schulman's unbiased, positive estimator, as GRPO);
@@ -30,7 +31,7 @@ import copy
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +56,7 @@ from worldalign.models.vla import (
     VLASample,
     load_vla_policy,
 )
-from worldalign.models.vla.decoding_vla import check_tokenizer_fits
+from worldalign.models.vla.decoding_vla import FastGrammar, check_tokenizer_fits
 from worldalign.rewards.compose import RewardComposer, RewardOutput
 from worldalign.rewards.vla import CompletionGroup, vla_rewards
 from worldalign.runs.layout import TRAIN_CONFIG_FILE, run_folder_of, run_tokenizer_folder
@@ -167,8 +168,10 @@ def sample_group(
     composer: RewardComposer,
     config: VLAGRPOConfig,
     generator: torch.Generator,
+    allowed: Callable[[Sequence[Sequence[int]]], Tensor] | None = None,
 ) -> ScoredGroup:
-    """``group_size`` sampled completions of each observation, scored and group-normalised."""
+    """``group_size`` sampled completions of each observation, scored and group-normalised;
+    ``allowed`` constrains the sampling (``FastGrammar.allowed``)."""
     policy.eval()
     repeated: list[VLASample] = []
     completions: list[Completion] = []
@@ -176,7 +179,7 @@ def sample_group(
         observation = VLAObservation(sample.frames, sample.instruction, sample.state)
         completions += policy.generate(
             observation, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
-            num_samples=config.group_size, generator=generator,
+            num_samples=config.group_size, generator=generator, allowed=allowed,
         )
         repeated += [sample] * config.group_size
     expert = [tuple(sample.fast_ids or ()) for sample in repeated]
@@ -282,12 +285,13 @@ def train_vla_grpo(
     composer = RewardComposer(config.reward_weights, vla_rewards(tokenizer, list(config.reward_weights)))
     data = SampleBatches(pool.samples, config.observations_per_update, config.run.seed)
     tokenizer.save(run_tokenizer_folder(out_dir))
+    grammar = FastGrammar(tokenizer, policy.processor).allowed if config.constrained else None
     run = TrainingRun(policy, config.optimizer, config.run, config.optimizer_steps, out_dir, data, config, progress,
                       resume)
     result = GRPOResult(step=run.step, resumed_from=run.resumed_from)
     with run:
         for observations in run.batches():
-            group = sample_group(policy, observations, composer, config, run.generator)
+            group = sample_group(policy, observations, composer, config, run.generator, grammar)
             batch = policy.processor.collate_generated(group.observations, [c.ids for c in group.completions])
             round_scalars = _round_scalars(group)
             run.log_values(round_scalars)

@@ -30,6 +30,9 @@ examples:
   worldalign vla align runs/vla --dataset data/mt10 --out runs/vla-grpo
   worldalign vla align runs/vla --dataset data/mt10 --out runs/vla-grpo --updates 200 --group-size 8 \\
       --rewards action_accuracy=1.0,format=0.5 --lr 5e-5 --kl 0.1
+  # sampled under the chunk grammar, rewarded by the distance of the decoded chunk to the expert's
+  worldalign vla align runs/vla --dataset data/mt10 --out runs/vla-dense --constrained \\
+      --rewards action_distance=1,format=1
 
 GRPO after SFT (RoboAlign's RL stage; GRPO, arXiv:2402.03300). The pool: at most --pool-fraction
 (default {DEFAULT_POOL_FRACTION:g}: RoboAlign's under 1%) of the SFT run's samples of --dataset, rebuilt as
@@ -44,6 +47,11 @@ Rewards (name=weight, default {_WEIGHTS}):
   format           <think> ... </think>, then a decodable chunk, then the end token, in that
                    order, each worth a third only after the ones before it
   format_strict    the same three checks, but 0 unless the action tokens decode to one chunk
+  action_distance  exp(-mean squared error) of the decoded chunk against the expert's, in
+                   normalised units; 0 when it does not decode (dense where the prefix is ~0)
+
+--constrained samples under the chunk grammar (as `vla eval --head tokens-constrained` acts):
+every completion that writes action tokens decodes, so a group's rewards differ by its actions.
 
 OUT gets model/ (evaluate it with `worldalign vla eval OUT`), fast_tokenizer/ (the SFT run's),
 checkpoints/ (every --checkpoint-every rounds: running the same command again resumes exactly)
@@ -235,6 +243,10 @@ def _register_align(groups: argparse._SubParsersAction) -> None:
         "--max-new-tokens", type=int, default=_GRPO.max_new_tokens,
         help=f"longest completion (default: {_GRPO.max_new_tokens})",
     )
+    align.add_argument(
+        "--constrained", action="store_true",
+        help="sample completions under the chunk grammar (every chunk decodes; the reward's spread is the actions)",
+    )
     align.add_argument("--rewards", default=_WEIGHTS, help=f"name=weight pairs (default: {_WEIGHTS})")
     align.add_argument(
         "--lr", type=float, default=_GRPO.optimizer.learning_rate,
@@ -348,6 +360,7 @@ def run_align(args: argparse.Namespace) -> int:
         minibatches=args.minibatches,
         temperature=args.temperature,
         max_new_tokens=args.max_new_tokens,
+        constrained=args.constrained,
         clip_range=args.clip,
         kl_coef=args.kl,
         reward_weights=parse_reward_spec(args.rewards, VLA_REWARDS),

@@ -45,6 +45,12 @@ class VLAGRPOConfig:
     """Sampling temperature of the completions."""
     max_new_tokens: int = 256
     """Longest completion; one that hits it has not ended (format's ``ended`` check is 0)."""
+    constrained: bool = False
+    """Sample the completions under the chunk grammar (``models.vla.decoding_vla.FastGrammar``), as
+    the ``tokens-constrained`` head acts: every completion that writes action tokens spells exactly
+    one chunk, so the reward's spread within a group is about the actions, not the format. The
+    loss keeps the unconstrained policy's log-probabilities: an update raises the free policy's
+    probability of the well-formed completions that scored well (docs/vla.md)."""
     clip_range: float = 0.2
     """PPO's clip on the per-token ratio (LLM GRPO's usual 0.2)."""
     kl_coef: float = 0.04

@@ -9,6 +9,7 @@ flagged, never raised.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -69,16 +70,22 @@ def decode_completion(completion: Completion, tokenizer: FastActionTokenizer) ->
     chunk is decoded from its first full chunk (``chunk_prefix``) and flagged ``overlong``: the
     policy wrote the chunk and failed to stop, which the end token's loss had not yet taught it.
     """
+    normalised = decode_normalised(completion, tokenizer)
+    return dataclasses.replace(normalised, actions=robot_actions(normalised.actions, tokenizer))
+
+
+def decode_normalised(completion: Completion, tokenizer: FastActionTokenizer) -> DecodedAction:
+    """``decode_completion`` in the tokenizer's normalised units (zero mean, unit std per action
+    dimension over the dataset it was fitted on)."""
     if not completion.action_tokens:
-        chunk = tokenizer.hold_still
-        return DecodedAction(robot_actions(chunk, tokenizer), True, "no action tokens in the completion")
+        return DecodedAction(tokenizer.hold_still, True, "no action tokens in the completion")
     decoded = tokenizer.decode_safe(list(completion.action_tokens))
     if decoded.ok:
-        return DecodedAction(robot_actions(decoded.actions, tokenizer), False)
+        return DecodedAction(decoded.actions, False)
     prefix = None if completion.ended else chunk_prefix(completion.action_tokens, tokenizer)
     if prefix is not None:
-        return DecodedAction(robot_actions(tokenizer.decode(prefix), tokenizer), False, decoded.reason, overlong=True)
-    return DecodedAction(robot_actions(decoded.actions, tokenizer), True, decoded.reason)
+        return DecodedAction(tokenizer.decode(prefix), False, decoded.reason, overlong=True)
+    return DecodedAction(decoded.actions, True, decoded.reason)
 
 
 def robot_actions(chunk: np.ndarray, tokenizer: FastActionTokenizer) -> np.ndarray:
