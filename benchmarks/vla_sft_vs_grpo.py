@@ -36,14 +36,18 @@ def _layout_spread(report: dict) -> float:
     return statistics.pstdev(per_seed)
 
 
-REWARD_TERMS = ("reward/total", "reward/action_accuracy", "reward/format", "reward/format/think",
-                "reward/format/decodable", "reward/format/ended", "completion/tokens")
+SHOWN_TERMS = ("completion/tokens",)
+"""Besides every ``reward/...`` value the run logged (its rewards differ by arm), less the
+composer's bookkeeping (``BOOKKEEPING``)."""
+BOOKKEEPING = ("/seconds", "/invalid", "/invalid_samples")
 
 
 def _training_reward(run: Path, block: int) -> dict[str, tuple[float, float]]:
     """``{term: (mean of the first block rounds, mean of the last block rounds)}``."""
     scalars = read_scalars(run / TENSORBOARD_DIR)
-    values = {term: scalars[term].values for term in REWARD_TERMS}
+    rewards = [term for term in scalars if term.startswith("reward/") and not term.endswith(BOOKKEEPING)]
+    terms = sorted(rewards) + list(SHOWN_TERMS)
+    values = {term: scalars[term].values for term in terms}
     return {term: (statistics.fmean(v[:block]), statistics.fmean(v[-block:])) for term, v in values.items()}
 
 
@@ -72,7 +76,8 @@ def main() -> None:
             print(f"| {head} | {arm} | {per_seed} | {statistics.fmean(rates):.3f} ± {std:.3f} | {spread:.3f} | "
                   f"{fallbacks:.0%} |")
     for arm in arms[1:]:
-        runs = {seed: args.root / f"{arm}-seed{seed}" for seed in seeds if (args.root / f"{arm}-seed{seed}").is_dir()}
+        runs = {seed: args.root / f"{arm}-seed{seed}" for seed in seeds
+                if (args.root / f"{arm}-seed{seed}" / "model").is_dir()}  # finished runs only
         if runs:
             _print_training_reward(arm, {seed: _training_reward(run, args.block) for seed, run in runs.items()}, args.block)
 
@@ -81,7 +86,7 @@ def _print_training_reward(arm: str, logged: dict[int, dict[str, tuple[float, fl
     print(f"\n| {arm} training term | first {block} rounds, per seed | last {block} rounds, per seed | "
           "change, mean ± std over seeds |")
     print("|---|---|---|---|")
-    for term in REWARD_TERMS:
+    for term in next(iter(logged.values())):
         first = [logged[seed][term][0] for seed in logged]
         last = [logged[seed][term][1] for seed in logged]
         change = [b - a for a, b in zip(first, last)]
