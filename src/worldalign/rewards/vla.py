@@ -27,8 +27,9 @@ contract (``rewards.base``): a name, one value per completion, components logged
   the completion does not decode (an overlong one acts with its first chunk, as in evaluation,
   and is scored on it). A dense accuracy: ``action_accuracy`` is ~0.002 on the tiny SFT policy
   (the first FAST token almost never equals the expert's), so it cannot rank a group; the
-  distance ranks every decodable completion, 1 at the expert's chunk, ``exp(-1) = 0.37`` at the
-  typical distance of an unrelated chunk of the data. Component: ``decoded``.
+  distance ranks every decodable completion: 1 at the expert's chunk, ``exp(-1) = 0.37`` on
+  average for the data's mean action, ``exp(-2) = 0.14`` for an unrelated chunk of the data (two
+  independent unit-variance values differ by 2 in mean square). Component: ``decoded``.
 """
 
 from __future__ import annotations
@@ -119,9 +120,9 @@ class ActionDistance:
         values, decoded = [], []
         for completion, expert_ids in zip(batch.completions, batch.expert_ids):
             chunk = decode_normalised(completion, self.tokenizer)
-            expert = self.tokenizer.decode(list(expert_ids))
+            squared_error = np.mean((chunk.actions - self.tokenizer.decode(list(expert_ids))) ** 2)
             decoded.append(not chunk.fallback)
-            values.append(float(np.exp(-np.mean((chunk.actions - expert) ** 2))) if decoded[-1] else 0.0)
+            values.append(0.0 if chunk.fallback else float(np.exp(-squared_error)))
         return {
             self.name: torch.tensor(values, dtype=torch.float32),
             component_key(self.name, "decoded"): torch.tensor(decoded, dtype=torch.float32),
