@@ -7,12 +7,14 @@
 # kept, an interrupted GRPO run continues from its checkpoint.
 #   scripts/vla_grpo_ab.sh                        # the table in docs/vla.md (arm "grpo")
 #   ARM=grpo-strict GRPO_OPTIONS="--rewards action_accuracy=1,format_strict=1" scripts/vla_grpo_ab.sh
+#   HEADS="tokens-constrained flow" ...    # evaluate only these heads
 # Table: python benchmarks/vla_sft_vs_grpo.py --root outputs/vla --arms sft,grpo,grpo-strict
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-outputs/vla}
 SEEDS=${SEEDS:-"0 1 2"}
 ARM=${ARM:-grpo}
+HEADS=${HEADS:-"tokens tokens-constrained flow"}
 read -r -a EXTRA <<< "${GRPO_OPTIONS:-}"
 GRPO=(--updates 100 --lr 1e-4 --rewards action_accuracy=1,format=1 "${EXTRA[@]}")
 evaluate() {  # arm seed head
@@ -23,7 +25,7 @@ for seed in $SEEDS; do
   [ -f "$OUT/$ARM-seed$seed/model/model.safetensors" ] || .venv/bin/worldalign vla align "$OUT/sft-seed$seed" \
     --dataset "$OUT/data" --out "$OUT/$ARM-seed$seed" --seed "$seed" "${GRPO[@]}"
   for arm in sft "$ARM"; do
-    for head in tokens tokens-constrained flow; do evaluate "$arm" "$seed" "$head"; done
+    for head in $HEADS; do evaluate "$arm" "$seed" "$head"; done
   done
 done
 echo "VLA A/B ($ARM) finished"

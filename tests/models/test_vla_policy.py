@@ -94,6 +94,17 @@ def test_flow_loss_decreases_when_overfitting_one_batch() -> None:
     assert flow_loss() < 0.5 * before
 
 
+def test_action_head_loss_equals_the_full_forward_flow_loss(policy: VLAPolicy) -> None:
+    batch = policy.processor.collate(_samples(3))  # instructions of different lengths: right padding
+    assert len(set(batch.prompt_lengths.tolist())) > 1
+    with torch.no_grad():
+        full = policy(batch, torch.Generator().manual_seed(7))["flow_loss"]
+        prefix_only = policy.action_head_loss(batch, torch.Generator().manual_seed(7))
+    assert torch.allclose(full, prefix_only, atol=1e-5)
+    with pytest.raises(ConfigError, match="without action chunks"):
+        policy.action_head_loss(replace(batch, actions=None))
+
+
 def test_checkpoint_round_trip_gives_identical_outputs(policy: VLAPolicy, tmp_path: Path) -> None:
     write_checkpoint(tmp_path / "vla", policy)
     loaded = load_vla_policy(tmp_path / "vla")

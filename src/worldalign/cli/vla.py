@@ -1,6 +1,7 @@
 """``worldalign vla ...``: the vision-language-action policy's verbs: its FAST action tokenizer
-(``vla tokenizer fit|info``), supervised fine-tuning (``vla train``), GRPO after it (``vla align``)
-and closed-loop evaluation in Meta-World (``vla eval``)."""
+(``vla tokenizer fit|info``), supervised fine-tuning (``vla train``), GRPO after it (``vla align``),
+a new flow action head on a trained backbone (``vla train-head``) and closed-loop evaluation in
+Meta-World (``vla eval``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from worldalign.configs.vla_grpo import DEFAULT_POOL_FRACTION, DEFAULT_REWARD_WEIGHTS, VLAGRPOConfig
+from worldalign.configs.vla_head import VLAHeadConfig
 from worldalign.configs.vla_sft import DEFAULT_RELEASE_KEEP
 from worldalign.data.fast_tokenizer import DEFAULT_HORIZON, DEFAULT_SCALE, DEFAULT_VOCAB_SIZE
 
@@ -20,9 +22,12 @@ examples:
   worldalign vla train --dataset data/mt10 --tokenizer runs/fast --out runs/vla --steps 2000
   worldalign vla align runs/vla --dataset data/mt10 --out runs/vla-grpo
   worldalign vla eval runs/vla-grpo --tasks mt10 --seeds 3 --head tokens --out runs/vla-grpo-eval
+  worldalign vla train-head runs/vla-grpo --dataset data/mt10 --out runs/vla-grpo-head
+  worldalign vla eval runs/vla-grpo-head --head flow --out runs/vla-grpo-head-eval
 """
 
 _GRPO = VLAGRPOConfig()
+_HEAD = VLAHeadConfig()
 _WEIGHTS = ",".join(f"{name}={weight:g}" for name, weight in DEFAULT_REWARD_WEIGHTS.items())
 
 ALIGN_EPILOG = f"""\
@@ -76,6 +81,24 @@ OUT gets model/ (model.safetensors + config.json), fast_tokenizer/, checkpoints/
 tensorboard/ (train/loss, token_loss, flow_loss, token_accuracy).
 """
 
+HEAD_EPILOG = """\
+examples:
+  worldalign vla train-head runs/vla --dataset data/mt10 --out runs/vla-head
+  worldalign vla train-head runs/vla-grpo --dataset data/mt10 --out runs/vla-grpo-head
+  worldalign vla train-head runs/vla-grpo --dataset data/mt10 --out runs/vla-grpo-probe --freeze-backbone
+
+RoboAlign measures an aligned backbone by the VLA built on it: a new diffusion action head on
+top, trained on robot data, evaluated in closed loop; the SFT baseline gets the same stage. This
+command adds a newly initialised flow head (seeded by --seed: the same seed gives two backbones
+the same head and the same batches) to the policy of MODEL (an SFT or GRPO run) and trains it on
+the flow-matching loss over the SFT samples of --dataset, the backbone with it unless
+--freeze-backbone (then the head probes the backbone as it is). Running the same command again
+resumes from OUT/checkpoints exactly.
+
+OUT gets model/ (evaluate it with `worldalign vla eval OUT --head flow`), fast_tokenizer/ (MODEL's
+run's), checkpoints/ and tensorboard/ (train/loss: the flow loss).
+"""
+
 EVAL_EPILOG = """\
 examples:
   worldalign vla eval runs/vla --out runs/vla-eval
@@ -122,7 +145,8 @@ on the fitting chunks (normalised and in the robot's units) and the fit time.
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    """Add ``vla tokenizer fit|info``, ``vla train``, ``vla align`` and ``vla eval`` to the top-level parser."""
+    """Add ``vla tokenizer fit|info``, ``vla train``, ``vla align``, ``vla train-head`` and ``vla eval`` to
+    the top-level parser."""
     vla = verbs.add_parser(
         "vla",
         help="the vision-language-action policy: FAST tokenizer, SFT, closed-loop evaluation",
@@ -134,6 +158,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     _register_tokenizer(groups)
     _register_train(groups)
     _register_align(groups)
+    _register_head(groups)
     _register_eval(groups)
 
 
@@ -267,6 +292,39 @@ def _register_align(groups: argparse._SubParsersAction) -> None:
     align.set_defaults(handler=run_align)
 
 
+def _register_head(groups: argparse._SubParsersAction) -> None:
+    head = groups.add_parser(
+        "train-head",
+        help="train a new flow action head on an SFT or GRPO backbone (RoboAlign's VLA stage)",
+        description="Add a new flow action head to a trained VLA backbone and train it on a dataset's SFT samples.",
+        epilog=HEAD_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    head.add_argument("model", type=Path, help="the --out folder of `vla train` or `vla align`, or its model/")
+    head.add_argument("--dataset", required=True, type=Path, help="dataset folder (LeRobot v3, with simulator state)")
+    head.add_argument("--out", required=True, type=Path, help="run folder to write (resumed when it has checkpoints)")
+    head.add_argument("--steps", type=int, default=_HEAD.steps, help=f"optimizer steps (default: {_HEAD.steps})")
+    head.add_argument(
+        "--batch-size", type=int, default=_HEAD.batch_size, help=f"samples per step (default: {_HEAD.batch_size})"
+    )
+    head.add_argument(
+        "--lr", type=float, default=_HEAD.optimizer.learning_rate,
+        help=f"peak learning rate (default: {_HEAD.optimizer.learning_rate:g})",
+    )
+    head.add_argument("--freeze-backbone", action="store_true", help="train the head only (a probe of the backbone)")
+    head.add_argument("--seed", type=int, default=0, help="seeds the new head, the sample order and the release draw")
+    head.add_argument(
+        "--release-keep", type=float, default=DEFAULT_RELEASE_KEEP,
+        help=f"fraction of release-phase steps kept (default: {DEFAULT_RELEASE_KEEP})",
+    )
+    head.add_argument(
+        "--checkpoint-every", type=int, default=_HEAD.run.checkpoint_every,
+        help=f"steps between checkpoints (default: {_HEAD.run.checkpoint_every})",
+    )
+    head.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has checkpoints")
+    head.set_defaults(handler=run_train_head)
+
+
 def _register_eval(groups: argparse._SubParsersAction) -> None:
     evaluate = groups.add_parser(
         "eval",
@@ -378,6 +436,43 @@ def run_align(args: argparse.Namespace) -> int:
         terms = [key for key in first if key.count("/") == 1 and not key.endswith(("/seconds", "/invalid_samples"))]
         print("first -> last round: " + ", ".join(f"{k} {first[k]:.3f} -> {last[k]:.3f}" for k in terms))
     print(f"aligned VLA policy written to {result.model_dir}")
+    return 0
+
+
+def run_train_head(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from worldalign.algos.vla_action_head import train_vla_action_head
+    from worldalign.algos.vla_sft import build_sft_samples, load_sft_tokenizer
+    from worldalign.configs.pretrain import RunConfig
+    from worldalign.data.lerobot_reader import LeRobotDataset
+    from worldalign.models.checkpoint import read_config
+    from worldalign.models.vla import VLAConfig, VLAPolicy
+    from worldalign.runs.layout import model_folder, run_folder_of, run_tokenizer_folder
+
+    folder = model_folder(args.model, "model", "vla train")
+    dataset = LeRobotDataset(args.dataset)
+    tokenizer = load_sft_tokenizer(run_tokenizer_folder(run_folder_of(folder)), dataset)
+    config = VLAHeadConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        optimizer=dataclasses.replace(_HEAD.optimizer, learning_rate=args.lr,
+                                      warmup_steps=min(_HEAD.optimizer.warmup_steps, args.steps // 10)),
+        freeze_backbone=args.freeze_backbone,
+        release_keep=args.release_keep,
+        run=RunConfig(checkpoint_every=args.checkpoint_every, log_every=10, seed=args.seed),
+    )
+    views = read_config(folder, VLAConfig, VLAPolicy.model_type).views
+    chosen = build_sft_samples(dataset, tokenizer, views, config.release_keep, args.seed)
+    trained = "the head only" if config.freeze_backbone else "the head and the backbone"
+    print(f"a new flow head on {folder}: {len(chosen.samples)} samples of {args.dataset}, training {trained}")
+    result = train_vla_action_head(config, folder, chosen.samples, tokenizer, args.out, resume=not args.no_resume)
+    if result.resumed_from:
+        print(f"resumed from step {result.resumed_from}")
+    if result.losses:
+        print(f"flow loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f} over steps "
+              f"{result.resumed_from + 1}..{result.step}")
+    print(f"VLA policy with its new head written to {result.model_dir}")
     return 0
 
 

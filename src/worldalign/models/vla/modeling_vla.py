@@ -101,8 +101,15 @@ class VLAPolicy(nn.Module):
         width = self.lm.get_input_embeddings().weight.shape[1]
         self.vision = LatentImageTokens(config, width)
         self.state_projection = nn.Linear(config.state_dim, width) if config.state_dim else None
-        self.flow_head = FlowActionHead(2 * width, config.horizon, config.action_dim, config.flow_hidden,
-                                        config.flow_layers)
+        self.flow_head = self.new_flow_head()
+
+    def new_flow_head(self) -> FlowActionHead:
+        """A freshly initialised flow action head for this backbone's width (from torch's global
+        generator): ``__init__``'s, and the new head RoboAlign adds on an aligned backbone
+        (``algos.vla_action_head``)."""
+        width = self.lm.get_input_embeddings().weight.shape[1]
+        config = self.config
+        return FlowActionHead(2 * width, config.horizon, config.action_dim, config.flow_hidden, config.flow_layers)
 
     @property
     def prefix_visual_tokens(self) -> int:
@@ -166,6 +173,23 @@ class VLAPolicy(nn.Module):
         loss = token_loss + self.config.flow_loss_weight * flow_loss
         return {"loss": loss, "token_loss": token_loss.detach(), "flow_loss": flow_loss.detach(),
                 "token_accuracy": accuracy.detach()}
+
+    def action_head_loss(self, batch: VLABatch, generator: torch.Generator | None = None) -> Tensor:
+        """The flow head's loss alone, equal to ``forward``'s ``flow_loss``: the LM runs over the
+        image, state and instruction positions only (the flow head reads no others, and a causal LM's
+        prefix does not see what follows), so no reasoning or action token is computed."""
+        if batch.actions is None:
+            raise ConfigError("a batch without action chunks; the flow head's loss needs VLASample.actions")
+        self.processor.check_chunk(batch.actions, "batch.actions")
+        visual = self._visual_prefix(batch.frames, batch.state)
+        prompt = int(batch.prompt_lengths.max())
+        embeddings = torch.cat([visual, self.lm.get_input_embeddings()(batch.input_ids[:, :prompt])], dim=1)
+        attention = torch.cat([torch.ones(visual.shape[:2], dtype=torch.bool, device=visual.device),
+                               batch.attention_mask[:, :prompt]], dim=1)
+        out = self.lm(inputs_embeds=embeddings, attention_mask=attention.long(), output_hidden_states=True,
+                      logits_to_keep=1)
+        context = self._context(out.hidden_states[-1], visual.shape[1] + batch.prompt_lengths)
+        return self.flow_head.loss(batch.actions.to(context.dtype), context, generator)
 
     def token_log_probs(self, batch: VLABatch) -> tuple[Tensor, Tensor]:
         """``(log_probs, mask)``, both ``(B, M)``: the log-probability of every target token of
