@@ -10,7 +10,8 @@ is the standard deviation over layout seeds of the per-layout-seed success, aver
 training seeds. A change counts only when it exceeds both spreads (the house's rule).
 
 Then each GRPO arm's training reward per seed: the mean of each term over the first and the last
-``--block`` rounds (``ROOT/ARM-seedS/tensorboard``).
+``--block`` rounds (``ROOT/ARM-seedS/tensorboard``); for the head arms of
+``scripts/vla_head_ab.sh`` (``head-ARM``), the final flow loss of each seed.
 """
 
 from __future__ import annotations
@@ -42,9 +43,9 @@ composer's bookkeeping (``BOOKKEEPING``)."""
 BOOKKEEPING = ("/seconds", "/invalid", "/invalid_samples")
 
 
-def _training_reward(run: Path, block: int) -> dict[str, tuple[float, float]]:
-    """``{term: (mean of the first block rounds, mean of the last block rounds)}``."""
-    scalars = read_scalars(run / TENSORBOARD_DIR)
+def _training_reward(scalars: dict, block: int) -> dict[str, tuple[float, float]]:
+    """``{term: (mean of the first block rounds, mean of the last block rounds)}`` of a GRPO run's
+    TensorBoard ``scalars``."""
     rewards = [term for term in scalars if term.startswith("reward/") and not term.endswith(BOOKKEEPING)]
     terms = sorted(rewards) + list(SHOWN_TERMS)
     values = {term: scalars[term].values for term in terms}
@@ -75,11 +76,16 @@ def main() -> None:
             per_seed = ", ".join(f"{seed}: {r['success_mean']:.3f}" for seed, r in done.items())
             print(f"| {head} | {arm} | {per_seed} | {statistics.fmean(rates):.3f} ± {std:.3f} | {spread:.3f} | "
                   f"{fallbacks:.0%} |")
-    for arm in arms[1:]:
+    for arm in arms:
         runs = {seed: args.root / f"{arm}-seed{seed}" for seed in seeds
                 if (args.root / f"{arm}-seed{seed}" / "model").is_dir()}  # finished runs only
-        if runs:
-            _print_training_reward(arm, {seed: _training_reward(run, args.block) for seed, run in runs.items()}, args.block)
+        logged = {seed: read_scalars(run / TENSORBOARD_DIR) for seed, run in runs.items()}
+        if logged and all(any(term.startswith("reward/") for term in scalars) for scalars in logged.values()):
+            _print_training_reward(arm, {seed: _training_reward(s, args.block) for seed, s in logged.items()}, args.block)
+        elif logged and arm.startswith("head-"):
+            final = {seed: statistics.fmean(scalars["train/loss"].values[-10:]) for seed, scalars in logged.items()}
+            print(f"\n{arm}: final flow loss (mean of the last 10 logged steps) "
+                  + ", ".join(f"seed {seed}: {value:.3f}" for seed, value in final.items()))
 
 
 def _print_training_reward(arm: str, logged: dict[int, dict[str, tuple[float, float]]], block: int) -> None:

@@ -13,7 +13,8 @@ from worldalign.cli.main import main
 def test_demo_chain_on_two_tasks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
     argv = ["demo", "--out", str(out), "--tasks", "reach-v3,drawer-close-v3", "--episodes-per-task", "2", "--workers", "1",
-            "--align-iterations", "1", "--judge-iterations", "1", "--eval-episodes", "2"]
+            "--align-iterations", "1", "--judge-iterations", "1", "--eval-episodes", "2",
+            "--eval-horizon", "16"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "$ worldalign data generate" in printed, "every step is printed as the command a user can rerun"
@@ -35,6 +36,7 @@ def test_demo_chain_on_two_tasks(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert all(task["chunks"] >= 1 for task in vla["tasks"].values())
     assert {p.name for p in (out / "vla").glob("*.mp4")} == {"window-open-v3.mp4", "window-close-v3.mp4"}
     evaluation = json.loads((out / "eval" / "eval.json").read_text())
+    assert evaluation["config"]["horizon"] == 16
     models = evaluation["splits"]["training_tasks"]["models"]
     assert set(models) == {"shipped", "aligned", "judge-aligned"}
     assert evaluation["splits"]["training_tasks"]["tasks"] == sorted(scores)

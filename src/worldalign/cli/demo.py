@@ -18,8 +18,8 @@ that a person can rerun any step by hand. Today's chain:
 7. run the shipped VLA policy (``checkpoints/vla-tiny``, RoboAlign) in closed loop in Meta-World
    and write a video per task with the text it wrote under each frame;
 8. evaluate the shipped and both aligned world models side by side on the same held-out starts
-   (quality per horizon under SWR and full history, executability and simulator success of the
-   IDM-decoded actions, the teacher judge's six dimensions, side-by-side videos);
+   (quality per horizon up to 48 frames under SWR and full history, executability and simulator
+   success of the IDM-decoded actions, the teacher judge's six dimensions, side-by-side videos);
 9. write the HTML report of the alignments and the evaluation, and print the path of its page.
 
 The alignment runs are short (they show the pipeline); ``docs/results.md`` shows the effects of
@@ -45,7 +45,7 @@ DEMO_EPILOG = """\
 example:
   worldalign demo --out outputs/demo
 On 2 CPU cores most of the time goes to the alignments and the evaluation (steps 5, 6 and 8):
---align-iterations, --judge-iterations and --eval-episodes shorten them. Running it again reuses
+--align-iterations, --judge-iterations, --eval-episodes and --eval-horizon shorten them. Running it again reuses
 the dataset, skips finished alignment runs and reuses the measured parts of the evaluation.
 """
 
@@ -55,6 +55,9 @@ EXECUTED_TASKS = ("drawer-close-v3", "window-close-v3")
 # solves, chosen for that; it solves 5 of 30 on the 10 training tasks (checkpoints/vla-tiny/README.md).
 VLA_TASKS = ("window-open-v3", "window-close-v3")
 VLA_HEAD = "flow"
+# Frames the evaluation rolls out by default: SWR against full history at a long horizon
+# (RoboAlign-R1's and PersistWorld's effects are long-horizon ones); the episodes are 100 steps.
+EVAL_HORIZON = 48
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -77,6 +80,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--judge-iterations", type=int, default=4, help="Flow-GRPO updates against the judge reward (default: 4)"
     )
     demo.add_argument("--eval-episodes", type=int, default=4, help="held-out episodes evaluated (default: 4)")
+    demo.add_argument(
+        "--eval-horizon", type=int, default=EVAL_HORIZON,
+        help=f"frames each evaluated rollout generates (default: {EVAL_HORIZON})",
+    )
     demo.set_defaults(handler=run_demo)
 
 
@@ -172,7 +179,7 @@ def _evaluation_steps(console: Console, args: argparse.Namespace, dataset: Path)
         "eval", "--world-model", f"shipped={SHIPPED_WORLD_MODEL}", "--world-model", f"aligned={args.out / 'align'}",
         "--world-model", f"judge-aligned={args.out / 'align-judge'}",
         "--autoencoder", str(SHIPPED_AUTOENCODER), "--dataset", str(dataset), "--out", str(args.out / "eval"),
-        "--episodes", str(args.eval_episodes), "--horizon", "24", "--seeds", "2", "--videos", "2",
+        "--episodes", str(args.eval_episodes), "--horizon", str(args.eval_horizon), "--seeds", "2", "--videos", "2",
     ])
     console.rule("9. the report")
     report = args.out / "report"
