@@ -155,3 +155,48 @@ def test_targets_read_met_or_missed_and_guards_held_or_broken() -> None:
     assert verdict_word(target, False, emphasis="**") == "**target missed**"
     assert verdict_word(guard, True) == "guard held"
     assert verdict_word(guard, False, emphasis="**") == "**guard broken**"
+
+
+SWR_TINY = [
+    "--eval-horizon", "6", "--window", "2", "--eval-episodes", "1", "--eval-seeds", "2", "--sampling-steps", "2"
+]  # fmt: skip
+
+
+def swr_argv(runs: dict[str, Path], out: Path) -> list[str]:
+    paths = ["--world-model", str(runs["wm"]), "--autoencoder", str(runs["ae"]), "--dataset", str(runs["dataset"])]
+    return ["reproduce", "swr", *paths, "--out", str(out), *SWR_TINY]
+
+
+def test_swr_compares_three_policies_without_training_and_writes_its_section(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, page = tmp_path / "reproduce", tmp_path / "results.md"
+    assert run([*swr_argv(runs, out), "--page", str(page)]) == 0
+    assert "full history vs SWR W=2 vs fixed window 2, 6 frames" in capsys.readouterr().out
+    results = read_results(out / "swr" / RESULTS_FILE)
+    assert results["kind"] == "comparison" and results["seeds"] == [0, 1] and results["horizons"] == [6]
+    policies = results["policies"]
+    assert {role: policy["key"] for role, policy in policies.items()} == {
+        "swr": "swr-2", "full": "full-history", "fixed": "fixed-window-2"
+    }  # fmt: skip
+    assert policies["swr"]["peak_context_frames"] <= 2 < policies["full"]["peak_context_frames"]
+    judged = {verdict["metric"]: verdict for verdict in results["verdicts"]}
+    ssim_full, ssim_swr = policies["full"]["at"]["6"]["ssim"], policies["swr"]["at"]["6"]["ssim"]
+    assert judged["ssim"]["before"] == ssim_full["mean"] and judged["ssim"]["after"] == ssim_swr["mean"]
+    assert judged["ssim"]["noise"] == max(ssim_full["std"], ssim_swr["std"]) > 0, "two sampling seeds differ"
+    assert not (out / "swr" / "seed-0").exists(), "nothing is trained"
+    text = page.read_text()
+    section = text[text.index("## RoboAlign-R1: Sliding Window Re-encoding") :]
+    assert "| SSIM | +2.8% |" in section and "| fixed window (no re-encoding) | 2 |" in section
+    assert stored_results(page) == [results]
+
+    parts = sorted(path.stat().st_mtime_ns for path in (out / "swr" / "parts").rglob("*.json"))
+    assert parts and run(swr_argv(runs, out)) == 0  # measured parts are read back, not measured again
+    assert sorted(path.stat().st_mtime_ns for path in (out / "swr" / "parts").rglob("*.json")) == parts
+    assert read_results(out / "swr" / RESULTS_FILE) == results
+
+
+def test_swr_refuses_the_options_of_a_training_recipe(runs: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"--iterations, --lr: swr trains nothing"):
+        run([*swr_argv(runs, tmp_path), "--iterations", "3", "--lr", "1e-4"])
+    assert not (tmp_path / "swr").exists()

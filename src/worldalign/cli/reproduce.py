@@ -14,6 +14,7 @@ examples:
       --autoencoder checkpoints/autoencoder-cpu --dataset data/mt10 --out runs/reproduce --page docs/results.md
   worldalign reproduce eva ... --seeds 0 --iterations 40 --eval-every 10     # find the recipe on one seed first
   worldalign reproduce roboalign-r1 ...     # the shipped judges: student reward, teacher relabels and scores
+  worldalign reproduce swr ... --eval-horizon 96 --window 6 --page docs/results.md   # no training
 
 Effects: persistworld (DiffusionNFT on rollout states, fidelity reward; LPIPS and SSIM at long
 horizons), eva (Flow-GRPO on prompts, executability reward), roboalign-r1 (Flow-GRPO on prompts,
@@ -25,12 +26,19 @@ verdict on each of the paper's claims: a change counts only beyond both spreads.
 every results.json under OUT into the results/ folder beside the page (docs/results/) and rewrites
 the page (docs/results.md) from all the files there: an arm with other --rewards is compared with
 the recipe's in one table. Options left out keep the effect's recipe (printed first).
+
+swr trains nothing: it rolls the world model out from the held-out starts under full history, SWR
+with window --window (default 6) and a plain fixed window of the same size, --eval-horizon frames
+(default 96, where full history drifts), --eval-seeds sampling seeds (default 3) on --eval-episodes
+episodes (default 10), by `worldalign eval` into OUT/swr/ (resumable), and judges SWR against full
+history at the last horizon beyond the sampling-seed spread.
 """
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
     """Add ``reproduce`` to the top-level parser."""
     from worldalign.stages.reproduce import EFFECTS
+    from worldalign.stages.reproduce_swr import SWR_EFFECT
 
     parser = verbs.add_parser(
         "reproduce",
@@ -39,14 +47,14 @@ def register(verbs: argparse._SubParsersAction) -> None:
         epilog=REPRODUCE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("effect", choices=tuple(EFFECTS), help="the effect to reproduce")
+    parser.add_argument("effect", choices=(*EFFECTS, SWR_EFFECT), help="the effect to reproduce")
     parser.add_argument("--world-model", required=True, type=Path, help="pretrained world model (run or model folder)")
     parser.add_argument("--autoencoder", required=True, type=Path, help="its autoencoder")
     parser.add_argument("--dataset", required=True, type=Path, help="dataset of the conditions and held-out episodes")
     parser.add_argument(
         "--out", type=Path, default=Path("runs/reproduce"), help="folder of the runs (default: runs/reproduce)"
     )
-    parser.add_argument("--seeds", default="0,1,2", help="training seeds, comma-separated (default: 0,1,2)")
+    parser.add_argument("--seeds", help="training seeds, comma-separated (default: 0,1,2; swr trains nothing)")
     parser.add_argument("--page", type=Path, help="rewrite this results page (e.g. docs/results.md) afterwards")
     recipe = parser.add_argument_group("changes to the recipe (default: the effect's)")
     recipe.add_argument("--iterations", type=int, help="updates per seed")
@@ -106,17 +114,21 @@ def _changes(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     return ({k: v for k, v in setup.items() if v is not None}, {k: v for k, v in config.items() if v is not None})
 
 
+SWR_OPTIONS = ("eval_episodes", "eval_horizon", "eval_seeds", "window", "context_frames", "sampling_steps")
+"""The recipe options ``reproduce swr`` reads."""
+_ALIGN_ONLY = (
+    "iterations", "eval_every", "lr", "group_size", "conditions_per_iteration", "rewards", "max_train_episodes",
+    "horizon", "max_prefix_chunks", "max_continuation_chunks", "fidelity_metrics", "checkpoint_every", "judge", "idm",
+)  # fmt: skip
+"""The options that change an alignment recipe (swr refuses them)."""
+
+
 def run_reproduce(args: argparse.Namespace) -> int:
     from worldalign.stages.reproduce import EFFECTS, RESULTS_FILE, ReproduceSetup, recipe, reproduce_effect
-    from worldalign.stages.results_page import (
-        RESULTS_FOLDER,
-        read_results,
-        store_results,
-        stored_results,
-        verdict_word,
-        write_results_page,
-    )
+    from worldalign.stages.reproduce_swr import SWR_EFFECT
 
+    if args.effect == SWR_EFFECT:
+        return _run_swr(args)
     effect = EFFECTS[args.effect]
     setup_changes, config_changes = _changes(args)
     where = ReproduceSetup(
@@ -124,7 +136,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
         autoencoder=args.autoencoder,
         dataset=args.dataset,
         out=args.out,
-        seeds=tuple(parse_indices(args.seeds, "--seeds")),
+        seeds=tuple(parse_indices(args.seeds or "0,1,2", "--seeds")),
         setup_changes=setup_changes,
         config_changes=config_changes,
     )
@@ -137,6 +149,54 @@ def run_reproduce(args: argparse.Namespace) -> int:
         f"training seeds {list(where.seeds)}"
     )
     results = reproduce_effect(effect, where)
+    _print_verdicts(results)
+    print(f"results: {args.out / effect.name / RESULTS_FILE}")
+    _write_page(args)
+    return 0
+
+
+def _run_swr(args: argparse.Namespace) -> int:
+    """``reproduce swr``: three context policies rolled out, SWR judged against full history."""
+    from worldalign.errors import ConfigError
+    from worldalign.stages.reproduce import RESULTS_FILE
+    from worldalign.stages.reproduce_swr import SWR_CITATION, SWR_EFFECT, SWR_TITLE, SwrSetup, reproduce_swr
+
+    def flags(names: tuple[str, ...] | list[str]) -> str:
+        return ", ".join("--" + name.replace("_", "-") for name in names)
+
+    ignored = [name for name in ("seeds", *_ALIGN_ONLY) if getattr(args, name) is not None]
+    if ignored:
+        raise ConfigError(f"{flags(ignored)}: swr trains nothing; of the recipe options it reads {flags(SWR_OPTIONS)}")
+    given = {
+        "horizon": args.eval_horizon,
+        "episodes": args.eval_episodes,
+        "seeds": args.eval_seeds,
+        "window": args.window,
+        "context": args.context_frames,
+        "sampling_steps": args.sampling_steps,
+    }
+    setup = SwrSetup(
+        world_model=args.world_model,
+        autoencoder=args.autoencoder,
+        dataset=args.dataset,
+        out=args.out,
+        **{name: value for name, value in given.items() if value is not None},
+    )
+    print(f"{SWR_TITLE}\n  paper: {SWR_CITATION}")
+    print(
+        f"  setup: full history vs SWR W={setup.window} vs fixed window {setup.window}, {setup.horizon} frames from "
+        f"{setup.context} real ones, {setup.episodes} held-out episodes x {setup.seeds} sampling seeds"
+    )
+    results = reproduce_swr(setup)
+    _print_verdicts(results)
+    print(f"results: {args.out / SWR_EFFECT / RESULTS_FILE}")
+    _write_page(args)
+    return 0
+
+
+def _print_verdicts(results: dict[str, Any]) -> None:
+    from worldalign.stages.results_page import verdict_word
+
     claims = {claim["metric"]: claim for claim in results["claims"]}
     for verdict in results["verdicts"]:
         if verdict["measured"]:
@@ -146,11 +206,22 @@ def run_reproduce(args: argparse.Namespace) -> int:
                 f"{'counts' if verdict['exceeds_noise'] else 'within the noise'}; "
                 f"{verdict_word(claims[verdict['metric']], verdict['meets_target'])})"
             )
-    print(f"results: {args.out / effect.name / RESULTS_FILE}")
+
+
+def _write_page(args: argparse.Namespace) -> None:
+    """With --page: copy every results.json under --out beside the page and rewrite it."""
+    from worldalign.stages.reproduce import RESULTS_FILE
+    from worldalign.stages.results_page import (
+        RESULTS_FOLDER,
+        read_results,
+        store_results,
+        stored_results,
+        write_results_page,
+    )
+
     if args.page is not None:
         for path in sorted(args.out.glob(f"*/{RESULTS_FILE}")):
             store_results(read_results(path), args.page)
         stored = stored_results(args.page)
         write_results_page(stored, args.page)
         print(f"results page: {args.page} ({len(stored)} result file(s) in {args.page.parent / RESULTS_FOLDER})")
-    return 0

@@ -264,31 +264,37 @@ def verdicts(curve: list[dict[str, Any]], claims: Sequence[Claim]) -> list[dict[
             judged.append({"metric": claim.metric, "measured": False})
             continue
         before, after = first[claim.metric], last[claim.metric]
-        change = after["mean"] - before["mean"]
-        relative = change / abs(before["mean"]) if before["mean"] else math.nan
-        improvement = -relative if claim.lower_is_better else relative
         noise = max(after["train_std"], after["sampling_std"], before["sampling_std"])
-        exceeds = abs(change) > noise
-        if claim.target is None:
-            meets = not (exceeds and improvement < 0)
-        else:
-            meets = exceeds and improvement >= claim.target
         judged.append(
             {
                 "metric": claim.metric,
                 "measured": True,
                 "iteration": curve[-1]["iteration"],
-                "before": before["mean"],
-                "after": after["mean"],
-                "change": change,
-                "relative": relative,
-                "improvement": improvement,
-                "noise": noise,
-                "exceeds_noise": bool(exceeds),
-                "meets_target": bool(meets),
+                **judge_change(claim, before["mean"], after["mean"], noise),
             }
         )
     return judged
+
+
+def judge_change(claim: Claim, before: float, after: float, noise: float) -> dict[str, Any]:
+    """A change of ``claim``'s metric from ``before`` to ``after`` judged against ``noise`` (the
+    largest spread it must exceed): the change, relative and as an improvement, whether it counts,
+    and whether it meets the target (a guard: no change beyond the noise for the worse)."""
+    change = after - before
+    relative = change / abs(before) if before else math.nan
+    improvement = -relative if claim.lower_is_better else relative
+    exceeds = abs(change) > noise
+    meets = not (exceeds and improvement < 0) if claim.target is None else exceeds and improvement >= claim.target
+    return {
+        "before": before,
+        "after": after,
+        "change": change,
+        "relative": relative,
+        "improvement": improvement,
+        "noise": noise,
+        "exceeds_noise": bool(exceeds),
+        "meets_target": bool(meets),
+    }
 
 
 def _std(values: Sequence[float]) -> float:

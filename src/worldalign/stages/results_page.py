@@ -23,9 +23,12 @@ from typing import Any
 
 from worldalign.errors import ConfigError
 from worldalign.stages.reproduce import EFFECTS, RESULTS_VERSION
+from worldalign.stages.reproduce_swr import COMPARISON_KIND, SWR_CITATION, SWR_EFFECT, SWR_TITLE
 from worldalign.utils.atomic import atomic_write_bytes
 
-REQUIRED_FIELDS = ("effect", "title", "citation", "seeds", "recipe", "claims", "curve", "verdicts")
+REQUIRED_FIELDS = ("effect", "title", "citation", "seeds", "recipe", "claims", "verdicts")
+KIND_FIELDS = {"alignment": ("curve",), COMPARISON_KIND: ("episodes", "horizons", "policies")}
+"""Fields of each kind of results: an alignment's learning curve, or a comparison's policies."""
 RESULTS_FOLDER = "results"
 """Beside the page: a copy of every ``results.json`` the page was written from."""
 
@@ -40,7 +43,10 @@ def read_results(path: Path) -> dict[str, Any]:
     if not isinstance(results, dict) or results.get("version") != RESULTS_VERSION:
         found = results.get("version") if isinstance(results, dict) else type(results).__name__
         raise ConfigError(f"{path}: field 'version' is {found!r}; expected {RESULTS_VERSION} (`worldalign reproduce`)")
-    missing = [name for name in REQUIRED_FIELDS if name not in results]
+    kind = results.get("kind", "alignment")
+    if kind not in KIND_FIELDS:
+        raise ConfigError(f"{path}: field 'kind' is {kind!r}; expected one of {sorted(KIND_FIELDS)}")
+    missing = [name for name in (*REQUIRED_FIELDS, *KIND_FIELDS[kind]) if name not in results]
     if missing:
         raise ConfigError(f"{path}: missing field(s) {missing}; expected a results.json of `worldalign reproduce`")
     return results
@@ -55,7 +61,9 @@ def arm_label(results: dict[str, Any]) -> str:
 
 
 def is_recipe_arm(results: dict[str, Any]) -> bool:
-    """Whether ``results`` optimised the rewards of its effect's recipe."""
+    """Whether ``results`` optimised the rewards of its effect's recipe (a comparison has one arm)."""
+    if results.get("kind") == COMPARISON_KIND:
+        return True
     return results["recipe"]["setup"]["rewards"] == EFFECTS[results["effect"]].setup["rewards"]
 
 
@@ -100,6 +108,9 @@ def write_results_page(results: Sequence[dict[str, Any]], path: Path) -> Path:
             lines += _effect_section(main)
         if len(arms) > 1 or (arms and main is None):
             lines += _arms_table(sorted(arms, key=lambda entry: (not is_recipe_arm(entry), arm_label(entry))))
+    lines += [f"## {SWR_TITLE}", "", f"Paper: {SWR_CITATION}.", ""]
+    swr = next((entry for entry in results if entry["effect"] == SWR_EFFECT), None)
+    lines += ["Not run yet.", ""] if swr is None else _comparison_section(swr)
     atomic_write_bytes(path, "\n".join(lines).encode())
     return path
 
@@ -172,6 +183,53 @@ def _effect_section(entry: dict[str, Any]) -> list[str]:
     for point in curve:
         values = " | ".join(f"{point['metrics'][m]['mean']:.4f}" for m in metrics)
         lines.append(f"| {point['iteration']} | {point['seconds'] / 60:.1f} min | {values} |")
+    return [*lines, ""]
+
+
+def _comparison_section(entry: dict[str, Any]) -> list[str]:
+    """SWR against full history (``stages.reproduce_swr``): the verdicts at the last horizon, then
+    each policy's metrics per horizon with its latency."""
+    setup, policies = entry["recipe"]["setup"], entry["policies"]
+    last = str(entry["horizons"][-1])
+    lines = [
+        f"Setup: no training; base model `{setup['world_model']}`, data `{setup['dataset']}`; "
+        f"{len(entry['episodes'])} held-out episodes from {setup['context']} real frames, {last} generated frames, "
+        f"{setup['sampling_steps']} Euler steps per chunk, sampling seeds {entry['seeds']} (the same noise for every "
+        f"policy). Full history keeps up to {policies['full']['peak_context_frames']} frames (the model's limit); "
+        f"SWR and the fixed window keep W = {setup['window']}. With no training, a change counts beyond the "
+        "sampling-seed spread.",
+        "",
+        f"| metric | paper | full history at {last} frames | SWR at {last} frames | change | counts | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    claims = {claim["metric"]: claim for claim in entry["claims"]}
+    for verdict in entry["verdicts"]:
+        claim = claims[verdict["metric"]]
+        if not verdict["measured"]:
+            lines.append(f"| {claim['label']} | {claim['paper']} | not measured | | | | |")
+            continue
+        full, swr = policies["full"]["at"][last][claim["metric"]], policies["swr"]["at"][last][claim["metric"]]
+        target = "" if claim["target"] is None else f"{claim['target']:+.1%} better: "
+        met = verdict_word(claim, verdict["meets_target"], emphasis="**")
+        lines.append(
+            f"| {claim['label']} | {claim['paper']} | {full['mean']:.4f} ± {full['std']:.4f} | "
+            f"{swr['mean']:.4f} ± {swr['std']:.4f} | {verdict['relative']:+.1%} | "
+            f"{'yes' if verdict['exceeds_noise'] else 'no'} | {target}{met} |"
+        )
+    metrics = [claim["metric"] for claim in entry["claims"] if claim["metric"] in policies["full"]["at"][last]]
+    header = " | ".join(f"{claims[m]['label']} at {h}" for h in entry["horizons"] for m in metrics)
+    lines += [
+        "",
+        "Per policy (mean over sampling seeds; latency per generated frame, mean over horizons):",
+        "",
+        f"| policy | context frames | ms per frame | {header} |",
+        "|---|---|---|" + "---|" * (len(metrics) * len(entry["horizons"])),
+    ]
+    for role, name in (("full", "full history"), ("swr", "SWR"), ("fixed", "fixed window (no re-encoding)")):
+        policy = policies[role]
+        values = " | ".join(f"{policy['at'][str(h)][m]['mean']:.4f}" for h in entry["horizons"] for m in metrics)
+        latency = policy["mean_frame_latency_s"] * 1000
+        lines.append(f"| {name} | {policy['peak_context_frames']} | {latency:.0f} | {values} |")
     return [*lines, ""]
 
 
