@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,8 @@ def read_results(path: Path) -> dict[str, Any]:
     try:
         results = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read it as JSON ({error}); expected a results.json of `worldalign reproduce`")
+        expected = "expected a results.json of `worldalign reproduce`"
+        raise ConfigError(f"{path}: cannot read it as JSON ({error}); {expected}")
     if not isinstance(results, dict) or results.get("version") != RESULTS_VERSION:
         found = results.get("version") if isinstance(results, dict) else type(results).__name__
         raise ConfigError(f"{path}: field 'version' is {found!r}; expected {RESULTS_VERSION} (`worldalign reproduce`)")
@@ -160,18 +161,7 @@ def _effect_section(entry: dict[str, Any]) -> list[str]:
         f"| metric | paper | pretrained | after {curve[-1]['iteration']} updates | change | counts | target |",
         "|---|---|---|---|---|---|---|",
     ]
-    for verdict in entry["verdicts"]:
-        claim = claims[verdict["metric"]]
-        if not verdict["measured"]:
-            lines.append(f"| {claim['label']} | {claim['paper']} | not measured | | | | |")
-            continue
-        target = "" if claim["target"] is None else f"{claim['target']:+.0%} better: "
-        met = verdict_word(claim, verdict["meets_target"], emphasis="**")
-        lines.append(
-            f"| {claim['label']} | {claim['paper']} | {_value(first[claim['metric']])} | "
-            f"{_value(last[claim['metric']])} | {verdict['relative']:+.1%} | "
-            f"{'yes' if verdict['exceeds_noise'] else 'no'} | {target}{met} |"
-        )
+    lines += _verdict_rows(entry, before=lambda m: _value(first[m]), after=lambda m: _value(last[m]))
     metrics = [claim["metric"] for claim in entry["claims"] if claim["metric"] in first]
     lines += [
         "",
@@ -202,20 +192,11 @@ def _comparison_section(entry: dict[str, Any]) -> list[str]:
         f"| metric | paper | full history at {last} frames | SWR at {last} frames | change | counts | target |",
         "|---|---|---|---|---|---|---|",
     ]
+    def at_last(role: str) -> Callable[[str], str]:
+        return lambda metric: "{mean:.4f} ± {std:.4f}".format(**policies[role]["at"][last][metric])
+
+    lines += _verdict_rows(entry, before=at_last("full"), after=at_last("swr"))
     claims = {claim["metric"]: claim for claim in entry["claims"]}
-    for verdict in entry["verdicts"]:
-        claim = claims[verdict["metric"]]
-        if not verdict["measured"]:
-            lines.append(f"| {claim['label']} | {claim['paper']} | not measured | | | | |")
-            continue
-        full, swr = policies["full"]["at"][last][claim["metric"]], policies["swr"]["at"][last][claim["metric"]]
-        target = "" if claim["target"] is None else f"{claim['target']:+.1%} better: "
-        met = verdict_word(claim, verdict["meets_target"], emphasis="**")
-        lines.append(
-            f"| {claim['label']} | {claim['paper']} | {full['mean']:.4f} ± {full['std']:.4f} | "
-            f"{swr['mean']:.4f} ± {swr['std']:.4f} | {verdict['relative']:+.1%} | "
-            f"{'yes' if verdict['exceeds_noise'] else 'no'} | {target}{met} |"
-        )
     metrics = [claim["metric"] for claim in entry["claims"] if claim["metric"] in policies["full"]["at"][last]]
     header = " | ".join(f"{claims[m]['label']} at {h}" for h in entry["horizons"] for m in metrics)
     lines += [
@@ -231,6 +212,25 @@ def _comparison_section(entry: dict[str, Any]) -> list[str]:
         latency = policy["mean_frame_latency_s"] * 1000
         lines.append(f"| {name} | {policy['peak_context_frames']} | {latency:.0f} | {values} |")
     return [*lines, ""]
+
+
+def _verdict_rows(entry: dict[str, Any], before: Callable[[str], str], after: Callable[[str], str]) -> list[str]:
+    """One table row per claim: the paper's number, the baseline and the measured value (as
+    ``before``/``after`` write a metric's), the change, whether it counts and the verdict."""
+    claims = {claim["metric"]: claim for claim in entry["claims"]}
+    rows = []
+    for verdict in entry["verdicts"]:
+        claim = claims[verdict["metric"]]
+        if not verdict["measured"]:
+            rows.append(f"| {claim['label']} | {claim['paper']} | not measured | | | | |")
+            continue
+        target = "" if claim["target"] is None else f"{claim['target'] * 100:+g}% better: "
+        met = verdict_word(claim, verdict["meets_target"], emphasis="**")
+        rows.append(
+            f"| {claim['label']} | {claim['paper']} | {before(claim['metric'])} | {after(claim['metric'])} | "
+            f"{verdict['relative']:+.1%} | {'yes' if verdict['exceeds_noise'] else 'no'} | {target}{met} |"
+        )
+    return rows
 
 
 def verdict_word(claim: dict[str, Any], meets_target: bool, emphasis: str = "") -> str:
