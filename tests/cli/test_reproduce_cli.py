@@ -16,6 +16,7 @@ from worldalign.runs.layout import ALIGN_LOG_FILE
 from worldalign.stages.reproduce import EFFECTS, RESULTS_FILE, Claim, ReproduceSetup, aggregate, recipe, verdicts
 from worldalign.stages.results_page import (
     RESULTS_FOLDER,
+    effect_verdict,
     read_results,
     store_results,
     stored_results,
@@ -200,3 +201,21 @@ def test_swr_refuses_the_options_of_a_training_recipe(runs: dict[str, Path], tmp
     with pytest.raises(ConfigError, match=r"--iterations, --lr: swr trains nothing"):
         run([*swr_argv(runs, tmp_path), "--iterations", "3", "--lr", "1e-4"])
     assert not (tmp_path / "swr").exists()
+
+
+def test_an_effect_counts_only_with_every_target_met_every_guard_held_and_three_seeds() -> None:
+    claims = [{"metric": "jerk", "label": "jerk", "target": 0.2}, {"metric": "speed", "label": "speed", "target": None}]
+
+    def entry(jerk_met: bool, speed_held: bool) -> dict:
+        verdicts = [
+            {"metric": "jerk", "measured": True, "meets_target": jerk_met},
+            {"metric": "speed", "measured": True, "meets_target": speed_held},
+        ]
+        return {"claims": claims, "verdicts": verdicts}
+
+    assert effect_verdict(entry(True, True), training_seeds=3).startswith("**Effect reproduced**")
+    smooth_by_standing_still = effect_verdict(entry(True, False), training_seeds=3)
+    assert smooth_by_standing_still == "**Effect not reproduced** (guard broken: speed)."
+    one_seed = effect_verdict(entry(True, True), training_seeds=1)
+    assert one_seed.startswith("**Effect not reproduced**") and "1 training seed(s)" in one_seed
+    assert "target missed: jerk" in effect_verdict(entry(False, True))  # a comparison: no training seeds

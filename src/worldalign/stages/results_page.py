@@ -29,6 +29,8 @@ from worldalign.utils.atomic import atomic_write_bytes
 REQUIRED_FIELDS = ("effect", "title", "citation", "seeds", "recipe", "claims", "verdicts")
 KIND_FIELDS = {"alignment": ("curve",), COMPARISON_KIND: ("episodes", "horizons", "policies")}
 """Fields of each kind of results: an alignment's learning curve, or a comparison's policies."""
+MIN_TRAINING_SEEDS = 3
+"""Training seeds an alignment effect needs before it can count as reproduced."""
 RESULTS_FOLDER = "results"
 """Beside the page: a copy of every ``results.json`` the page was written from."""
 
@@ -162,6 +164,7 @@ def _effect_section(entry: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     lines += _verdict_rows(entry, before=lambda m: _value(first[m]), after=lambda m: _value(last[m]))
+    lines += ["", effect_verdict(entry, training_seeds=len(entry["seeds"]))]
     metrics = [claim["metric"] for claim in entry["claims"] if claim["metric"] in first]
     lines += [
         "",
@@ -196,6 +199,7 @@ def _comparison_section(entry: dict[str, Any]) -> list[str]:
         return lambda metric: "{mean:.4f} ± {std:.4f}".format(**policies[role]["at"][last][metric])
 
     lines += _verdict_rows(entry, before=at_last("full"), after=at_last("swr"))
+    lines += ["", effect_verdict(entry)]
     claims = {claim["metric"]: claim for claim in entry["claims"]}
     metrics = [claim["metric"] for claim in entry["claims"] if claim["metric"] in policies["full"]["at"][last]]
     header = " | ".join(f"{claims[m]['label']} at {h}" for h in entry["horizons"] for m in metrics)
@@ -231,6 +235,26 @@ def _verdict_rows(entry: dict[str, Any], before: Callable[[str], str], after: Ca
             f"{verdict['relative']:+.1%} | {'yes' if verdict['exceeds_noise'] else 'no'} | {target}{met} |"
         )
     return rows
+
+
+def effect_verdict(entry: dict[str, Any], training_seeds: int | None = None) -> str:
+    """The effect as a whole: reproduced only when every target is met and every guard holds (a
+    gain bought by breaking a guard, e.g. smoothness by standing still, does not count), and only
+    with ``MIN_TRAINING_SEEDS`` training seeds where training is involved."""
+    claims = {claim["metric"]: claim for claim in entry["claims"]}
+    judged = [verdict for verdict in entry["verdicts"] if verdict["measured"]]
+    failed = [claims[verdict["metric"]] for verdict in judged if not verdict["meets_target"]]
+    missed = [claim["label"] for claim in failed if claim["target"] is not None]
+    broken = [claim["label"] for claim in failed if claim["target"] is None]
+    reasons = [f"target missed: {', '.join(missed)}"] if missed else []
+    reasons += [f"guard broken: {', '.join(broken)}"] if broken else []
+    if training_seeds is not None and training_seeds < MIN_TRAINING_SEEDS:
+        reasons.append(f"{training_seeds} training seed(s), so the training-seed spread is not measured")
+    if not judged:
+        return "**Effect: not measured.**"
+    if not reasons:
+        return "**Effect reproduced**: every target met beyond the noise, every guard held."
+    return f"**Effect not reproduced** ({'; '.join(reasons)})."
 
 
 def verdict_word(claim: dict[str, Any], meets_target: bool, emphasis: str = "") -> str:
