@@ -205,7 +205,8 @@ def _comparison_section(entry: dict[str, Any]) -> list[str]:
     header = " | ".join(f"{claims[m]['label']} at {h}" for h in entry["horizons"] for m in metrics)
     lines += [
         "",
-        "Per policy (mean over sampling seeds; latency per generated frame, mean over horizons):",
+        "Per policy (mean over sampling seeds; latency: wall-clock per generated frame of a batch of "
+        f"{setup['batch_size']} episodes, mean over horizons, on the machine as it was):",
         "",
         f"| policy | context frames | ms per frame | {header} |",
         "|---|---|---|" + "---|" * (len(metrics) * len(entry["horizons"])),
