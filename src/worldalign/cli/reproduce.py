@@ -27,11 +27,12 @@ every results.json under OUT into the results/ folder beside the page (docs/resu
 the page (docs/results.md) from all the files there: an arm with other --rewards is compared with
 the recipe's in one table. Options left out keep the effect's recipe (printed first).
 
-swr trains nothing: it rolls the world model out from the held-out starts under full history, SWR
-with window --window (default 6) and a plain fixed window of the same size, --eval-horizon frames
-(default 96, where full history drifts), --eval-seeds sampling seeds (default 3) on --eval-episodes
-episodes (default 10), by `worldalign eval` into OUT/swr/ (resumable), and judges SWR against full
-history at the last horizon beyond the sampling-seed spread.
+swr trains nothing: it rolls the world model out from the held-out starts under full history,
+SWR with window --window (default 6) and a plain fixed window of the same size, for --eval-horizon
+frames (default 96, long enough for a model that drifts to show it), with --eval-seeds sampling
+seeds (default 3) on --eval-episodes episodes (default 10), by `worldalign eval` into OUT/swr/
+(resumable), and judges SWR against full history at the last horizon beyond the sampling-seed
+spread.
 """
 
 

@@ -50,7 +50,7 @@ class SwrSetup:
     """Its held-out episodes of the training tasks are the starts (as ``worldalign eval``)."""
     out: Path
     horizon: int = 96
-    """Frames generated per episode: long enough for full history to drift."""
+    """Frames generated per episode: long enough for a model that drifts under full history to show it."""
     window: int = 6
     """SWR's window W (and the fixed window's), in frames."""
     episodes: int = 10
