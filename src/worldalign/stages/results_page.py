@@ -3,8 +3,9 @@
 The page is regenerated from the ``results.json`` files, never edited by hand: for each effect,
 the recipe, the claims with the pretrained and aligned values (mean ± training-seed std, with the
 sampling-seed spread), whether each change counts (beyond both spreads) and meets its target, and
-the held-out learning curve against updates and training wall-clock. Effects without results are
-listed as not run.
+the held-out learning curve against updates and training wall-clock, and a verdict on the effect as
+a whole. SWR, which trains nothing, is a comparison of context policies on the same starts
+(``stages.reproduce_swr``) with its own section. Effects without results are listed as not run.
 
 An effect can have several arms: the recipe's optimised rewards, and others run on the same recipe
 for comparison (RoboAlign-R1's distilled judge against an LPIPS-only reward); the page compares
@@ -195,6 +196,7 @@ def _comparison_section(entry: dict[str, Any]) -> list[str]:
         f"| metric | paper | full history at {last} frames | SWR at {last} frames | change | counts | target |",
         "|---|---|---|---|---|---|---|",
     ]
+
     def at_last(role: str) -> Callable[[str], str]:
         return lambda metric: "{mean:.4f} ± {std:.4f}".format(**policies[role]["at"][last][metric])
 
