@@ -330,6 +330,12 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
+def policy_key(spec: str) -> str:
+    """The key ``eval.json`` files a ``NAME[:FRAMES]`` context policy under: ``swr:6`` -> ``swr-6``."""
+    name, _, frames = spec.partition(":")
+    return name if not frames else f"{name}-{frames}"
+
+
 def _policies(specs: Sequence[str]) -> dict[str, ContextPolicy]:
     """``{"swr-6": SlidingWindowReencode(6), ...}`` from ``NAME[:FRAMES]`` specs."""
     policies: dict[str, ContextPolicy] = {}
@@ -338,7 +344,7 @@ def _policies(specs: Sequence[str]) -> dict[str, ContextPolicy]:
         if frames and not frames.isdigit():
             raise ConfigError(f"context policy {spec!r}: expected NAME or NAME:FRAMES with FRAMES a whole number")
         policy = context_policy_by_short_name(name, frames=int(frames) if frames else None)
-        key = name if not frames else f"{name}-{frames}"
+        key = policy_key(spec)
         if key in policies:
             raise ConfigError(f"context policy {spec!r} is asked twice")
         policies[key] = policy

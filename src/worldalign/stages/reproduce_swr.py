@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from worldalign.errors import ConfigError
-from worldalign.stages.evaluate import TRAINING_TASKS, EvalSetup, evaluate_world_models
+from worldalign.stages.evaluate import TRAINING_TASKS, EvalSetup, evaluate_world_models, policy_key
 from worldalign.stages.reproduce import RESULTS_FILE, RESULTS_VERSION, Claim, judge_change
 from worldalign.utils.atomic import atomic_write_json
+from worldalign.utils.config_serialization import config_to_dict
 
 SWR_EFFECT = "swr"
 SWR_TITLE = "RoboAlign-R1: Sliding Window Re-encoding against full history, long rollouts"
@@ -61,9 +62,9 @@ class SwrSetup:
     sampling_steps: int = 10
     batch_size: int = 10
 
-    def policy_keys(self) -> dict[str, str]:
-        """Role -> the policy's key in ``eval.json`` (``stages.evaluate`` names them so)."""
-        return {"swr": f"swr-{self.window}", "full": "full-history", "fixed": f"fixed-window-{self.window}"}
+    def policy_specs(self) -> dict[str, str]:
+        """Role -> the context policy as ``worldalign eval`` takes it (``NAME[:FRAMES]``)."""
+        return {"swr": f"swr:{self.window}", "full": "full-history", "fixed": f"fixed-window:{self.window}"}
 
 
 def reproduce_swr(
@@ -79,7 +80,7 @@ def reproduce_swr(
         dataset=setup.dataset,
         out=folder,
         episodes=setup.episodes,
-        policies=(f"swr:{setup.window}", "full-history", f"fixed-window:{setup.window}"),
+        policies=tuple(setup.policy_specs().values()),
         context=setup.context,
         horizon=setup.horizon,
         seeds=setup.seeds,
@@ -101,7 +102,7 @@ def swr_results(summary: dict[str, Any], setup: SwrSetup) -> dict[str, Any]:
     quality = summary["splits"][TRAINING_TASKS]["models"][MODEL_LABEL]["quality"]
     horizon = int(quality["horizon"])
     horizons = sorted({h for h in REPORTED_HORIZONS if h < horizon} | {horizon})
-    keys = setup.policy_keys()
+    keys = {role: policy_key(spec) for role, spec in setup.policy_specs().items()}
     missing = [key for key in keys.values() if key not in quality["policies"]]
     if missing:
         raise ConfigError(f"{setup.out / SWR_EFFECT}: its eval.json lacks the policies {missing}")
@@ -119,7 +120,6 @@ def swr_results(summary: dict[str, Any], setup: SwrSetup) -> dict[str, Any]:
                 for h in horizons
             },
         }
-    settings = {key: value for key, value in asdict(setup).items() if key != "out"}
     last = str(horizon)
     verdicts = []
     for claim in SWR_CLAIMS:
@@ -136,7 +136,7 @@ def swr_results(summary: dict[str, Any], setup: SwrSetup) -> dict[str, Any]:
         "title": SWR_TITLE,
         "citation": SWR_CITATION,
         "seeds": list(quality["seeds"]),
-        "recipe": {"setup": {key: str(value) if isinstance(value, Path) else value for key, value in settings.items()}},
+        "recipe": {"setup": {key: value for key, value in config_to_dict(setup).items() if key != "out"}},
         "claims": [asdict(claim) for claim in SWR_CLAIMS],
         "episodes": quality["episodes"],
         "horizons": horizons,
