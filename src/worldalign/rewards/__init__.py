@@ -8,6 +8,7 @@
 - ``execution``: decoded plans executed in Meta-World (EVA's downstream test);
 - ``brightness``: the mean pixel value, a diagnostic reward any RL method must climb;
 - ``motion_match``: as much motion as the real future, against fidelity's pull to stillness;
+- ``speed_match``: the IDM-decoded speed of the real future, against executability's pull to stillness;
 - ``success``: a success classifier trained on the simulator's labels (WorldGym's success judge).
 
 The reward modules are imported where used (the simulator-backed ones load MuJoCo).

@@ -57,7 +57,7 @@ from worldalign.envs.snapshot import Snapshot
 from worldalign.errors import ConfigError
 from worldalign.models.idm import InverseDynamicsModel
 from worldalign.rewards.base import component_key
-from worldalign.rewards.decode import decode_rollout_actions, load_idm
+from worldalign.rewards.decode import DecodedActions, decode_rollout_actions, load_idm
 from worldalign.rewards.embodiment import EmbodimentLimits, metaworld_limits
 
 logger = logging.getLogger(__name__)
@@ -229,33 +229,14 @@ class ExecutabilityReward:
 
     @torch.no_grad()
     def __call__(self, rollout: Rollout) -> dict[str, Tensor]:
-        decoded = decode_rollout_actions(self.idm, rollout, with_state=self.trajectory == "end_effector")
-        limits, hand_start = None, None
-        if rollout.starts is not None:
-            limits = [metaworld_limits(start.task, self.config.action_repeat) for start in rollout.starts]
-            hand_start = torch.tensor(
-                np.stack([Snapshot.from_vector(start.snapshot, start.layout).obs[:3] for start in rollout.starts])
-            )
-        elif rollout.tasks is not None:
-            limits = [metaworld_limits(task, self.config.action_repeat) for task in rollout.tasks]
-        end_effector = None
-        if self.trajectory == "end_effector":
-            if limits is None:
-                raise ConfigError(
-                    "executability: the end-effector trajectory is converted to action units with each task's "
-                    "metres per action; the rollout has neither tasks nor starts (pass them, or "
-                    "ExecutabilityConfig(trajectory='actions'))"
-                )
-            columns = [self.idm.config.state_dims.index(dim) for dim in self.config.end_effector_state_dims]
-            metres = torch.tensor([limit.metres_per_action for limit in limits]).to(decoded.state_displacement)
-            end_effector = decoded.state_displacement[..., columns] / metres[:, None, None]
+        motion = decode_motion(self.idm, rollout, self.config, self.trajectory)
         penalties = motion_penalties(
-            decoded.actions,
+            motion.decoded.actions,
             smooth_dims=self.config.smooth_dims,
-            limits=limits,
-            hand_start=hand_start,
-            commanded=decoded.commanded,
-            end_effector=end_effector,
+            limits=motion.limits,
+            hand_start=motion.hand_start,
+            commanded=motion.decoded.commanded,
+            end_effector=motion.end_effector,
             bounds_tolerance=self.config.action_bounds_tolerance,
         )
         weights = self.config.weights
@@ -263,6 +244,55 @@ class ExecutabilityReward:
         out = {self.name: value.float()}
         out.update({component_key(self.name, name): penalty.float() for name, penalty in penalties.items()})
         return out
+
+
+@dataclass
+class DecodedMotion:
+    """What the IDM reads from a rollout, in the units the executability terms score.
+
+    Attributes:
+        decoded: the decoded actions (and state displacement) of ``rewards/decode.py``.
+        end_effector: ``(B, N, 3)`` decoded end-effector velocity in action units for the
+            ``"end_effector"`` trajectory, ``None`` for ``"actions"``.
+        limits: one ``EmbodimentLimits`` per sample when the rollout names its tasks or starts.
+        hand_start: ``(B, 3)`` hand position of each start state (metres) when the rollout has starts.
+    """
+
+    decoded: DecodedActions
+    end_effector: Tensor | None
+    limits: list[EmbodimentLimits] | None
+    hand_start: Tensor | None
+
+    def velocity(self, smooth_dims: tuple[int, ...]) -> Tensor:
+        """``(B, N, D)``: the motion the smoothness terms score (module docstring's ``v_t``)."""
+        return self.decoded.actions[..., list(smooth_dims)] if self.end_effector is None else self.end_effector
+
+
+def decode_motion(
+    idm: InverseDynamicsModel, rollout: Rollout, config: ExecutabilityConfig, trajectory: str
+) -> DecodedMotion:
+    """Decode ``rollout`` with ``idm`` and convert it to the resolved ``trajectory``'s velocity."""
+    decoded = decode_rollout_actions(idm, rollout, with_state=trajectory == "end_effector")
+    limits, hand_start = None, None
+    if rollout.starts is not None:
+        limits = [metaworld_limits(start.task, config.action_repeat) for start in rollout.starts]
+        hand_start = torch.tensor(
+            np.stack([Snapshot.from_vector(start.snapshot, start.layout).obs[:3] for start in rollout.starts])
+        )
+    elif rollout.tasks is not None:
+        limits = [metaworld_limits(task, config.action_repeat) for task in rollout.tasks]
+    end_effector = None
+    if trajectory == "end_effector":
+        if limits is None:
+            raise ConfigError(
+                "executability: the end-effector trajectory is converted to action units with each task's "
+                "metres per action; the rollout has neither tasks nor starts (pass them, or "
+                "ExecutabilityConfig(trajectory='actions'))"
+            )
+        columns = [idm.config.state_dims.index(dim) for dim in config.end_effector_state_dims]
+        metres = torch.tensor([limit.metres_per_action for limit in limits]).to(decoded.state_displacement)
+        end_effector = decoded.state_displacement[..., columns] / metres[:, None, None]
+    return DecodedMotion(decoded=decoded, end_effector=end_effector, limits=limits, hand_start=hand_start)
 
 
 def resolve_trajectory(config: ExecutabilityConfig, idm: InverseDynamicsModel) -> str:
