@@ -15,6 +15,13 @@ GRPO seed 1, ...), so a change of machine load hits both algorithms alike.
 2. ``executability``: Flow-GRPO on instruction prompts with the executability reward; held-out
    jerk, bound violations of the IDM-decoded actions and the simulator execution of the decoded
    plans, before and after.
+3. ``iteration``: the seconds of one DiffusionNFT iteration (PersistWorld's: rollout states,
+   fidelity reward, 4 conditions x 4 candidates) with each lever of issue 21 item 3 against the
+   default (10 Euler steps, float32), runs interleaved by seed: fewer Euler steps (DiffusionNFT
+   trains on clean samples, whatever solver made them) and bf16 sampling. Reported per lever:
+   seconds per iteration, its sampling and update parts, the ratio to the default, and the mean
+   training reward of the candidates (what fewer steps cost in sample quality). The first
+   iteration of every run is left out (one-off allocations).
 
 A difference smaller than the spread between seeds (and between sampling seeds of one
 evaluation: ``seed_std``) is reported as not significant.
@@ -156,19 +163,59 @@ def executability(args: argparse.Namespace, common: list[str]) -> dict[str, Any]
     return {"runs": [r["summary"] for r in runs]}
 
 
+ITERATION_LEVERS: dict[str, list[str]] = {
+    "10 Euler steps, float32 (default)": [],
+    "10 steps, bf16 sampling": ["--bf16-sampling"],
+    "4 steps, float32": ["--sampling-steps", "4"],
+    "4 steps, bf16 sampling": ["--sampling-steps", "4", "--bf16-sampling"],
+    "2 steps, bf16 sampling": ["--sampling-steps", "2", "--bf16-sampling"],
+}
+
+
+def iteration(args: argparse.Namespace, common: list[str]) -> dict[str, Any]:
+    logs: dict[str, list[list[dict[str, Any]]]] = {lever: [] for lever in ITERATION_LEVERS}
+    for seed in range(args.seeds):
+        for index, (lever, flags) in enumerate(ITERATION_LEVERS.items()):
+            extra = [
+                "--algo", "nft", "--conditions", "rollout-states", "--rewards", "fidelity=1.0", "--seed", str(seed),
+                "--iterations", str(args.iterations), "--eval-episodes", "1", "--eval-horizon", "4",
+                "--eval-seeds", "1", "--eval-rewards", "fidelity=1.0", "--no-resume", *flags,
+            ]
+            run = run_align(common, args.out / f"iteration-{index}-seed{seed}", extra)
+            logs[lever].append([line for line in run["log"] if line["kind"] == "train" and line["iteration"] > 1])
+    print(f"\n### DiffusionNFT iteration, {args.seeds} seeds x {args.iterations - 1} iterations per lever\n")
+    print("| lever | s per iteration | sampling s | update s | vs default | training reward (candidates) |")
+    print("|---|---|---|---|---|---|")
+    results: dict[str, Any] = {}
+    default = None
+    for lever, runs in logs.items():
+        lines = [line for run in runs for line in run]
+        seconds = statistics.mean(line["time/iteration_s"] for line in lines)
+        sampling = statistics.mean(line["time/sampling_s"] for line in lines)
+        reward = [line["reward/total"] for line in lines]
+        default = default or seconds
+        results[lever] = {"iteration_s": seconds, "sampling_s": sampling, "reward": statistics.mean(reward)}
+        print(
+            f"| {lever} | {seconds:.2f} | {sampling:.2f} | {seconds - sampling:.2f} | {default / seconds:.2f}x | "
+            f"{statistics.mean(reward):.4f} ± {statistics.stdev(reward) / len(reward) ** 0.5:.4f} |"
+        )
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--world-model", required=True)
     parser.add_argument("--autoencoder", required=True)
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--out", type=Path, required=True, help="run folders and results.json")
-    parser.add_argument("--part", choices=("all", "compare", "executability"), default="all")
+    parser.add_argument("--part", choices=("all", "compare", "executability", "iteration"), default="all")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--minutes", type=float, default=3.0, help="wall-clock budget per run (default: 3)")
     parser.add_argument("--eval-every", type=int, default=4, help="iterations between evaluations (default: 4)")
     parser.add_argument("--eval-horizon", type=int, default=24, help="frames per held-out rollout (default: 24)")
     parser.add_argument("--eval-episodes", type=int, default=8, help="held-out episodes (default: 8)")
     parser.add_argument("--train-episodes", type=int, default=40, help="training episodes loaded (default: 40)")
+    parser.add_argument("--iterations", type=int, default=12, help="iteration part: updates per run (default: 12)")
     args = parser.parse_args()
     common = [
         "--world-model", args.world_model, "--autoencoder", args.autoencoder, "--dataset", args.dataset,
@@ -180,6 +227,8 @@ def main() -> None:
         results["compare"] = compare(args, common)
     if args.part in ("all", "executability"):
         results["executability"] = executability(args, common)
+    if args.part in ("all", "iteration"):
+        results["iteration"] = iteration(args, common)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"results-{args.part}.json").write_text(json.dumps(results, indent=2))
 

@@ -130,6 +130,20 @@ def test_rollout_state_candidates_share_a_state_and_follow_the_real_actions() ->
         assert torch.equal(candidates.actions[4 * s], expected)
 
 
+def test_bf16_sampling_reaches_the_model_and_stays_close_to_float32() -> None:
+    model, autoencoder = tiny_models()
+    producer = conditions()
+
+    def candidates(bf16: bool) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(3)
+        batch = producer.sample(model.eval(), autoencoder, 2, 2, EulerODESampler(steps=3), generator, bf16=bf16)
+        return torch.cat([chunk.latents for chunk in batch.chunks], dim=2)
+
+    full, half = candidates(False), candidates(True)
+    assert full.shape == half.shape and not torch.equal(full, half)  # the same draws, another precision
+    assert float((full - half).abs().max()) < 0.05 * float(full.abs().max())
+
+
 def test_prompt_candidates_carry_instruction_reference_and_start() -> None:
     model, autoencoder = tiny_models()
     producer = PromptConditions(episode_pool(), context_frames=2, horizon=4)
@@ -144,6 +158,8 @@ def test_bad_configs_are_refused() -> None:
         AlignConfig(algorithm="ppo")
     with pytest.raises(ConfigError, match="group_size"):
         AlignConfig(group_size=1)
+    with pytest.raises(ConfigError, match="bf16_sampling"):
+        AlignConfig(algorithm="grpo", bf16_sampling=True)
     with pytest.raises(ConfigError, match="max_continuation_chunks"):
         RolloutStateConditions(episode_pool(), max_continuation_chunks=0)
 

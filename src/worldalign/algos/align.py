@@ -310,6 +310,7 @@ def _iterate(
             sampler,
             run.generator,
             instruction_encoder,
+            bf16=config.bf16_sampling,
         )
         scored = rewards(batch.rollout)
     _check_some_reward_valid(accelerator, scored, run.iteration)

@@ -163,8 +163,10 @@ class PromptConditions:
         sampler: EulerODESampler | FlowSDESampler,
         generator: torch.Generator,
         instruction_encoder: InstructionEmbedder | None = None,
+        bf16: bool = False,
     ) -> CandidateBatch:
-        """``num_conditions`` prompts × ``group_size`` candidates from ``model`` (no gradient)."""
+        """``num_conditions`` prompts × ``group_size`` candidates from ``model`` (no gradient; ``bf16``:
+        the model under bf16 autocast)."""
         pool, device = self.pool, autoencoder.latent_mean.device
         pairs = pool.draw(num_conditions, self.context_frames + self.horizon, generator)
         clips = torch.stack([pool.frames(e, first, self.context_frames + self.horizon) for e, first in pairs])
@@ -182,6 +184,7 @@ class PromptConditions:
             instruction=_repeat(embedding, group_size),
             generator=generator,
             record_chunks=True,
+            bf16=bf16,
         )
         assert result.frames is not None
         starts = _starts(pool, pairs, self.context_frames - 1)
@@ -236,8 +239,10 @@ class RolloutStateConditions:
         sampler: EulerODESampler | FlowSDESampler,
         generator: torch.Generator,
         instruction_encoder: InstructionEmbedder | None = None,
+        bf16: bool = False,
     ) -> CandidateBatch:
-        """``num_conditions`` rollout states × ``group_size`` continuations (no gradient)."""
+        """``num_conditions`` rollout states × ``group_size`` continuations (no gradient; ``bf16``: the
+        model under bf16 autocast, prefix included)."""
         if model.config.action_dim == 0:
             raise ConfigError(
                 "rollout-state conditions drive the model with the episodes' recorded actions: the world model "
@@ -268,6 +273,7 @@ class RolloutStateConditions:
                 instruction=embedding,
                 generator=generator,
                 decode=False,
+                bf16=bf16,
             )
             state, state_first = prefix.final_context, prefix.final_context_first_frame
         first_generated = self.context_frames + prefix_frames
@@ -282,6 +288,7 @@ class RolloutStateConditions:
             instruction=_repeat(embedding, group_size),
             generator=generator,
             record_chunks=True,
+            bf16=bf16,
         )
         assert result.frames is not None
         state_pixels = autoencoder.decode(state[:, :, -1:])
