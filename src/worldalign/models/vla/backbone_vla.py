@@ -17,7 +17,6 @@ import importlib.util
 from pathlib import Path
 
 from torch import nn
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from worldalign.errors import ConfigError
 from worldalign.models.vla.configuration_vla import TINY_BACKBONE, VLAConfig
@@ -42,6 +41,9 @@ def file_sha256(path: Path) -> str:
 
 
 def _tiny(config: VLAConfig) -> tuple[nn.Module, TextCodec]:
+    # transformers is imported where it is used: at module level every CLI command paid its 3 s.
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     codec = ByteTokenizer(config.action_vocab_size)
     width = config.tiny_width
     lm_config = LlamaConfig(
@@ -72,6 +74,8 @@ def build_backbone(config: VLAConfig, pretrained: bool) -> tuple[nn.Module, Text
     location: dict[str, str] = {"pretrained_model_name_or_path": str(path)}
     if path.is_file():
         location = {"pretrained_model_name_or_path": str(path.parent), "gguf_file": path.name}
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
     try:
         if pretrained:
             model = AutoModelForCausalLM.from_pretrained(**location)
