@@ -18,7 +18,8 @@ GRPO seed 1, ...), so a change of machine load hits both algorithms alike.
 3. ``iteration``: the seconds of one DiffusionNFT iteration (PersistWorld's: rollout states,
    fidelity reward, 4 conditions x 4 candidates) with each lever of issue 21 item 3 against the
    default (10 Euler steps, float32), runs interleaved by seed: fewer Euler steps (DiffusionNFT
-   trains on clean samples, whatever solver made them) and bf16 sampling. Reported per lever:
+   trains on clean samples, whatever solver made them) and bf16 autocast of the world model (sampling
+   and update). Reported per lever:
    seconds per iteration, its sampling and update parts, the ratio to the default, and the mean
    training reward of the candidates (what fewer steps cost in sample quality). The first
    iteration of every run is left out (one-off allocations).
@@ -165,10 +166,10 @@ def executability(args: argparse.Namespace, common: list[str]) -> dict[str, Any]
 
 ITERATION_LEVERS: dict[str, list[str]] = {
     "10 Euler steps, float32 (default)": [],
-    "10 steps, bf16 sampling": ["--bf16-sampling"],
+    "10 steps, bf16": ["--bf16"],
     "4 steps, float32": ["--sampling-steps", "4"],
-    "4 steps, bf16 sampling": ["--sampling-steps", "4", "--bf16-sampling"],
-    "2 steps, bf16 sampling": ["--sampling-steps", "2", "--bf16-sampling"],
+    "4 steps, bf16": ["--sampling-steps", "4", "--bf16"],
+    "2 steps, bf16": ["--sampling-steps", "2", "--bf16"],
 }
 
 

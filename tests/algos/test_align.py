@@ -130,7 +130,7 @@ def test_rollout_state_candidates_share_a_state_and_follow_the_real_actions() ->
         assert torch.equal(candidates.actions[4 * s], expected)
 
 
-def test_bf16_sampling_reaches_the_model_and_stays_close_to_float32() -> None:
+def test_bf16_candidates_stay_close_to_float32_ones() -> None:
     model, autoencoder = tiny_models()
     producer = conditions()
 
@@ -142,6 +142,16 @@ def test_bf16_sampling_reaches_the_model_and_stays_close_to_float32() -> None:
     full, half = candidates(False), candidates(True)
     assert full.shape == half.shape and not torch.equal(full, half)  # the same draws, another precision
     assert float((full - half).abs().max()) < 0.05 * float(full.abs().max())
+
+
+def test_a_bf16_nft_run_updates_float32_weights(tmp_path: Path) -> None:
+    model, autoencoder = tiny_models()
+    before = [p.detach().clone() for p in model.parameters()]
+    result = align(config(algorithm="nft", bf16=True, iterations=2), model, autoencoder, conditions(),
+                   brightness_rewards(), tmp_path, progress=False)
+    assert result.iteration == 2 and all(torch.isfinite(torch.tensor(r["train/loss"])) for r in result.history)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
 def test_prompt_candidates_carry_instruction_reference_and_start() -> None:
@@ -158,8 +168,8 @@ def test_bad_configs_are_refused() -> None:
         AlignConfig(algorithm="ppo")
     with pytest.raises(ConfigError, match="group_size"):
         AlignConfig(group_size=1)
-    with pytest.raises(ConfigError, match="bf16_sampling"):
-        AlignConfig(algorithm="grpo", bf16_sampling=True)
+    with pytest.raises(ConfigError, match="bf16"):
+        AlignConfig(algorithm="grpo", bf16=True)
     with pytest.raises(ConfigError, match="max_continuation_chunks"):
         RolloutStateConditions(episode_pool(), max_continuation_chunks=0)
 

@@ -310,7 +310,7 @@ def _iterate(
             sampler,
             run.generator,
             instruction_encoder,
-            bf16=config.bf16_sampling,
+            bf16=config.bf16,
         )
         scored = rewards(batch.rollout)
     _check_some_reward_valid(accelerator, scored, run.iteration)
@@ -319,7 +319,7 @@ def _iterate(
     if config.algorithm == "grpo":
         stats = grpo_update(run, config.grpo, batch, advantages)
     else:
-        stats = nft_update(run, config.nft, batch, advantages)
+        stats = nft_update(run, config.nft, batch, advantages, bf16=config.bf16)
     run.iteration += 1
     record = _gathered_scalars(accelerator, scored.log_scalars())
     record.update({f"train/{name}": value for name, value in stats.items()})

@@ -38,6 +38,7 @@ from worldalign.algos.update_loop import UpdateLoop, mean_stats
 from worldalign.configs.align import NFTConfig
 from worldalign.errors import ConfigError
 from worldalign.sampling.flow_math import interpolate, x0_from_velocity
+from worldalign.sampling.guidance import autocast_context
 from worldalign.sampling.rollout import RolloutChunk
 
 NORMALIZER_FLOOR = 1e-5
@@ -83,9 +84,11 @@ def nft_objective(
     return _combine(positive, negative, optimality, config)
 
 
-def _model_velocity(model: nn.Module, x_t: Tensor, t: Tensor, chunk: RolloutChunk) -> Tensor:
-    """The conditional velocity (no classifier-free guidance: DiffusionNFT trains CFG-free)."""
-    return model(x_t, t, chunk.context, chunk.actions, chunk.instruction).float()
+def _model_velocity(model: nn.Module, x_t: Tensor, t: Tensor, chunk: RolloutChunk, bf16: bool) -> Tensor:
+    """The conditional velocity in float32 (no classifier-free guidance: DiffusionNFT trains
+    CFG-free); ``bf16``: the forward under bf16 autocast."""
+    with autocast_context(x_t.device, bf16):
+        return model(x_t, t, chunk.context, chunk.actions, chunk.instruction).float()
 
 
 def nft_loss(
@@ -96,6 +99,7 @@ def nft_loss(
     optimality: Tensor,
     config: NFTConfig,
     generator: torch.Generator,
+    bf16: bool = False,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """The DiffusionNFT loss of one chunk's clean samples, and its detached statistics.
 
@@ -108,6 +112,7 @@ def nft_loss(
         optimality: ``(B,)`` optimality probabilities in [0, 1] (``optimality_probability``).
         config: the objective's hyperparameters.
         generator: CPU generator for ``t ~ U[time_min, time_max]`` and ``eps ~ N(0, I)``.
+        bf16: run the three models' forward passes under bf16 autocast (the loss stays float32).
 
     Returns:
         ``(loss, stats)``: the scalar loss (batch mean of ``nft_objective`` plus the KL term) and
@@ -124,16 +129,16 @@ def nft_loss(
     noise = torch.randn(x0.shape, generator=generator).to(x0.device)
     x_t = interpolate(x0, noise, t)
 
-    v_theta = _model_velocity(policy, x_t, t, chunk)
+    v_theta = _model_velocity(policy, x_t, t, chunk, bf16)
     with torch.no_grad():
-        v_old = _model_velocity(old, x_t, t, chunk)
+        v_old = _model_velocity(old, x_t, t, chunk, bf16)
     positive, negative = nft_losses(v_theta, v_old, x_t, x0, t, config.beta)
     loss = _combine(positive, negative, optimality, config).mean()
 
     kl = torch.zeros((), dtype=loss.dtype, device=loss.device)
     if config.kl_coef > 0 and reference is not None:
         with torch.no_grad():
-            v_reference = _model_velocity(reference, x_t, t, chunk)
+            v_reference = _model_velocity(reference, x_t, t, chunk, bf16)
         kl = (v_theta - v_reference).square().flatten(1).mean(dim=1).mean()
         loss = loss + config.kl_coef * kl
 
@@ -146,10 +151,13 @@ def nft_loss(
     return loss, stats
 
 
-def nft_update(run: UpdateLoop, config: NFTConfig, batch: CandidateBatch, advantages: Tensor) -> dict[str, float]:
+def nft_update(
+    run: UpdateLoop, config: NFTConfig, batch: CandidateBatch, advantages: Tensor, *, bf16: bool = False
+) -> dict[str, float]:
     """One DiffusionNFT update on a batch of clean candidates and their group advantages ``(B,)``:
     the loss of every chunk, one optimizer step, then ``old <- EMA(old, policy)`` at the decay of
-    this update. Returns the chunks' mean statistics, the gradient norm and the decay."""
+    this update (``bf16``: the forward passes under bf16 autocast, ``nft_loss``). Returns the
+    chunks' mean statistics, the gradient norm and the decay."""
     if run.old is None:
         raise ConfigError("DiffusionNFT's update needs the loop's old (EMA) model")
     optimality = optimality_probability(advantages, config.adv_clip_max)
@@ -157,7 +165,9 @@ def nft_update(run: UpdateLoop, config: NFTConfig, batch: CandidateBatch, advant
     losses: dict[str, Tensor] = {}
     for index, chunk in enumerate(batch.chunks):
         with run.no_sync(index == len(batch.chunks) - 1):
-            loss, term_stats = nft_loss(run.model, run.old, run.reference, chunk, optimality, config, run.generator)
+            loss, term_stats = nft_loss(
+                run.model, run.old, run.reference, chunk, optimality, config, run.generator, bf16=bf16
+            )
             run.accelerator.backward(loss / len(batch.chunks))
         losses[f"NFT loss (chunk {index})"] = loss.detach()
         stats.append(term_stats)

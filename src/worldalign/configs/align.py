@@ -114,12 +114,14 @@ class AlignConfig:
     """Candidates K per condition (GRPO's group, PersistWorld's K)."""
     sampling_steps: int = 10
     """Denoising steps of every generated chunk."""
-    bf16_sampling: bool = False
-    """Sample candidates (and rollout-state prefixes) with the world model under bf16 autocast;
-    the updates stay float32. DiffusionNFT only: it trains on the clean samples whatever produced
-    them, while Flow-GRPO's ratio compares each step's sampling log-probability with the
-    update's, which bf16 sampling would put off 1 before any update. On the 2-core CPU (AVX-512
-    BF16) a forward of the cpu preset at batch 16 is about 1.5x faster (docs/benchmarks.md)."""
+    bf16: bool = False
+    """Run the world model's forward passes under bf16 autocast: candidates and rollout-state
+    prefixes while sampling, the policy and old models in DiffusionNFT's update (weights,
+    optimizer, losses and the autoencoder stay float32). DiffusionNFT only: it trains on the clean
+    samples whatever produced them, while Flow-GRPO's ratio compares each step's sampling
+    log-probability with the update's, which a change of precision would put off 1 before any
+    update. On the 2-core CPU (AVX-512 BF16) a forward of the cpu preset is ~1.5x faster
+    (docs/benchmarks.md, "Cheaper iterations")."""
     sde_noise_level: float = 0.7
     """Flow-GRPO's SDE noise level ``a`` (GRPO samples with the SDE; 0.7 as in Flow-GRPO)."""
     nft_sampler: str = "ode"
@@ -162,11 +164,11 @@ class AlignConfig:
             raise ConfigError(f"AlignConfig.algorithm={self.algorithm!r}; choose one of {ALGORITHMS}")
         if self.nft_sampler not in ("ode", "sde"):
             raise ConfigError(f"AlignConfig.nft_sampler={self.nft_sampler!r}; choose 'ode' or 'sde'")
-        if self.bf16_sampling and self.algorithm == "grpo":
+        if self.bf16 and self.algorithm == "grpo":
             raise ConfigError(
-                "AlignConfig.bf16_sampling=True with algorithm='grpo': Flow-GRPO's ratio compares the sampling "
-                "log-probabilities with the update's float32 ones, so bf16 sampling would move it off 1 before any "
-                "update; use it with algorithm='nft'"
+                "AlignConfig.bf16=True with algorithm='grpo': Flow-GRPO's ratio compares each step's sampling "
+                "log-probability with the update's, which a change of precision moves off 1 before any update; "
+                "use it with algorithm='nft'"
             )
         if min(self.iterations, self.conditions_per_iteration, self.sampling_steps) < 1 or self.group_size < 2:
             raise ConfigError(
