@@ -10,6 +10,8 @@ import pytest
 from moving_squares import run_cli as run
 from moving_squares import tiny_runs
 
+from worldalign.cli.main import build_parser
+from worldalign.cli.reproduce import _changes
 from worldalign.errors import ConfigError
 from worldalign.rewards.judge import SHIPPED_JUDGE_TEACHER
 from worldalign.runs.layout import ALIGN_LOG_FILE
@@ -219,3 +221,13 @@ def test_an_effect_counts_only_with_every_target_met_every_guard_held_and_three_
     one_seed = effect_verdict(entry(True, True), training_seeds=1)
     assert one_seed.startswith("**Effect not reproduced**") and "1 training seed(s)" in one_seed
     assert "target missed: jerk" in effect_verdict(entry(False, True))  # a comparison: no training seeds
+
+
+def test_the_speed_levers_reach_the_recipe_and_swr_refuses_bf16(runs: dict[str, Path], tmp_path: Path) -> None:
+    argv = ["reproduce", "persistworld", "--world-model", "W", "--autoencoder", "A", "--dataset", "D"]
+    _, config = _changes(build_parser().parse_args([*argv, "--sampling-steps", "4", "--bf16"]))
+    assert config == {"sampling_steps": 4, "bf16": True}
+    _, config = _changes(build_parser().parse_args(argv))
+    assert config == {}  # the recipe's own precision and steps
+    with pytest.raises(ConfigError, match=r"--bf16: swr trains nothing"):
+        run([*swr_argv(runs, tmp_path), "--bf16"])

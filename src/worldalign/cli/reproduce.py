@@ -71,6 +71,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
     recipe.add_argument("--eval-seeds", type=int, help="sampling seeds per evaluation")
     recipe.add_argument("--max-train-episodes", type=int, help="cap on the training episodes loaded")
     recipe.add_argument("--sampling-steps", type=int, help="denoising steps per chunk")
+    recipe.add_argument(
+        "--bf16",
+        action="store_true",
+        default=None,
+        help="DiffusionNFT recipes: the world model's forward passes under bf16 autocast (align --bf16)",
+    )
     recipe.add_argument("--context-frames", type=int, help="real start frames")
     recipe.add_argument("--horizon", type=int, help="prompts: frames per candidate")
     recipe.add_argument("--max-prefix-chunks", type=int, help="rollout states: the model's own prefix is 0..N chunks")
@@ -110,6 +116,7 @@ def _changes(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         "group_size": args.group_size,
         "conditions_per_iteration": args.conditions_per_iteration,
         "sampling_steps": args.sampling_steps,
+        "bf16": args.bf16,
         "checkpoint_every": args.checkpoint_every,
     }
     return ({k: v for k, v in setup.items() if v is not None}, {k: v for k, v in config.items() if v is not None})
@@ -120,6 +127,7 @@ SWR_OPTIONS = ("eval_episodes", "eval_horizon", "eval_seeds", "window", "context
 _ALIGN_ONLY = (
     "iterations", "eval_every", "lr", "group_size", "conditions_per_iteration", "rewards", "max_train_episodes",
     "horizon", "max_prefix_chunks", "max_continuation_chunks", "fidelity_metrics", "checkpoint_every", "judge", "idm",
+    "bf16",
 )  # fmt: skip
 """The options that change an alignment recipe (swr refuses them)."""
 
