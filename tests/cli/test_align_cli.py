@@ -26,7 +26,8 @@ def align_argv(runs: dict[str, Path], out: Path, *extra: str) -> list[str]:
         "--out", str(out), "--iterations", "2", "--conditions-per-iteration", "2", "--group-size", "2",
         "--sampling-steps", "2", "--max-prefix-chunks", "1", "--max-continuation-chunks", "1", "--horizon", "2",
         "--fidelity-metrics", "ssim=1,psnr=1", "--eval-rewards", "fidelity=1", "--eval-episodes", "1",
-        "--eval-horizon", "4", "--eval-seeds", "2", "--checkpoint-every", "1", "--window", "3", *extra,
+        "--eval-horizon", "4", "--eval-seeds", "2", "--eval-sampling-steps", "2", "--checkpoint-every", "1",
+        "--window", "3", *extra,
     ]  # fmt: skip
 
 
@@ -69,3 +70,7 @@ def test_bad_options_are_named(runs: dict[str, Path], tmp_path: Path) -> None:
         run(align_argv(runs, tmp_path / "b", "--rewards", "fidelty=1"))
     with pytest.raises(ConfigError, match="uses 6 context frames; the world model accepts 1..4"):
         run([*align_argv(runs, tmp_path / "c"), "--window", "6"])
+    with pytest.raises(ConfigError, match="--eval-sampling-steps 0: expected >= 1"):
+        run([*align_argv(runs, tmp_path / "d"), "--eval-sampling-steps", "0"])
+    with pytest.raises(ConfigError, match="bf16=True with algorithm='grpo'"):
+        run([*align_argv(runs, tmp_path / "e"), "--algo", "grpo", "--bf16"])

@@ -133,6 +133,12 @@ def _add_evaluation_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--eval-episodes", type=int, default=8, help="held-out episodes evaluated (default: 8)")
     group.add_argument("--eval-horizon", type=int, default=24, help="frames per evaluation rollout (default: 24)")
     group.add_argument("--eval-seeds", type=int, default=2, help="sampling seeds per evaluation (default: 2)")
+    group.add_argument(
+        "--eval-sampling-steps",
+        type=int,
+        default=10,
+        help="Euler steps of the held-out rollouts, whatever --sampling-steps is (default: 10)",
+    )
     group.add_argument("--eval-every", type=int, default=0, help="iterations between evaluations (default: 0)")
     group.add_argument(
         "--eval-rewards", default="fidelity=1.0,executability=0.0", help="evaluation rewards (all terms reported)"
@@ -208,6 +214,7 @@ def _setup(args: argparse.Namespace) -> AlignSetup:
         eval_episodes=args.eval_episodes,
         eval_horizon=args.eval_horizon,
         eval_seeds=args.eval_seeds,
+        eval_sampling_steps=args.eval_sampling_steps,
         max_train_episodes=args.max_train_episodes,
         resume=not args.no_resume,
     )

@@ -93,6 +93,9 @@ class AlignSetup:
     """Frames per evaluation rollout."""
     eval_seeds: int = 2
     """Sampling seeds per evaluation."""
+    eval_sampling_steps: int = 10
+    """Euler steps of the held-out rollouts, whatever the candidates are sampled with
+    (``AlignConfig.sampling_steps``): arms with other training samplers are evaluated alike."""
     max_train_episodes: int | None = None
     """Cap on the training episodes loaded (spread evenly), default all."""
     videos: int = 4
@@ -150,6 +153,8 @@ def prepare_alignment(setup: AlignSetup, config: AlignConfig, accelerator: Any =
 
     if setup.conditions not in DEFAULT_REWARDS:
         raise ConfigError(f"conditions {setup.conditions!r}: choose one of {', '.join(DEFAULT_REWARDS)}")
+    if setup.eval_sampling_steps < 1:
+        raise ConfigError(f"--eval-sampling-steps {setup.eval_sampling_steps}: expected >= 1")
     accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
     device = accelerator.device
     world_model = load_world_model_run(setup.world_model, device)
@@ -225,7 +230,7 @@ def run_alignment(job: AlignmentJob) -> AlignmentReport | None:
             policy=job.policy,
             context_frames=setup.context_frames,
             horizon=setup.eval_horizon,
-            sampling_steps=job.config.sampling_steps,
+            sampling_steps=setup.eval_sampling_steps,
             seeds=tuple(range(setup.eval_seeds)),
             use_actions=setup.conditions == "rollout-states",
             instruction_encoder=instructions,
