@@ -22,8 +22,8 @@ from worldalign.models.autoencoder.configuration_autoencoder import AutoencoderC
 
 def channels_last(images: Tensor) -> Tensor:
     """``(N, C, H, W)`` in channels-last memory (same values): PyTorch's CPU convolutions run
-    1.3-1.5x faster on it (decoding 192 frames of the shipped autoencoder on one core: 4.1 s ->
-    2.6 s; encoding 2.3 s -> 1.8 s; outputs equal to 2e-5; ``benchmarks/bench_autoencoder.py``)."""
+    1.4-1.5x faster on it (192 frames of the shipped autoencoder on one core: decoding 4.2 s ->
+    2.8 s, encoding 2.7 s -> 1.9 s, outputs equal to 1e-5; ``benchmarks/bench_autoencoder.py``)."""
     return images.contiguous(memory_format=torch.channels_last)
 
 
