@@ -20,7 +20,8 @@ GRPO seed 1, ...), so a change of machine load hits both algorithms alike.
    default (10 Euler steps, float32), runs interleaved by seed: fewer Euler steps (DiffusionNFT
    trains on clean samples, whatever solver made them) and bf16 autocast of the world model (sampling
    and update). Reported per lever:
-   seconds per iteration, its sampling and update parts, the ratio to the default, and the mean
+   seconds per iteration, its sampling (rewards included) and update parts, the ratio to the
+   default, and the mean
    training reward of the candidates (what fewer steps cost in sample quality). The first
    iteration of every run is left out (one-off allocations).
 
@@ -174,6 +175,7 @@ ITERATION_LEVERS: dict[str, list[str]] = {
 
 
 def iteration(args: argparse.Namespace, common: list[str]) -> dict[str, Any]:
+    """Seconds of a DiffusionNFT iteration per lever of ``ITERATION_LEVERS`` (module docstring, part 3)."""
     logs: dict[str, list[list[dict[str, Any]]]] = {lever: [] for lever in ITERATION_LEVERS}
     for seed in range(args.seeds):
         for index, (lever, flags) in enumerate(ITERATION_LEVERS.items()):
