@@ -18,12 +18,11 @@ GRPO seed 1, ...), so a change of machine load hits both algorithms alike.
 3. ``iteration``: the seconds of one DiffusionNFT iteration (PersistWorld's: rollout states,
    fidelity reward, 4 conditions x 4 candidates) with each lever of issue 21 item 3 against the
    default (10 Euler steps, float32), runs interleaved by seed: fewer Euler steps (DiffusionNFT
-   trains on clean samples, whatever solver made them) and bf16 autocast of the world model (sampling
-   and update). Reported per lever:
-   seconds per iteration, its sampling (rewards included) and update parts, the ratio to the
-   default, and the mean
-   training reward of the candidates (what fewer steps cost in sample quality). The first
-   iteration of every run is left out (one-off allocations).
+   trains on clean samples, whatever solver made them) and bf16 autocast of the world model
+   (sampling and update). Reported per lever: seconds per iteration, its sampling (rewards
+   included) and update parts, the ratio to the default, and the mean training reward of the
+   candidates (what fewer steps cost in sample quality). The first iteration of every run is left
+   out (one-off allocations).
 
 A difference smaller than the spread between seeds (and between sampling seeds of one
 evaluation: ``seed_std``) is reported as not significant.
