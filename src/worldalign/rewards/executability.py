@@ -263,10 +263,6 @@ class DecodedMotion:
     limits: list[EmbodimentLimits] | None
     hand_start: Tensor | None
 
-    def velocity(self, smooth_dims: tuple[int, ...]) -> Tensor:
-        """``(B, N, D)``: the motion the smoothness terms score (module docstring's ``v_t``)."""
-        return self.decoded.actions[..., list(smooth_dims)] if self.end_effector is None else self.end_effector
-
 
 def decode_motion(
     idm: InverseDynamicsModel, rollout: Rollout, config: ExecutabilityConfig, trajectory: str

@@ -32,15 +32,22 @@ from worldalign.errors import ConfigError
 from worldalign.models.idm import InverseDynamicsModel
 from worldalign.rewards.base import component_key
 from worldalign.rewards.decode import load_idm
-from worldalign.rewards.executability import ExecutabilityConfig, decode_motion, resolve_trajectory
+from worldalign.rewards.executability import (
+    ExecutabilityConfig,
+    decode_motion,
+    motion_penalties,
+    resolve_trajectory,
+)
 
 
 def decoded_speed(
     idm: InverseDynamicsModel, rollout: Rollout, config: ExecutabilityConfig, trajectory: str
 ) -> Tensor:
-    """``(B,)`` mean norm of the decoded velocity ``v_t`` of ``rollout`` (action units)."""
-    velocity = decode_motion(idm, rollout, config, trajectory).velocity(config.smooth_dims)
-    return velocity.norm(dim=-1).mean(dim=1) if velocity.shape[1] else velocity.new_zeros(velocity.shape[0])
+    """``(B,)`` mean norm of the decoded velocity ``v_t`` of ``rollout`` (action units): the
+    executability reward's ``velocity`` penalty."""
+    motion = decode_motion(idm, rollout, config, trajectory)
+    actions, end_effector = motion.decoded.actions, motion.end_effector
+    return motion_penalties(actions, smooth_dims=config.smooth_dims, end_effector=end_effector)["velocity"]
 
 
 class SpeedMatchReward:
