@@ -15,16 +15,29 @@ from worldalign.cli.reproduce import _changes
 from worldalign.errors import ConfigError
 from worldalign.rewards.judge import SHIPPED_JUDGE_TEACHER
 from worldalign.runs.layout import ALIGN_LOG_FILE
-from worldalign.stages.reproduce import EFFECTS, RESULTS_FILE, Claim, ReproduceSetup, aggregate, recipe, verdicts
+from worldalign.stages.reproduce import (
+    EFFECTS,
+    RESULTS_FILE,
+    Claim,
+    ReproduceSetup,
+    aggregate,
+    arm_changes,
+    recipe,
+    verdicts,
+)
 from worldalign.stages.results_page import (
     RESULTS_FOLDER,
+    arm_label,
     effect_verdict,
+    is_recipe_arm,
+    main_arm,
     read_results,
     store_results,
     stored_results,
     verdict_word,
     write_results_page,
 )
+from worldalign.utils.config_serialization import config_to_dict
 
 TINY = [
     "--iterations", "2", "--eval-every", "1", "--conditions-per-iteration", "2", "--group-size", "2",
@@ -64,7 +77,8 @@ def test_seeds_run_aggregate_resume_and_write_the_page(
     assert "## PersistWorld" in text and "| SSIM |" in text and "Not run yet." in text  # eva, roboalign-r1
     assert "Learning curve" in text and "| 2 |" in text
     assert stored_results(page) == [results], "the page's inputs are kept beside it"
-    assert (tmp_path / RESULTS_FOLDER / "persistworld.json").is_file()
+    # the tiny budget is an arm of its own beside the recipe's `persistworld.json`
+    assert [path.name[:13] for path in (tmp_path / RESULTS_FOLDER).glob("*.json")] == ["persistworld."]
 
     logs = [(out / "persistworld" / f"seed-{seed}" / ALIGN_LOG_FILE).read_text() for seed in (0, 1)]
     assert run(reproduce_argv(runs, out)) == 0  # finished seeds are read back, not rerun
@@ -84,9 +98,10 @@ def test_an_arm_with_other_rewards_is_compared_with_the_recipe(
         store_results(entry, page)
     assert len(stored_results(page)) == 2
     text = write_results_page(stored_results(page), page).read_text()
-    table = text[text.index("Arms (the same recipe") :]
+    assert "Changed from the recipe: conditions_per_iteration 2, group_size 2," in text  # the tiny budget
+    table = text[text.index("Arms (the recipe") :]
     rows = [line for line in table.splitlines() if line.startswith("| `")]
-    assert rows[0].startswith('| `fidelity=1.0`, metric_weights {"psnr": 1.0, "ssim": 1.0} (the recipe) |')
+    assert rows[0].startswith('| `fidelity=1.0`, metric_weights {"psnr": 1.0, "ssim": 1.0}, conditions_per_iteration 2')
     assert rows[1].startswith("| `fidelity=1.0,motion_match=1.0`, metric_weights") and "not measured" in rows[1]
     ssim = next(v for v in recipe_arm["verdicts"] if v["metric"] == "fidelity/ssim")
     assert f"{ssim['after']:.4f} ({ssim['relative']:+.1%}" in rows[1]
@@ -94,8 +109,33 @@ def test_an_arm_with_other_rewards_is_compared_with_the_recipe(
     assert "The recipe's rewards (`fidelity=1.0`) are not run yet." in only_other
 
 
+def test_an_arm_is_its_rewards_and_every_training_change_from_the_recipe(tmp_path: Path) -> None:
+    """Two runs of the same rewards with other training settings (8 candidates instead of 4) are
+    two arms side by side; a longer run or other evaluation settings are the same arm."""
+    stored = {"effect": "persistworld", "kind": "alignment"}
+    unchanged = ReproduceSetup(world_model=Path("wm"), autoencoder=Path("ae"), dataset=Path("data"), out=tmp_path)
+    setup, config = recipe(EFFECTS["persistworld"], unchanged, seed=0)
+    as_stored = {"setup": config_to_dict(setup), "config": config_to_dict(config)}
+    the_recipe = {**stored, "recipe": as_stored}
+    assert arm_changes(the_recipe) == {} and is_recipe_arm(the_recipe)
+    longer = json.loads(json.dumps(the_recipe))
+    longer["recipe"]["config"].update(iterations=400, seed=2, checkpoint_every=5)
+    longer["recipe"]["setup"].update(eval_episodes=10, max_train_episodes=80, world_model="elsewhere")
+    assert arm_changes(longer) == {} and arm_label(longer) == arm_label(the_recipe) == "`fidelity=1.0`"
+    wider = json.loads(json.dumps(the_recipe))
+    wider["recipe"]["config"].update(group_size=8, bf16=True)
+    wider["recipe"]["config"]["nft"]["beta"] = 0.5
+    assert arm_changes(wider) == {"bf16": True, "group_size": 8, "nft.beta": 0.5}
+    assert arm_label(wider) == "`fidelity=1.0`, bf16 true, group_size 8, nft.beta 0.5" and not is_recipe_arm(wider)
+    older = json.loads(json.dumps(the_recipe))
+    del older["recipe"]["config"]["bf16"]  # written before the field existed: it had its default
+    assert arm_changes(older) == {}
+    assert main_arm([wider, the_recipe]) is the_recipe and main_arm([wider]) is wider
+
+
 def test_roboalign_r1_is_scored_by_the_teacher_that_relabels_its_student(runs: dict[str, Path], tmp_path: Path) -> None:
-    setup, config = recipe(EFFECTS["roboalign-r1"], ReproduceSetup(runs["wm"], runs["ae"], runs["dataset"], tmp_path), 0)
+    where = ReproduceSetup(runs["wm"], runs["ae"], runs["dataset"], tmp_path)
+    setup, config = recipe(EFFECTS["roboalign-r1"], where, 0)
     assert setup.rewards == "judge=1.0" and "judge_teacher=1.0" in setup.eval_rewards
     assert setup.teacher == SHIPPED_JUDGE_TEACHER and config.relabel_every > 0
     lpips_only = ReproduceSetup(

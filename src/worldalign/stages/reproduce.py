@@ -35,6 +35,20 @@ from worldalign.utils.config_serialization import config_to_dict
 
 RESULTS_FILE = "results.json"
 RESULTS_VERSION = 1
+NOT_ARM_FIELDS = frozenset(
+    {
+        # where it ran and what it read
+        "world_model", "autoencoder", "dataset", "out", "resume", "max_train_episodes", "held_out",
+        # how long, and the bookkeeping
+        "seed", "iterations", "checkpoint_every", "keep_checkpoints", "max_seconds",
+        # how it was evaluated
+        "eval_every", "eval_rewards", "eval_episodes", "eval_horizon", "eval_seeds", "eval_sampling_steps", "videos",
+        # named by the arm's label itself
+        "rewards", "reward_options",
+    }
+)
+"""Recipe fields that do not tell an effect's arms apart: where and how long a run trained, how it
+was evaluated (the page states those), and the optimised rewards (the arm's label names them)."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +195,36 @@ def recipe(effect: Effect, where: ReproduceSetup, seed: int) -> tuple[AlignSetup
     if config.eval_every <= 0:
         raise ConfigError(f"the {effect.name} recipe evaluates every {config.eval_every} iterations; expected >= 1")
     return setup, config
+
+
+def arm_changes(results: dict[str, Any]) -> dict[str, Any]:
+    """What an arm trained with that its effect's recipe does not: every field of ``results``'s
+    recipe (``results.json``, nested fields dotted, e.g. ``nft.beta``) outside ``NOT_ARM_FIELDS``
+    that differs from the recipe run with no changes. A field an older ``results.json`` lacks
+    had its default then, so it is no change. Two runs with equal rewards and equal changes are
+    the same arm (a rerun replaces the older)."""
+    effect = EFFECTS[results["effect"]]
+    unchanged = ReproduceSetup(world_model=Path(), autoencoder=Path(), dataset=Path(), out=Path(), seeds=(0,))
+    setup, config = recipe(effect, unchanged, seed=0)
+    reference = _flat({"setup": config_to_dict(setup), "config": config_to_dict(config)})
+    found = _flat(results["recipe"])
+    return {
+        name.split(".", 1)[1]: value
+        for name, value in sorted(found.items())
+        if name.split(".")[-1] not in NOT_ARM_FIELDS and name in reference and value != reference[name]
+    }
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one dict with dotted keys (``{"config": {"nft": {"beta": 1}}}`` ->
+    ``{"config.nft.beta": 1}``); dicts under ``NOT_ARM_FIELDS`` stay whole."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and key not in NOT_ARM_FIELDS:
+            flat.update(_flat(value, prefix=f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def reproduce_effect(effect: Effect, where: ReproduceSetup) -> dict[str, Any]:

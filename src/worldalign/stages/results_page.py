@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from worldalign.errors import ConfigError
-from worldalign.stages.reproduce import EFFECTS, RESULTS_VERSION
+from worldalign.stages.reproduce import EFFECTS, RESULTS_VERSION, arm_changes
 from worldalign.stages.reproduce_swr import COMPARISON_KIND, SWR_CITATION, SWR_EFFECT, SWR_TITLE
 from worldalign.utils.atomic import atomic_write_bytes
 
@@ -57,18 +57,32 @@ def read_results(path: Path) -> dict[str, Any]:
 
 
 def arm_label(results: dict[str, Any]) -> str:
-    """The optimised rewards (and their options, if any) that tell an effect's arms apart, as the
-    page shows them (Markdown), e.g. ``fidelity=1.0`` in backticks, then ``, metric_weights {"lpips": 1.0}``."""
+    """What tells an effect's arms apart, as the page shows it (Markdown): the optimised rewards,
+    their options and every other change from the effect's recipe (``reproduce.arm_changes``),
+    e.g. ``fidelity=1.0`` in backticks, then ``, metric_weights {"lpips": 1.0}, group_size 8``."""
     setup = results["recipe"]["setup"]
     options = sorted((setup.get("reward_options") or {}).items())
-    return f"`{setup['rewards']}`" + "".join(f", {key} {json.dumps(value)}" for key, value in options)
+    changes = sorted(arm_changes(results).items())
+    return f"`{setup['rewards']}`" + "".join(f", {key} {json.dumps(value)}" for key, value in [*options, *changes])
 
 
 def is_recipe_arm(results: dict[str, Any]) -> bool:
-    """Whether ``results`` optimised the rewards of its effect's recipe (a comparison has one arm)."""
+    """Whether ``results`` is its effect's recipe: its rewards with nothing else changed (a
+    comparison has one arm)."""
     if results.get("kind") == COMPARISON_KIND:
         return True
-    return results["recipe"]["setup"]["rewards"] == EFFECTS[results["effect"]].setup["rewards"]
+    recipe_rewards = EFFECTS[results["effect"]].setup["rewards"]
+    return results["recipe"]["setup"]["rewards"] == recipe_rewards and not arm_changes(results)
+
+
+def main_arm(arms: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The arm an effect's section reports: the recipe itself, else the arm with the recipe's
+    rewards and the fewest changes (e.g. a run at a smaller budget), else None."""
+    if not arms:
+        return None
+    rewards = EFFECTS[arms[0]["effect"]].setup["rewards"]
+    candidates = [entry for entry in arms if entry["recipe"]["setup"]["rewards"] == rewards]
+    return min(candidates, key=lambda entry: (len(arm_changes(entry)), arm_label(entry)), default=None)
 
 
 def store_results(results: dict[str, Any], page: Path) -> Path:
@@ -103,7 +117,7 @@ def write_results_page(results: Sequence[dict[str, Any]], path: Path) -> Path:
     for name, effect in EFFECTS.items():
         lines += [f"## {effect.title}", "", f"Paper: {effect.citation}.", ""]
         arms = [entry for entry in results if entry["effect"] == name]
-        main = next((entry for entry in arms if is_recipe_arm(entry)), None)
+        main = main_arm(arms)
         if not arms:
             lines += ["Not run yet.", ""]
         elif main is None:
@@ -111,7 +125,7 @@ def write_results_page(results: Sequence[dict[str, Any]], path: Path) -> Path:
         else:
             lines += _effect_section(main)
         if len(arms) > 1 or (arms and main is None):
-            lines += _arms_table(sorted(arms, key=lambda entry: (not is_recipe_arm(entry), arm_label(entry))))
+            lines += _arms_table(sorted(arms, key=lambda entry: (entry is not main, arm_label(entry))))
     lines += [f"## {SWR_TITLE}", "", f"Paper: {SWR_CITATION}.", ""]
     swr = next((entry for entry in results if entry["effect"] == SWR_EFFECT), None)
     lines += ["Not run yet.", ""] if swr is None else _comparison_section(swr)
@@ -123,10 +137,11 @@ def _arms_table(arms: Sequence[dict[str, Any]]) -> list[str]:
     """The claims after the last update of each arm: value, change and whether it counts."""
     claims = arms[0]["claims"]
     lines = [
-        "Arms (the same recipe, other optimised rewards): each claim's held-out value after the last update,",
-        "its change from the pretrained model, and * where the change counts beyond both spreads.",
+        "Arms (the recipe, and the recipe with other optimised rewards or the changes named): each claim's",
+        "held-out value after the last update, its change from the pretrained model, and * where the change",
+        "counts beyond both spreads.",
         "",
-        "| optimised rewards | updates | training seeds | " + " | ".join(claim["label"] for claim in claims) + " |",
+        "| arm | updates | training seeds | " + " | ".join(claim["label"] for claim in claims) + " |",
         "|---|---|---|" + "---|" * len(claims),
     ]
     for entry in arms:
@@ -156,6 +171,10 @@ def _effect_section(entry: dict[str, Any]) -> list[str]:
         f"seeds; training seeds {entry['seeds']}.",
         "",
     ]
+    changes = arm_changes(entry)
+    if changes:
+        changed = ", ".join(f"{key} {json.dumps(value)}" for key, value in changes.items())
+        lines += [f"Changed from the recipe: {changed} (the recipe itself is not run yet).", ""]
     if len(curve) < 2:
         return [*lines, "No evaluation after training yet (the runs are in progress).", ""]
     claims = {claim["metric"]: claim for claim in entry["claims"]}
