@@ -34,6 +34,7 @@ from worldalign.stages.results_page import (
     read_results,
     store_results,
     stored_results,
+    time_to_reach,
     verdict_word,
     write_results_page,
 )
@@ -131,6 +132,35 @@ def test_an_arm_is_its_rewards_and_every_training_change_from_the_recipe(tmp_pat
     del older["recipe"]["config"]["bf16"]  # written before the field existed: it had its default
     assert arm_changes(older) == {}
     assert main_arm([wider, the_recipe]) is the_recipe and main_arm([wider]) is wider
+
+
+def test_nft_is_raced_against_its_grpo_arm_on_the_page(runs: dict[str, Path], tmp_path: Path) -> None:
+    page = tmp_path / "docs" / "results.md"
+    for arm in ([], ["--algo", "grpo"]):
+        argv = [*reproduce_argv(runs, tmp_path / ("race" + "-".join(arm)), "nft-vs-grpo"), "--seeds", "0"]
+        assert run([*argv, *arm, "--page", str(page)]) == 0
+    arms = [entry for entry in stored_results(page) if entry["effect"] == "nft-vs-grpo"]
+    assert sorted(entry["recipe"]["config"]["algorithm"] for entry in arms) == ["grpo", "nft"]
+    nft, grpo = sorted(arms, key=lambda entry: entry["recipe"]["config"]["algorithm"] == "grpo")
+    beyond_the_budget = dict(arm_changes(grpo).items() - arm_changes(nft).items())
+    assert beyond_the_budget == {"algorithm": "grpo", "learning_rate": 3e-5}, "each algorithm at its own default lr"
+    text = page.read_text()
+    section = text[text.index("## DiffusionNFT against Flow-GRPO") : text.index("## RoboAlign-R1: Sliding")]
+    assert 'Race: the recipe against the arm with algorithm "grpo"' in section
+    assert section.count('| `brightness=1.0`, metric_weights {"psnr": 1.0, "ssim": 1.0}, algorithm "grpo", ') == 2
+    verdict = next(line for line in section.splitlines() if line.startswith("**Effect"))
+    assert verdict.startswith(("**Effect: not measured** (the rival's gain", "**Effect reproduced**: the recipe",
+                               "**Effect not reproduced**: the recipe"))  # fmt: skip
+
+
+def test_the_race_times_the_first_crossing_of_the_rivals_gain() -> None:
+    def point(iteration: int, seconds: float, value: float) -> dict:
+        return {"iteration": iteration, "seconds": seconds, "metrics": {"brightness": {"mean": value}}}
+
+    curve = [point(0, 0.0, 0.40), point(10, 100.0, 0.41), point(20, 200.0, 0.45), point(30, 300.0, 0.44)]
+    assert time_to_reach(curve, "brightness", 0.43) == pytest.approx(150.0)  # halfway from 0.41 to 0.45
+    assert time_to_reach(curve, "brightness", 0.41) == pytest.approx(100.0)
+    assert time_to_reach(curve, "brightness", 0.46) is None
 
 
 def test_roboalign_r1_is_scored_by_the_teacher_that_relabels_its_student(runs: dict[str, Path], tmp_path: Path) -> None:

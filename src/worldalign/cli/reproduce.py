@@ -15,11 +15,15 @@ examples:
   worldalign reproduce eva ... --seeds 0 --iterations 40 --eval-every 10     # find the recipe on one seed first
   worldalign reproduce roboalign-r1 ...     # the shipped judges: student reward, teacher relabels and scores
   worldalign reproduce swr ... --eval-horizon 96 --window 6 --page docs/results.md   # no training
+  worldalign reproduce nft-vs-grpo ... --out runs/race-nft --page docs/results.md
+  worldalign reproduce nft-vs-grpo ... --algo grpo --out runs/race-grpo --page docs/results.md
 
 Effects: persistworld (DiffusionNFT on rollout states, fidelity reward; LPIPS and SSIM at long
 horizons), eva (Flow-GRPO on prompts, executability reward), roboalign-r1 (Flow-GRPO on prompts,
 distilled-judge reward, the teacher relabelling every 25 updates and scoring the held-out rollouts;
---judge STUDENT replaces the shipped student). Each training seed runs in OUT/EFFECT/seed-S (the same
+--judge STUDENT replaces the shipped student), nft-vs-grpo (DiffusionNFT and, as an arm with --algo
+grpo, Flow-GRPO on the brightness reward both climb; the page times DiffusionNFT to Flow-GRPO's
+held-out gain). Each training seed runs in OUT/EFFECT/seed-S (the same
 command resumes an interrupted run and reads finished ones back); OUT/EFFECT/results.json holds
 the held-out learning curves (mean over seeds, training-seed and sampling-seed spreads) and the
 verdict on each of the paper's claims: a change counts only beyond both spreads. --page copies
@@ -58,6 +62,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--seeds", help="training seeds, comma-separated (default: 0,1,2; swr trains nothing)")
     parser.add_argument("--page", type=Path, help="rewrite this results page (e.g. docs/results.md) afterwards")
     recipe = parser.add_argument_group("changes to the recipe (default: the effect's)")
+    recipe.add_argument(
+        "--algo",
+        choices=("nft", "grpo"),
+        help="the algorithm (an arm of its own; nft-vs-grpo races the recipe's nft against --algo grpo)",
+    )
     recipe.add_argument("--iterations", type=int, help="updates per seed")
     recipe.add_argument("--eval-every", type=int, help="updates between held-out evaluations")
     recipe.add_argument(
@@ -110,6 +119,7 @@ def _changes(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     setup["reward_options"] = {name: value for name, value in options.items() if value is not None} or None
     config = {
+        "algorithm": args.algo,
         "iterations": args.iterations,
         "eval_every": args.eval_every,
         "learning_rate": args.lr,
@@ -127,7 +137,7 @@ SWR_OPTIONS = ("eval_episodes", "eval_horizon", "eval_seeds", "window", "context
 _ALIGN_ONLY = (
     "iterations", "eval_every", "lr", "group_size", "conditions_per_iteration", "rewards", "max_train_episodes",
     "horizon", "max_prefix_chunks", "max_continuation_chunks", "fidelity_metrics", "checkpoint_every", "judge", "idm",
-    "bf16",
+    "bf16", "algo",
 )  # fmt: skip
 """The options that change an alignment recipe (swr refuses them)."""
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from worldalign.errors import ConfigError
-from worldalign.stages.reproduce import EFFECTS, RESULTS_VERSION, arm_changes
+from worldalign.stages.reproduce import EFFECTS, RESULTS_VERSION, Race, arm_changes
 from worldalign.stages.reproduce_swr import COMPARISON_KIND, SWR_CITATION, SWR_EFFECT, SWR_TITLE
 from worldalign.utils.atomic import atomic_write_bytes
 
@@ -123,7 +123,8 @@ def write_results_page(results: Sequence[dict[str, Any]], path: Path) -> Path:
         elif main is None:
             lines += [f"The recipe's rewards (`{effect.setup['rewards']}`) are not run yet.", ""]
         else:
-            lines += _effect_section(main)
+            race = None if effect.race is None else race_verdict(effect.race, main, arms)
+            lines += _effect_section(main, race)
         if len(arms) > 1 or (arms and main is None):
             lines += _arms_table(sorted(arms, key=lambda entry: (entry is not main, arm_label(entry))))
     lines += [f"## {SWR_TITLE}", "", f"Paper: {SWR_CITATION}.", ""]
@@ -160,7 +161,9 @@ def _arms_table(arms: Sequence[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
-def _effect_section(entry: dict[str, Any]) -> list[str]:
+def _effect_section(entry: dict[str, Any], race: list[str] | None = None) -> list[str]:
+    """The main arm's recipe, verdicts and learning curve; ``race`` (``race_verdict``) replaces the
+    verdict of an effect that is a speed claim."""
     setup, config = entry["recipe"]["setup"], entry["recipe"]["config"]
     curve = entry["curve"]
     lines = [
@@ -173,8 +176,7 @@ def _effect_section(entry: dict[str, Any]) -> list[str]:
     ]
     changes = arm_changes(entry)
     if changes:
-        changed = ", ".join(f"{key} {json.dumps(value)}" for key, value in changes.items())
-        lines += [f"Changed from the recipe: {changed} (the recipe itself is not run yet).", ""]
+        lines += [f"Changed from the recipe: {_changes_text(changes)} (the recipe itself is not run yet).", ""]
     if len(curve) < 2:
         return [*lines, "No evaluation after training yet (the runs are in progress).", ""]
     claims = {claim["metric"]: claim for claim in entry["claims"]}
@@ -184,7 +186,7 @@ def _effect_section(entry: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     lines += _verdict_rows(entry, before=lambda m: _value(first[m]), after=lambda m: _value(last[m]))
-    lines += ["", effect_verdict(entry, training_seeds=len(entry["seeds"]))]
+    lines += ["", *(race or [effect_verdict(entry, training_seeds=len(entry["seeds"]))])]
     metrics = [claim["metric"] for claim in entry["claims"] if claim["metric"] in first]
     lines += [
         "",
@@ -197,6 +199,71 @@ def _effect_section(entry: dict[str, Any]) -> list[str]:
         values = " | ".join(f"{point['metrics'][m]['mean']:.4f}" for m in metrics)
         lines.append(f"| {point['iteration']} | {point['seconds'] / 60:.1f} min | {values} |")
     return [*lines, ""]
+
+
+def race_verdict(race: Race, main: dict[str, Any], arms: Sequence[dict[str, Any]]) -> list[str]:
+    """The speed claim ``race`` judged on the mean learning curves: the rival arm's held-out gain
+    of ``race.metric`` after its last update, and the training wall-clock the recipe (``main``)
+    takes to first reach it (linear between evaluations), as a fraction of the rival's. Judged
+    only when the rival's gain counts (beyond both spreads): without a gain there is nothing to
+    time."""
+    rivals = [entry for entry in arms if race.rival.items() <= arm_changes(entry).items()]
+    lines = [
+        f"Race: the recipe against the arm with {_changes_text(race.rival)}, the {race.metric} both raise; the "
+        f"target: the rival's held-out gain reached in <= {race.target:.2f} of the rival's training wall-clock.",
+        "",
+    ]
+    if not rivals:
+        return [*lines, "**Effect: not measured** (the rival arm is not run yet)."]
+    # The rival that differs from the recipe's arm by the least beyond the race's own changes.
+    rival = min(rivals, key=lambda entry: len(arm_changes(entry).items() ^ arm_changes(main).items()))
+    rival_first, rival_last = rival["curve"][0], rival["curve"][-1]
+    before, after = rival_first["metrics"][race.metric], rival_last["metrics"][race.metric]
+    gain = after["mean"] - before["mean"]
+    noise = max(after["train_std"], after["sampling_std"], before["sampling_std"])
+    reached = time_to_reach(main["curve"], race.metric, before["mean"] + gain)
+    lines += [
+        "| arm | updates | training wall-clock | held-out gain | noise |",
+        "|---|---|---|---|---|",
+    ]
+    for entry in (main, rival):
+        end = entry["curve"][-1]
+        first, last = entry["curve"][0]["metrics"][race.metric], end["metrics"][race.metric]
+        spread = max(last["train_std"], last["sampling_std"], first["sampling_std"])
+        lines.append(
+            f"| {arm_label(entry)} | {end['iteration']} | {end['seconds'] / 60:.1f} min | "
+            f"{last['mean'] - first['mean']:+.4f} | {spread:.4f} |"
+        )
+    lines.append("")
+    if abs(gain) <= noise or gain <= 0:
+        return [*lines, f"**Effect: not measured** (the rival's gain {gain:+.4f} is within the noise {noise:.4f})."]
+    if reached is None:
+        spent = main["curve"][-1]["seconds"] / 60
+        return [*lines, f"**Effect not reproduced**: the recipe does not reach the rival's gain in {spent:.1f} min."]
+    fraction = reached / rival_last["seconds"]
+    met = fraction <= race.target
+    verdict = "Effect reproduced" if met else "Effect not reproduced"
+    return [
+        *lines,
+        f"**{verdict}**: the recipe reaches the rival's gain ({gain:+.4f}) after {reached / 60:.1f} min of training, "
+        f"{fraction:.2f} of the rival's {rival_last['seconds'] / 60:.1f} min (target <= {race.target:.2f}: "
+        f"{'met' if met else 'missed'}; {len(main['seeds'])} and {len(rival['seeds'])} training seeds).",
+    ]
+
+
+def time_to_reach(curve: Sequence[dict[str, Any]], metric: str, level: float) -> float | None:
+    """The training seconds at which ``curve``'s mean ``metric`` first reaches ``level`` (linear
+    between evaluations), or None if it never does."""
+    for earlier, point in zip(curve, curve[1:], strict=False):
+        low, high = earlier["metrics"][metric]["mean"], point["metrics"][metric]["mean"]
+        if high >= level:
+            share = 1.0 if high == low else min(max((level - low) / (high - low), 0.0), 1.0)
+            return earlier["seconds"] + share * (point["seconds"] - earlier["seconds"])
+    return None
+
+
+def _changes_text(changes: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {json.dumps(value)}" for key, value in changes.items())
 
 
 def _comparison_section(entry: dict[str, Any]) -> list[str]:
@@ -250,7 +317,9 @@ def _verdict_rows(entry: dict[str, Any], before: Callable[[str], str], after: Ca
         if not verdict["measured"]:
             rows.append(f"| {claim['label']} | {claim['paper']} | not measured | | | | |")
             continue
-        target = "" if claim["target"] is None else f"{claim['target'] * 100:+g}% better: "
+        target = "" if claim["target"] is None else f"{claim['target'] * 100:+g}% better: " if claim["target"] else (
+            "a gain beyond the noise: "
+        )
         met = verdict_word(claim, verdict["meets_target"], emphasis="**")
         rows.append(
             f"| {claim['label']} | {claim['paper']} | {before(claim['metric'])} | {after(claim['metric'])} | "
