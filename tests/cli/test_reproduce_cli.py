@@ -31,6 +31,7 @@ from worldalign.stages.results_page import (
     effect_verdict,
     is_recipe_arm,
     main_arm,
+    race_verdict,
     read_results,
     store_results,
     stored_results,
@@ -161,6 +162,40 @@ def test_the_race_times_the_first_crossing_of_the_rivals_gain() -> None:
     assert time_to_reach(curve, "brightness", 0.43) == pytest.approx(150.0)  # halfway from 0.41 to 0.45
     assert time_to_reach(curve, "brightness", 0.41) == pytest.approx(100.0)
     assert time_to_reach(curve, "brightness", 0.46) is None
+
+
+def test_the_race_verdict_is_the_recipes_fraction_of_the_rivals_wall_clock(tmp_path: Path) -> None:
+    effect = EFFECTS["nft-vs-grpo"]
+    unchanged = ReproduceSetup(world_model=Path("wm"), autoencoder=Path("ae"), dataset=Path("data"), out=tmp_path)
+
+    def arm(changes: dict, points: list[tuple[int, float, list[float]]]) -> dict:
+        setup, config = recipe(effect, ReproduceSetup(**{**vars(unchanged), "config_changes": changes}), seed=0)
+        curve = [
+            {"iteration": i, "seconds": t, "metrics": {"brightness": {
+                "mean": sum(v) / len(v), "train_std": 0.001 if i else 0.0, "sampling_std": 0.001, "per_seed": v}}}
+            for i, t, v in points
+        ]  # fmt: skip
+        recipe_dict = {"setup": config_to_dict(setup), "config": config_to_dict(config)}
+        return {"effect": effect.name, "seeds": [0, 1], "recipe": recipe_dict, "curve": curve}
+
+    base = [0.40, 0.40]
+    nft = arm({}, [(0, 0.0, base), (10, 100.0, [0.41, 0.41]), (20, 200.0, [0.44, 0.42]), (30, 300.0, [0.45, 0.45])])
+    grpo = arm({"algorithm": "grpo"}, [(0, 0.0, base), (30, 1000.0, [0.43, 0.43])])
+    fast = arm({"sampling_steps": 4}, [(0, 0.0, base), (30, 150.0, [0.45, 0.45])])
+    lines = race_verdict(effect.race, nft, [nft, fast, grpo])
+    rows = [line for line in lines if line.startswith("| `")]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| `brightness=1.0`", "| `brightness=1.0`, sampling_steps 4", '| `brightness=1.0`, algorithm "grpo", '
+        "learning_rate 3e-05"]  # fmt: skip
+    # +0.03 is 0.43: the mean curve is there at 200 s; seed 0 two thirds of the way from 0.41 (100 s) to 0.44
+    # (200 s), seed 1 a third of the way from 0.42 (200 s) to 0.45 (300 s)
+    assert "| 3.3 min | 0.20 (0.17, 0.23) |" in rows[0] and "| 1.5 min | 0.09 (0.09, 0.09) |" in rows[1]  # 3/5 of 150 s
+    assert lines[-1].startswith("**Effect reproduced**: the recipe reaches the rival's gain (+0.0300) after 3.3 min")
+    slow_grpo = arm({"algorithm": "grpo"}, [(0, 0.0, base), (30, 400.0, [0.43, 0.43])])
+    assert "(target <= 0.33: missed;" in race_verdict(effect.race, nft, [nft, slow_grpo])[-1]
+    flat_grpo = arm({"algorithm": "grpo"}, [(0, 0.0, base), (30, 400.0, [0.4005, 0.4005])])
+    assert race_verdict(effect.race, nft, [nft, flat_grpo])[-1].startswith("**Effect: not measured** (the rival's")
+    assert race_verdict(effect.race, nft, [nft])[-1] == "**Effect: not measured** (the rival arm is not run yet)."
 
 
 def test_roboalign_r1_is_scored_by_the_teacher_that_relabels_its_student(runs: dict[str, Path], tmp_path: Path) -> None:
