@@ -224,21 +224,22 @@ def race_verdict(race: Race, main: dict[str, Any], arms: Sequence[dict[str, Any]
     level = before["mean"] + gain
     lines += [
         "| arm | updates | training wall-clock | held-out gain | noise | reaches the rival's gain after | "
-        "fraction of the rival's wall-clock (per training seed) |",
-        "|---|---|---|---|---|---|---|",
+        "fraction of the rival's wall-clock (per training seed) | updates to the rival's gain |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     racers = [main, *(entry for entry in arms if entry is not main and entry not in rivals)]
     for entry in [*racers, rival]:
         end = entry["curve"][-1]
         first, last = entry["curve"][0]["metrics"][race.metric], end["metrics"][race.metric]
         spread = max(last["train_std"], last["sampling_std"], first["sampling_std"])
-        timing = "(the rival) | "
+        timing = f"(the rival) | | {end['iteration']}"
         if entry is not rival:
             reached = time_to_reach(entry["curve"], race.metric, level)
             per_seed = [time_to_reach(curve, race.metric, level) for curve in seed_curves(entry["curve"], race.metric)]
             seeds = ", ".join("not reached" if t is None else f"{t / rival_seconds:.2f}" for t in per_seed)
             timing = "not reached | " if reached is None else f"{reached / 60:.1f} min | {reached / rival_seconds:.2f} "
-            timing += f"({seeds})"
+            updates = time_to_reach(entry["curve"], race.metric, level, clock="iteration")
+            timing += f"({seeds}) | " + ("not reached" if updates is None else f"{updates:.0f}")
         lines.append(
             f"| {arm_label(entry)} | {end['iteration']} | {end['seconds'] / 60:.1f} min | "
             f"{last['mean'] - first['mean']:+.4f} | {spread:.4f} | {timing} |"
@@ -274,14 +275,16 @@ def seed_curves(curve: Sequence[dict[str, Any]], metric: str) -> list[list[dict[
     ]
 
 
-def time_to_reach(curve: Sequence[dict[str, Any]], metric: str, level: float) -> float | None:
-    """The training seconds at which ``curve``'s mean ``metric`` first reaches ``level`` (linear
-    between evaluations), or None if it never does."""
+def time_to_reach(
+    curve: Sequence[dict[str, Any]], metric: str, level: float, clock: str = "seconds"
+) -> float | None:
+    """The training seconds (``clock="iteration"``: updates) at which ``curve``'s mean ``metric``
+    first reaches ``level`` (linear between evaluations), or None if it never does."""
     for earlier, point in zip(curve, curve[1:], strict=False):
         low, high = earlier["metrics"][metric]["mean"], point["metrics"][metric]["mean"]
         if high >= level:
             share = 1.0 if high == low else min(max((level - low) / (high - low), 0.0), 1.0)
-            return earlier["seconds"] + share * (point["seconds"] - earlier["seconds"])
+            return earlier[clock] + share * (point[clock] - earlier[clock])
     return None
 
 
