@@ -19,10 +19,12 @@ GRPO seed 1, ...), so a change of machine load hits both algorithms alike.
    fidelity reward, 4 conditions x 4 candidates) with each lever of issue 21 item 3 against the
    default (10 Euler steps, float32), runs interleaved by seed: fewer Euler steps (DiffusionNFT
    trains on clean samples, whatever solver made them) and bf16 autocast of the world model
-   (sampling and update). Reported per lever: seconds per iteration, its sampling (rewards
-   included) and update parts, the ratio to the default, and the mean training reward of the
-   candidates (what fewer steps cost in sample quality). The first iteration of every run is left
-   out (one-off allocations).
+   (sampling and update); and a Flow-GRPO iteration of the same batch (the per-update cost ratio
+   of the ``nft-vs-grpo`` race, measured side by side; ``--iteration-rewards brightness=1.0`` for
+   the race's reward, ``--levers 0,5`` for those two alone). Reported per lever: seconds per
+   iteration, its sampling (rewards included) and update parts, the ratio to the default, and the
+   mean training reward of the candidates (what fewer steps cost in sample quality). The first
+   iteration of every run is left out (one-off allocations).
 
 A difference smaller than the spread between seeds (and between sampling seeds of one
 evaluation: ``seed_std``) is reported as not significant.
@@ -170,18 +172,22 @@ ITERATION_LEVERS: dict[str, list[str]] = {
     "4 steps, float32": ["--sampling-steps", "4"],
     "4 steps, bf16": ["--sampling-steps", "4", "--bf16"],
     "2 steps, bf16": ["--sampling-steps", "2", "--bf16"],
+    "Flow-GRPO, 10 SDE steps, float32": ["--algo", "grpo"],
 }
 
 
 def iteration(args: argparse.Namespace, common: list[str]) -> dict[str, Any]:
     """Seconds of a DiffusionNFT iteration per lever of ``ITERATION_LEVERS`` (module docstring, part 3)."""
-    logs: dict[str, list[list[dict[str, Any]]]] = {lever: [] for lever in ITERATION_LEVERS}
+    chosen = [int(index) for index in args.levers.split(",")] if args.levers else range(len(ITERATION_LEVERS))
+    levers = {name: flags for index, (name, flags) in enumerate(ITERATION_LEVERS.items()) if index in chosen}
+    logs: dict[str, list[list[dict[str, Any]]]] = {lever: [] for lever in levers}
     for seed in range(args.seeds):
-        for index, (lever, flags) in enumerate(ITERATION_LEVERS.items()):
+        for index, (lever, flags) in enumerate(levers.items()):
             extra = [
-                "--algo", "nft", "--conditions", "rollout-states", "--rewards", "fidelity=1.0", "--seed", str(seed),
-                "--iterations", str(args.iterations), "--eval-episodes", "1", "--eval-horizon", "4",
-                "--eval-seeds", "1", "--eval-rewards", "fidelity=1.0", "--no-resume", *flags,
+                "--algo", "nft", "--conditions", "rollout-states", "--rewards", args.iteration_rewards,
+                "--seed", str(seed), "--iterations", str(args.iterations), "--eval-episodes", "1",
+                "--eval-horizon", "4", "--eval-seeds", "1", "--eval-rewards", args.iteration_rewards, "--no-resume",
+                *flags,  # a lever's --algo replaces the default's (argparse keeps the last)
             ]
             run = run_align(common, args.out / f"iteration-{index}-seed{seed}", extra)
             logs[lever].append([line for line in run["log"] if line["kind"] == "train" and line["iteration"] > 1])
@@ -218,6 +224,12 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=8, help="held-out episodes (default: 8)")
     parser.add_argument("--train-episodes", type=int, default=40, help="training episodes loaded (default: 40)")
     parser.add_argument("--iterations", type=int, default=12, help="iteration part: updates per run (default: 12)")
+    parser.add_argument(
+        "--levers", help="iteration part: indices into ITERATION_LEVERS, comma-separated (default: all; 0 = default)"
+    )
+    parser.add_argument(
+        "--iteration-rewards", default="fidelity=1.0", help="iteration part: the optimised rewards (default: fidelity)"
+    )
     args = parser.parse_args()
     common = [
         "--world-model", args.world_model, "--autoencoder", args.autoencoder, "--dataset", args.dataset,
