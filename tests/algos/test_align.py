@@ -109,6 +109,44 @@ def test_resume_after_a_stop_continues_exactly(tmp_path: Path) -> None:
     assert [json.loads(line)["iteration"] for line in lines] == [1, 2, 3, 4]
 
 
+def test_an_evaluation_cut_off_by_a_kill_is_redone_once_on_resume(tmp_path: Path) -> None:
+    """A kill during the evaluation after checkpoint 2 leaves no line for it; a restart from
+    scratch after a kill during the first evaluation leaves one. Either way each evaluation is
+    in the log once, with the value the weights give."""
+    _, autoencoder = tiny_models()
+    calls: list[int] = []
+
+    def evaluate(model: WorldModel, iteration: int) -> dict[str, float]:
+        calls.append(iteration)
+        return {"checksum": float(sum(float(p.sum()) for p in model.parameters()))}
+
+    def run(out: Path, iterations: int) -> list[tuple[str, int]]:
+        model, _ = tiny_models()
+        cfg = config(iterations=iterations, eval_every=2)
+        align(cfg, model, autoencoder, conditions(), brightness_rewards(), out, evaluate=evaluate, progress=False)
+        lines = [json.loads(line) for line in (out / ALIGN_LOG_FILE).read_text().splitlines()]
+        return [(line["kind"], line["iteration"]) for line in lines]
+
+    straight = run(tmp_path / "straight", 4)
+    values = [json.loads(line) for line in (tmp_path / "straight" / ALIGN_LOG_FILE).read_text().splitlines()]
+    assert straight == [("eval", 0), ("train", 1), ("train", 2), ("eval", 2), ("train", 3), ("train", 4), ("eval", 4)]
+
+    killed = tmp_path / "killed"
+    run(killed, 2)  # then cut the evaluation after checkpoint 2 off, as a kill during it would
+    log = killed / ALIGN_LOG_FILE
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    log.write_text("".join(json.dumps(r) + "\n" for r in records if (r["kind"], r["iteration"]) != ("eval", 2)))
+    calls.clear()
+    assert run(killed, 4) == straight and calls == [2, 4]
+    resumed = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [line.get("checksum") for line in resumed] == [line.get("checksum") for line in values]
+
+    restarted = tmp_path / "restarted"
+    restarted.mkdir()
+    (restarted / ALIGN_LOG_FILE).write_text(json.dumps({"iteration": 0, "kind": "eval", "checksum": 0.0}) + "\n")
+    assert run(restarted, 4) == straight, "the cut-off run's first evaluation is not kept beside the new one"
+
+
 def test_rollout_state_candidates_share_a_state_and_follow_the_real_actions() -> None:
     model, autoencoder = tiny_models()
     producer = conditions()

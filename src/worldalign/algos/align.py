@@ -245,7 +245,12 @@ def align(
     run = _AlignRun(config, policy, out_dir, accelerator, resume)
     main = accelerator.is_main_process
     result = AlignResult(iteration=run.iteration, resumed_from=run.resumed_from)
-    log = _AlignLog(out_dir, config, run.iteration, main, progress)
+    # Before the first update; on resuming, again at the checkpoint when an evaluation is due there
+    # (a killed run may have been cut off in it: the same weights and sampling seeds give it again).
+    evaluate_first = evaluate is not None and (
+        run.iteration in (0, config.iterations) or _evaluation_due(config, run.iteration)
+    )
+    log = _AlignLog(out_dir, config, run.iteration, main, progress, redo_evaluation=evaluate_first)
 
     def evaluation(iteration: int) -> None:
         if evaluate is not None and main:
@@ -258,8 +263,8 @@ def align(
     sampler = candidate_sampler(config)
     started = time.perf_counter()
     try:
-        if run.iteration == 0:
-            evaluation(0)
+        if evaluate_first:
+            evaluation(run.iteration)
         while run.iteration < config.iterations:
             record = _iterate(run, conditions, rewards, sampler, autoencoder, instruction_encoder, relabel)
             out_of_time = _out_of_time(accelerator, config.max_seconds, time.perf_counter() - started)
@@ -274,7 +279,7 @@ def align(
                 run.checkpoint()  # after the log line: a resume never lacks the line of its iteration
             if out_of_time:
                 break
-            if config.eval_every and run.iteration % config.eval_every == 0 and run.iteration < config.iterations:
+            if _evaluation_due(config, run.iteration) and run.iteration < config.iterations:
                 evaluation(run.iteration)
         if run.iteration not in result.evaluations and run.resumed_from < run.iteration:
             evaluation(run.iteration)
@@ -335,14 +340,16 @@ class _AlignLog:
     iteration and per evaluation), TensorBoard scalars and the progress bar. Other processes
     record nothing."""
 
-    def __init__(self, out_dir: Path, config: AlignConfig, iteration: int, main: bool, progress: bool) -> None:
+    def __init__(
+        self, out_dir: Path, config: AlignConfig, iteration: int, main: bool, progress: bool, redo_evaluation: bool
+    ) -> None:
         self.path = out_dir / ALIGN_LOG_FILE
         self.writer: Any = None
         self.bar: Any = None
         if not main:
             return
         atomic_write_json(out_dir / ALIGN_CONFIG_FILE, config_to_dict(config))
-        _truncate_log(self.path, iteration)
+        _truncate_log(self.path, iteration, drop_evaluation=redo_evaluation)
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(str(out_dir / TENSORBOARD_DIR), purge_step=iteration + 1 if iteration else None)
@@ -415,9 +422,20 @@ def _append_log(path: Path, record: dict[str, Any]) -> None:
         handle.write(log_record(record) + "\n")
 
 
-def _truncate_log(path: Path, iteration: int) -> None:
-    """Drop the log lines a killed run wrote after its last checkpoint (they are redone)."""
+def _evaluation_due(config: AlignConfig, iteration: int) -> bool:
+    """Whether ``config`` evaluates after update ``iteration`` (0: before the first)."""
+    return bool(config.eval_every) and iteration % config.eval_every == 0
+
+
+def _truncate_log(path: Path, iteration: int, drop_evaluation: bool) -> None:
+    """Drop the log lines a killed run wrote after its last checkpoint ``iteration`` (they are
+    redone), and with ``drop_evaluation`` the evaluation at the checkpoint (it is redone first)."""
     if not path.exists():
         return
-    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["iteration"] <= iteration]
+
+    def kept_line(record: dict[str, Any]) -> bool:
+        at_checkpoint = record["iteration"] == iteration
+        return record["iteration"] < iteration or (at_checkpoint and not (drop_evaluation and record["kind"] == "eval"))
+
+    kept = [line for line in path.read_text().splitlines() if line and kept_line(json.loads(line))]
     atomic_write_bytes(path, "".join(line + "\n" for line in kept).encode())
