@@ -202,64 +202,72 @@ def _effect_section(entry: dict[str, Any], race: list[str] | None = None) -> lis
 
 
 def race_verdict(race: Race, main: dict[str, Any], arms: Sequence[dict[str, Any]]) -> list[str]:
-    """The speed claim ``race`` judged on the mean learning curves: the rival arm's held-out gain
-    of ``race.metric`` after its last update, and the training wall-clock the recipe (``main``)
-    takes to first reach it (linear between evaluations), as a fraction of the rival's; per
-    training seed too, and for every other arm that is not a rival (e.g. the recipe with a faster
-    sampler), shown but not judged. Judged only when the rival's gain counts (beyond both
-    spreads): without a gain there is nothing to time."""
+    """The speed claim ``race`` judged on the mean learning curves: the held-out gain of
+    ``race.metric`` both the recipe (``main``) and the rival reach (the smaller of their final
+    gains: "equal reward"), and the training wall-clock each takes to first reach it (linear
+    between evaluations); the recipe's as a fraction of the rival's, per training seed too. Every
+    other arm that is not a rival (e.g. the recipe with a faster sampler) is timed to the same
+    gain, shown but not judged. Judged only when both gains count (beyond both spreads): without
+    a gain there is nothing to time."""
     rivals = [entry for entry in arms if race.rival.items() <= arm_changes(entry).items()]
     lines = [
-        f"Race: the recipe against the arm with {_changes_text(race.rival)}, the {race.metric} both raise; the "
-        f"target: the rival's held-out gain reached in <= {race.target:.2f} of the rival's training wall-clock.",
+        f"Race: the recipe against the arm with {_changes_text(race.rival)}, on the {race.metric} both raise; "
+        "each is timed to the gain both reach (the smaller final gain); the target: the recipe there within "
+        f"{race.target:.2f} of the rival's training wall-clock.",
         "",
     ]
     if not rivals:
         return [*lines, "**Effect: not measured** (the rival arm is not run yet)."]
     # The rival that differs from the recipe's arm by the least beyond the race's own changes.
     rival = min(rivals, key=lambda entry: len(arm_changes(entry).items() ^ arm_changes(main).items()))
-    before, after = rival["curve"][0]["metrics"][race.metric], rival["curve"][-1]["metrics"][race.metric]
-    gain, rival_seconds = after["mean"] - before["mean"], rival["curve"][-1]["seconds"]
-    noise = max(after["train_std"], after["sampling_std"], before["sampling_std"])
-    level = before["mean"] + gain
+    gains = {id(entry): _final_gain(entry, race.metric) for entry in arms}
+    baseline = main["curve"][0]["metrics"][race.metric]["mean"]
+    level = baseline + min(gains[id(main)][0], gains[id(rival)][0])
+    rival_time = time_to_reach(rival["curve"], race.metric, level)
     lines += [
-        "| arm | updates | training wall-clock | held-out gain | noise | reaches the rival's gain after | "
-        "fraction of the rival's wall-clock (per training seed) | updates to the rival's gain |",
+        "| arm | updates | training wall-clock | held-out gain | noise | reaches the common gain after | "
+        "fraction of the rival's time to it (per training seed) | updates to it |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    racers = [main, *(entry for entry in arms if entry is not main and entry not in rivals)]
-    for entry in [*racers, rival]:
-        end = entry["curve"][-1]
-        first, last = entry["curve"][0]["metrics"][race.metric], end["metrics"][race.metric]
-        spread = max(last["train_std"], last["sampling_std"], first["sampling_std"])
-        timing = f"(the rival) | | {end['iteration']}"
-        if entry is not rival:
-            reached = time_to_reach(entry["curve"], race.metric, level)
+    for entry in [main, *(entry for entry in arms if entry is not main and entry not in rivals), rival]:
+        end, (gain, noise) = entry["curve"][-1], gains[id(entry)]
+        reached = time_to_reach(entry["curve"], race.metric, level)
+        updates = time_to_reach(entry["curve"], race.metric, level, clock="iteration")
+        timing = "not reached | | " if reached is None else f"{reached / 60:.1f} min | "
+        if entry is rival:
+            timing += "(the rival) | "
+        elif reached is not None and rival_time:
             per_seed = [time_to_reach(curve, race.metric, level) for curve in seed_curves(entry["curve"], race.metric)]
-            seeds = ", ".join("not reached" if t is None else f"{t / rival_seconds:.2f}" for t in per_seed)
-            timing = "not reached | " if reached is None else f"{reached / 60:.1f} min | {reached / rival_seconds:.2f} "
-            updates = time_to_reach(entry["curve"], race.metric, level, clock="iteration")
-            timing += f"({seeds}) | " + ("not reached" if updates is None else f"{updates:.0f}")
+            seeds = ", ".join("not reached" if t is None else f"{t / rival_time:.2f}" for t in per_seed)
+            timing += f"{reached / rival_time:.2f} ({seeds}) | "
         lines.append(
-            f"| {arm_label(entry)} | {end['iteration']} | {end['seconds'] / 60:.1f} min | "
-            f"{last['mean'] - first['mean']:+.4f} | {spread:.4f} | {timing} |"
+            f"| {arm_label(entry)} | {end['iteration']} | {end['seconds'] / 60:.1f} min | {gain:+.4f} | {noise:.4f} | "
+            f"{timing}{'' if updates is None else f'{updates:.0f}'} |"
         )
     lines.append("")
-    if gain <= noise:
-        return [*lines, f"**Effect: not measured** (the rival's gain {gain:+.4f} is within the noise {noise:.4f})."]
-    reached = time_to_reach(main["curve"], race.metric, level)
-    if reached is None:
-        spent = main["curve"][-1]["seconds"] / 60
-        return [*lines, f"**Effect not reproduced**: the recipe does not reach the rival's gain in {spent:.1f} min."]
-    fraction = reached / rival_seconds
+    flat = []
+    for name, entry in (("the recipe", main), ("the rival", rival)):
+        gain, noise = gains[id(entry)]
+        if gain <= noise:
+            flat.append(f"{name}'s gain {gain:+.4f} is within the noise {noise:.4f}")
+    recipe_time = time_to_reach(main["curve"], race.metric, level)
+    if flat or recipe_time is None or not rival_time:
+        return [*lines, f"**Effect: not measured** ({'; '.join(flat) or 'no common gain to time'})."]
+    fraction = recipe_time / rival_time
     met = fraction <= race.target
     verdict = "Effect reproduced" if met else "Effect not reproduced"
     return [
         *lines,
-        f"**{verdict}**: the recipe reaches the rival's gain ({gain:+.4f}) after {reached / 60:.1f} min of training, "
-        f"{fraction:.2f} of the rival's {rival_seconds / 60:.1f} min (target <= {race.target:.2f}: "
+        f"**{verdict}**: the recipe reaches the common gain ({level - baseline:+.4f}) after {recipe_time / 60:.1f} min "
+        f"of training, {fraction:.2f} of the rival's {rival_time / 60:.1f} min (target <= {race.target:.2f}: "
         f"{'met' if met else 'missed'}; {len(main['seeds'])} and {len(rival['seeds'])} training seeds).",
     ]
+
+
+def _final_gain(entry: dict[str, Any], metric: str) -> tuple[float, float]:
+    """An arm's held-out gain of ``metric`` after its last update, and the noise it must exceed."""
+    before, after = entry["curve"][0]["metrics"][metric], entry["curve"][-1]["metrics"][metric]
+    return after["mean"] - before["mean"], max(after["train_std"], after["sampling_std"], before["sampling_std"])
 
 
 def seed_curves(curve: Sequence[dict[str, Any]], metric: str) -> list[list[dict[str, Any]]]:
