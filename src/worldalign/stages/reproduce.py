@@ -70,15 +70,16 @@ class Claim:
 
 @dataclass(frozen=True)
 class Race:
-    """A claim about speed: the recipe reaches a rival arm's held-out gain in a fraction of its
-    training wall-clock (DiffusionNFT against Flow-GRPO)."""
+    """A claim about speed: the recipe reaches the held-out gain both it and a rival arm reach
+    ("equal reward") in a fraction of the rival's training wall-clock (DiffusionNFT against
+    Flow-GRPO; judged by ``results_page.race_verdict``)."""
 
     metric: str
     """The held-out metric both arms raise."""
     rival: dict[str, Any]
     """``AlignConfig`` changes that make the rival arm (run as ``reproduce ... --algo grpo``)."""
     target: float
-    """The recipe must reach the rival's final gain within this fraction of the rival's wall-clock."""
+    """The largest fraction of the rival's wall-clock to that gain the claim allows."""
 
 
 @dataclass(frozen=True)

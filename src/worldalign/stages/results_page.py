@@ -7,10 +7,13 @@ the held-out learning curve against updates and training wall-clock, and a verdi
 a whole. SWR, which trains nothing, is a comparison of context policies on the same starts
 (``stages.reproduce_swr``) with its own section. Effects without results are listed as not run.
 
-An effect can have several arms: the recipe's optimised rewards, and others run on the same recipe
-for comparison (RoboAlign-R1's distilled judge against an LPIPS-only reward); the page compares
-them in one table. Every ``results.json`` a page was written from is copied into ``results/``
-beside it, so the page can be rewritten from the repository alone.
+An effect can have several arms: the recipe, and runs with other optimised rewards or other
+training settings (RoboAlign-R1's distilled judge against an LPIPS-only reward; PersistWorld with
+8 candidates per state); an arm is its rewards and every training change from the recipe
+(``reproduce.arm_changes``), and the page compares the arms in one table. An effect that is a
+speed claim (``reproduce.Race``: DiffusionNFT against its Flow-GRPO arm) is judged by the time each
+arm takes to the gain both reach (``race_verdict``). Every ``results.json`` a page was written
+from is copied into ``results/`` beside it, so the page can be rewritten from the repository alone.
 """
 
 from __future__ import annotations
@@ -209,7 +212,7 @@ def race_verdict(race: Race, main: dict[str, Any], arms: Sequence[dict[str, Any]
     other arm that is not a rival (e.g. the recipe with a faster sampler) is timed to the same
     gain, shown but not judged. Judged only when both gains count (beyond both spreads): without
     a gain there is nothing to time."""
-    rivals = [entry for entry in arms if race.rival.items() <= arm_changes(entry).items()]
+    rivals = [entry for entry in arms if entry is not main and race.rival.items() <= arm_changes(entry).items()]
     lines = [
         f"Race: the recipe against the arm with {_changes_text(race.rival)}, on the {race.metric} both raise; "
         "each is timed to the gain both reach (the smaller final gain); the target: the recipe there within "
