@@ -194,8 +194,13 @@ def test_the_race_verdict_is_the_recipes_fraction_of_the_rivals_wall_clock(tmp_p
     assert lines[-1].startswith("**Effect reproduced**: the recipe reaches the common gain (+0.0300) after 3.3 min")
     # a rival that ends higher is timed to the recipe's final gain: 0.45 at 300 s against 250 s
     high_grpo = arm({"algorithm": "grpo"}, [(0, 0.0, base), (30, 1000.0, [0.60, 0.60])])
-    assert "(+0.0500) after 5.0 min of training, 1.20 of the rival's 4.2 min" in race_verdict(
+    assert "(+0.0500) after 5.0 min of training, 1.20 ± 0.00 (training seeds) of the rival's 4.2 min" in race_verdict(
         effect.race, nft, [nft, high_grpo])[-1]
+    # 200 s of 650 is within the target, but not with the seeds' spread (167 and 233 s)
+    close_grpo = arm({"algorithm": "grpo"}, [(0, 0.0, base), (30, 650.0, [0.43, 0.43])])
+    close = race_verdict(effect.race, nft, [nft, close_grpo])[-1]
+    assert close.startswith("**Effect not reproduced**") and "0.31 ± 0.07 (training seeds)" in close
+    assert "met on the mean, not beyond the seed spread" in close
     slow_grpo = arm({"algorithm": "grpo"}, [(0, 0.0, base), (30, 400.0, [0.43, 0.43])])
     assert "(target <= 0.33: missed;" in race_verdict(effect.race, nft, [nft, slow_grpo])[-1]
     flat_grpo = arm({"algorithm": "grpo"}, [(0, 0.0, base), (30, 400.0, [0.4005, 0.4005])])

@@ -330,7 +330,7 @@ def aggregate(curves: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
             spreads = [point["metrics"].get(f"{name}/seed_std", 0.0) for point in points]
             metrics[name] = {
                 "mean": statistics.fmean(values),
-                "train_std": _std(values),
+                "train_std": sample_std(values),
                 "sampling_std": statistics.fmean(spreads),
                 "per_seed": values,
             }
@@ -386,7 +386,7 @@ def judge_change(claim: Claim, before: float, after: float, noise: float) -> dic
     }
 
 
-def _std(values: Sequence[float]) -> float:
+def sample_std(values: Sequence[float]) -> float:
     """Sample standard deviation (0 for a single value)."""
     return statistics.stdev(values) if len(values) > 1 else 0.0
 

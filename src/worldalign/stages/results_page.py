@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from worldalign.errors import ConfigError
-from worldalign.stages.reproduce import EFFECTS, RESULTS_VERSION, Race, arm_changes
+from worldalign.stages.reproduce import EFFECTS, RESULTS_VERSION, Race, arm_changes, sample_std
 from worldalign.stages.reproduce_swr import COMPARISON_KIND, SWR_CITATION, SWR_EFFECT, SWR_TITLE
 from worldalign.utils.atomic import atomic_write_bytes
 
@@ -257,13 +257,20 @@ def race_verdict(race: Race, main: dict[str, Any], arms: Sequence[dict[str, Any]
     if flat or recipe_time is None or not rival_time:
         return [*lines, f"**Effect: not measured** ({'; '.join(flat) or 'no common gain to time'})."]
     fraction = recipe_time / rival_time
-    met = fraction <= race.target
+    per_seed = [time_to_reach(curve, race.metric, level) for curve in seed_curves(main["curve"], race.metric)]
+    # Like a change, a fraction counts only beyond the training-seed spread: every seed must get
+    # there, and the mean plus the seeds' std must stay within the target.
+    spread = sample_std([t / rival_time for t in per_seed if t is not None])
+    met = None not in per_seed and fraction + spread <= race.target
+    outcome = "met" if met else "missed" if fraction > race.target else "met on the mean, not beyond the seed spread"
+    if None in per_seed:
+        outcome = "missed: a training seed does not get there"
     verdict = "Effect reproduced" if met else "Effect not reproduced"
     return [
         *lines,
         f"**{verdict}**: the recipe reaches the common gain ({level - baseline:+.4f}) after {recipe_time / 60:.1f} min "
-        f"of training, {fraction:.2f} of the rival's {rival_time / 60:.1f} min (target <= {race.target:.2f}: "
-        f"{'met' if met else 'missed'}; {len(main['seeds'])} and {len(rival['seeds'])} training seeds).",
+        f"of training, {fraction:.2f} ± {spread:.2f} (training seeds) of the rival's {rival_time / 60:.1f} min "
+        f"(target <= {race.target:.2f}: {outcome}; {len(main['seeds'])} and {len(rival['seeds'])} training seeds).",
     ]
 
 
