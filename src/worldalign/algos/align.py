@@ -230,7 +230,8 @@ def align(
         out_dir: the run folder (checkpoints, TensorBoard, ``log.jsonl``, ``model/``).
         instruction_encoder: required for instruction-conditioned models.
         evaluate: held-out evaluation, run on the main process before the first update, every
-            ``eval_every`` iterations and at the end.
+            ``eval_every`` iterations and at the end (a resumed run first redoes the one due at
+            its checkpoint: a kill may have cut it off).
         relabel: called with fresh candidates every ``relabel_every`` iterations.
         accelerator: an ``accelerate.Accelerator`` (default: a new one; a launch with
             ``accelerate launch --num_processes N`` makes it distributed).

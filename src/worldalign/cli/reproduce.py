@@ -22,8 +22,8 @@ Effects: persistworld (DiffusionNFT on rollout states, fidelity reward; LPIPS an
 horizons), eva (Flow-GRPO on prompts, executability reward), roboalign-r1 (Flow-GRPO on prompts,
 distilled-judge reward, the teacher relabelling every 25 updates and scoring the held-out rollouts;
 --judge STUDENT replaces the shipped student), nft-vs-grpo (DiffusionNFT and, as an arm with --algo
-grpo, Flow-GRPO on the brightness reward both climb; the page times DiffusionNFT to Flow-GRPO's
-held-out gain). Each training seed runs in OUT/EFFECT/seed-S (the same
+grpo, Flow-GRPO on the brightness reward both climb; the page times each arm to the held-out gain
+both reach). Each training seed runs in OUT/EFFECT/seed-S (the same
 command resumes an interrupted run and reads finished ones back); OUT/EFFECT/results.json holds
 the held-out learning curves (mean over seeds, training-seed and sampling-seed spreads) and the
 verdict on each of the paper's claims: a change counts only beyond both spreads. --page copies
