@@ -190,7 +190,7 @@ def test_the_race_verdict_is_the_recipes_fraction_of_the_rivals_wall_clock(tmp_p
     # +0.03 is 0.43: the mean curve is there at 200 s; seed 0 two thirds of the way from 0.41 (100 s) to 0.44
     # (200 s), seed 1 a third of the way from 0.42 (200 s) to 0.45 (300 s)
     assert "| 3.3 min | 0.20 (0.17, 0.23) | 20 |" in rows[0] and rows[2].endswith("| 16.7 min | (the rival) | 30 |")
-    assert "| 3.3 min | 0.20 (0.17, 0.23) |" in rows[0] and "| 1.5 min | 0.09 (0.09, 0.09) |" in rows[1]  # 3/5 of 150 s
+    assert "| 1.5 min | 0.09 (0.09, 0.09) | 18 |" in rows[1]  # 3/5 of 150 s and of 30 updates
     assert lines[-1].startswith("**Effect reproduced**: the recipe reaches the common gain (+0.0300) after 3.3 min")
     # a rival that ends higher is timed to the recipe's final gain: 0.45 at 300 s against 250 s
     high_grpo = arm({"algorithm": "grpo"}, [(0, 0.0, base), (30, 1000.0, [0.60, 0.60])])
