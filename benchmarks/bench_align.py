@@ -179,10 +179,10 @@ ITERATION_LEVERS: dict[str, list[str]] = {
 def iteration(args: argparse.Namespace, common: list[str]) -> dict[str, Any]:
     """Seconds of a DiffusionNFT iteration per lever of ``ITERATION_LEVERS`` (module docstring, part 3)."""
     chosen = [int(index) for index in args.levers.split(",")] if args.levers else range(len(ITERATION_LEVERS))
-    levers = {name: flags for index, (name, flags) in enumerate(ITERATION_LEVERS.items()) if index in chosen}
-    logs: dict[str, list[list[dict[str, Any]]]] = {lever: [] for lever in levers}
+    levers = [(index, name, flags) for index, (name, flags) in enumerate(ITERATION_LEVERS.items()) if index in chosen]
+    logs: dict[str, list[list[dict[str, Any]]]] = {lever: [] for _, lever, _ in levers}
     for seed in range(args.seeds):
-        for index, (lever, flags) in enumerate(levers.items()):
+        for index, lever, flags in levers:  # run folders keep the lever's index in ITERATION_LEVERS
             extra = [
                 "--algo", "nft", "--conditions", "rollout-states", "--rewards", args.iteration_rewards,
                 "--seed", str(seed), "--iterations", str(args.iterations), "--eval-episodes", "1",

@@ -31,7 +31,7 @@ from worldalign.data.types import Rollout
 from worldalign.envs.recorder import record_episode
 from worldalign.rewards.decode import SHIPPED_IDM, load_idm
 from worldalign.rewards.episode_rollouts import episode_frames, episode_rollout, stack_rollouts
-from worldalign.rewards.executability import ExecutabilityReward, decode_motion, motion_penalties
+from worldalign.rewards.executability import ExecutabilityReward
 from worldalign.rewards.speed_match import SpeedMatchReward
 
 TASKS = ("reach-v3", "button-press-topdown-v3", "drawer-close-v3", "window-close-v3")
@@ -70,14 +70,13 @@ def main() -> None:
     idm = load_idm(SHIPPED_IDM)
     kinds = clips(args.seeds_per_task, args.start, args.length, tuple(idm.config.views))
     executability, speed_match = ExecutabilityReward(idm), SpeedMatchReward(idm)
-    absolute = {kind: executability(clip)["executability"] for kind, clip in kinds.items()}
+    scored = {kind: executability(clip) for kind, clip in kinds.items()}  # the reward and each penalty
+    absolute = {kind: terms["executability"] for kind, terms in scored.items()}
     matched = {kind: speed_match(clip)["speed_match"] for kind, clip in kinds.items()}
-    penalties = {}
-    for kind, clip in kinds.items():
-        motion = decode_motion(idm, clip, executability.config, executability.trajectory)
-        penalties[kind] = motion_penalties(
-            motion.decoded.actions, smooth_dims=executability.config.smooth_dims, end_effector=motion.end_effector
-        )
+    penalties = {
+        kind: {name: terms[f"executability/{name}"] for name in ("velocity", "acceleration", "jerk")}
+        for kind, terms in scored.items()
+    }
     weights = executability.config.weights
 
     def per_unit_speed(kind: str, floor: float) -> Tensor:

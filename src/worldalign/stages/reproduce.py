@@ -16,6 +16,7 @@ counts only when it exceeds both spreads. ``stages.results_page`` turns the JSON
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import statistics
@@ -237,16 +238,21 @@ def arm_changes(results: dict[str, Any]) -> dict[str, Any]:
     that differs from the recipe run with no changes. A field an older ``results.json`` lacks
     had its default then, so it is no change. Two runs with equal rewards and equal changes are
     the same arm (a rerun replaces the older)."""
-    effect = EFFECTS[results["effect"]]
-    unchanged = ReproduceSetup(world_model=Path(), autoencoder=Path(), dataset=Path(), out=Path(), seeds=(0,))
-    setup, config = recipe(effect, unchanged, seed=0)
-    reference = _flat({"setup": config_to_dict(setup), "config": config_to_dict(config)})
+    reference = _recipe_fields(results["effect"])
     found = _flat(results["recipe"])
     return {
         name.split(".", 1)[1]: value
         for name, value in sorted(found.items())
         if name.split(".")[-1] not in NOT_ARM_FIELDS and name in reference and value != reference[name]
     }
+
+
+@functools.cache
+def _recipe_fields(effect: str) -> dict[str, Any]:
+    """``effect``'s recipe with no changes, as ``results.json`` stores it, flattened (``_flat``)."""
+    unchanged = ReproduceSetup(world_model=Path(), autoencoder=Path(), dataset=Path(), out=Path(), seeds=(0,))
+    setup, config = recipe(EFFECTS[effect], unchanged, seed=0)
+    return _flat({"setup": config_to_dict(setup), "config": config_to_dict(config)})
 
 
 def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -353,7 +359,7 @@ def verdicts(curve: list[dict[str, Any]], claims: Sequence[Claim]) -> list[dict[
             judged.append({"metric": claim.metric, "measured": False})
             continue
         before, after = first[claim.metric], last[claim.metric]
-        noise = max(after["train_std"], after["sampling_std"], before["sampling_std"])
+        noise = change_noise(before, after)
         judged.append(
             {
                 "metric": claim.metric,
@@ -363,6 +369,12 @@ def verdicts(curve: list[dict[str, Any]], claims: Sequence[Claim]) -> list[dict[
             }
         )
     return judged
+
+
+def change_noise(before: dict[str, Any], after: dict[str, Any]) -> float:
+    """The spread a change of one metric (``aggregate``'s entries) must exceed to count: the
+    training-seed spread after, and the sampling-seed spread before and after."""
+    return max(after["train_std"], after["sampling_std"], before["sampling_std"])
 
 
 def judge_change(claim: Claim, before: float, after: float, noise: float) -> dict[str, Any]:

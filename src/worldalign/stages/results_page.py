@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from worldalign.errors import ConfigError
-from worldalign.stages.reproduce import EFFECTS, RESULTS_VERSION, Race, arm_changes, sample_std
+from worldalign.stages.reproduce import EFFECTS, RESULTS_VERSION, Race, arm_changes, change_noise, sample_std
 from worldalign.stages.reproduce_swr import COMPARISON_KIND, SWR_CITATION, SWR_EFFECT, SWR_TITLE
 from worldalign.utils.atomic import atomic_write_bytes
 
@@ -65,8 +65,8 @@ def arm_label(results: dict[str, Any]) -> str:
     e.g. ``fidelity=1.0`` in backticks, then ``, metric_weights {"lpips": 1.0}, group_size 8``."""
     setup = results["recipe"]["setup"]
     options = sorted((setup.get("reward_options") or {}).items())
-    changes = sorted(arm_changes(results).items())
-    return f"`{setup['rewards']}`" + "".join(f", {key} {json.dumps(value)}" for key, value in [*options, *changes])
+    differences = dict([*options, *sorted(arm_changes(results).items())])
+    return f"`{setup['rewards']}`" + (f", {_changes_text(differences)}" if differences else "")
 
 
 def is_recipe_arm(results: dict[str, Any]) -> bool:
@@ -222,25 +222,27 @@ def race_verdict(race: Race, main: dict[str, Any], arms: Sequence[dict[str, Any]
     if not rivals:
         return [*lines, "**Effect: not measured** (the rival arm is not run yet)."]
     # The rival that differs from the recipe's arm by the least beyond the race's own changes.
-    rival = min(rivals, key=lambda entry: len(arm_changes(entry).items() ^ arm_changes(main).items()))
-    gains = {id(entry): _final_gain(entry, race.metric) for entry in arms}
+    main_changes = arm_changes(main).items()
+    rival = min(rivals, key=lambda entry: len(arm_changes(entry).items() ^ main_changes))
+    (main_gain, main_noise), (rival_gain, rival_noise) = _final_gain(main, race.metric), _final_gain(rival, race.metric)
     baseline = main["curve"][0]["metrics"][race.metric]["mean"]
-    level = baseline + min(gains[id(main)][0], gains[id(rival)][0])
+    level = baseline + min(main_gain, rival_gain)
     rival_time = time_to_reach(rival["curve"], race.metric, level)
     lines += [
         "| arm | updates | training wall-clock | held-out gain | noise | reaches the common gain after | "
         "fraction of the rival's time to it (per training seed) | updates to it |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for entry in [main, *(entry for entry in arms if entry is not main and entry not in rivals), rival]:
-        end, (gain, noise) = entry["curve"][-1], gains[id(entry)]
+    others = [entry for entry in arms if entry is not main and all(entry is not r for r in rivals)]
+    for entry in [main, *others, rival]:
+        end, (gain, noise) = entry["curve"][-1], _final_gain(entry, race.metric)
         reached = time_to_reach(entry["curve"], race.metric, level)
         updates = time_to_reach(entry["curve"], race.metric, level, clock="iteration")
         timing = "not reached | | " if reached is None else f"{reached / 60:.1f} min | "
         if entry is rival:
             timing += "(the rival) | "
         elif reached is not None and rival_time:
-            per_seed = [time_to_reach(curve, race.metric, level) for curve in seed_curves(entry["curve"], race.metric)]
+            per_seed = _seed_times(entry, race.metric, level)
             seeds = ", ".join("not reached" if t is None else f"{t / rival_time:.2f}" for t in per_seed)
             timing += f"{reached / rival_time:.2f} ({seeds}) | "
         lines.append(
@@ -248,16 +250,16 @@ def race_verdict(race: Race, main: dict[str, Any], arms: Sequence[dict[str, Any]
             f"{timing}{'' if updates is None else f'{updates:.0f}'} |"
         )
     lines.append("")
-    flat = []
-    for name, entry in (("the recipe", main), ("the rival", rival)):
-        gain, noise = gains[id(entry)]
-        if gain <= noise:
-            flat.append(f"{name}'s gain {gain:+.4f} is within the noise {noise:.4f}")
+    flat = [
+        f"{name}'s gain {gain:+.4f} is within the noise {noise:.4f}"
+        for name, gain, noise in (("the recipe", main_gain, main_noise), ("the rival", rival_gain, rival_noise))
+        if gain <= noise
+    ]
     recipe_time = time_to_reach(main["curve"], race.metric, level)
     if flat or recipe_time is None or not rival_time:
         return [*lines, f"**Effect: not measured** ({'; '.join(flat) or 'no common gain to time'})."]
     fraction = recipe_time / rival_time
-    per_seed = [time_to_reach(curve, race.metric, level) for curve in seed_curves(main["curve"], race.metric)]
+    per_seed = _seed_times(main, race.metric, level)
     # Like a change, a fraction counts only beyond the training-seed spread: every seed must get
     # there, and the mean plus the seeds' std must stay within the target.
     spread = sample_std([t / rival_time for t in per_seed if t is not None])
@@ -277,7 +279,7 @@ def race_verdict(race: Race, main: dict[str, Any], arms: Sequence[dict[str, Any]
 def _final_gain(entry: dict[str, Any], metric: str) -> tuple[float, float]:
     """An arm's held-out gain of ``metric`` after its last update, and the noise it must exceed."""
     before, after = entry["curve"][0]["metrics"][metric], entry["curve"][-1]["metrics"][metric]
-    return after["mean"] - before["mean"], max(after["train_std"], after["sampling_std"], before["sampling_std"])
+    return after["mean"] - before["mean"], change_noise(before, after)
 
 
 def seed_curves(curve: Sequence[dict[str, Any]], metric: str) -> list[list[dict[str, Any]]]:
@@ -291,6 +293,12 @@ def seed_curves(curve: Sequence[dict[str, Any]], metric: str) -> list[list[dict[
         ]
         for index in range(seeds)
     ]
+
+
+def _seed_times(entry: dict[str, Any], metric: str, level: float) -> list[float | None]:
+    """The training seconds at which each training seed of ``entry`` first reaches ``level`` of
+    ``metric`` (``time_to_reach`` on its ``seed_curves``)."""
+    return [time_to_reach(curve, metric, level) for curve in seed_curves(entry["curve"], metric)]
 
 
 def time_to_reach(
