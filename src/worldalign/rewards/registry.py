@@ -39,6 +39,7 @@ _BUILTIN: dict[str, str] = {
     "judge_teacher": "worldalign.rewards.judge:make_teacher_judge_reward",
     "brightness": "worldalign.rewards.brightness:make_brightness_reward",
     "motion_match": "worldalign.rewards.motion_match:make_motion_match_reward",
+    "placebo": "worldalign.rewards.placebo:make_placebo_reward",
     "speed_match": "worldalign.rewards.speed_match:make_speed_match_reward",
     "success": "worldalign.rewards.success:make_success_reward",
 }
