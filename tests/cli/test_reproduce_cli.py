@@ -23,6 +23,7 @@ from worldalign.stages.reproduce import (
     aggregate,
     arm_changes,
     recipe,
+    relative_text,
     verdicts,
 )
 from worldalign.stages.results_page import (
@@ -255,6 +256,18 @@ def test_a_change_counts_only_beyond_both_spreads() -> None:
     (worse,) = verdicts(aggregate(curve({0: ([1.0] * 3, 0.01), 10: ([0.8, 0.81, 0.79], 0.01)})), [guard])
     (noisy,) = verdicts(aggregate(curve({0: ([1.0] * 3, 0.01), 10: ([0.99, 1.0, 1.01], 0.01)})), [guard])
     assert not worse["meets_target"] and noisy["meets_target"]
+
+
+def test_from_a_zero_baseline_a_gain_meets_a_relative_target_and_a_loss_breaks_a_guard() -> None:
+    """RoboAlign-R1's Manipulation Success starts at 0 on the teacher's scale: no ratio exists."""
+    improve = Claim("m", "m", "paper", 0.075)
+    (gain,) = verdicts(aggregate(curve({0: ([0.0] * 3, 0.0), 10: ([0.8, 0.81, 0.79], 0.01)})), [improve])
+    (flat,) = verdicts(aggregate(curve({0: ([0.0] * 3, 0.0), 10: ([0.0] * 3, 0.0)})), [improve])
+    assert gain["meets_target"] and gain["relative"] is None and relative_text(gain) == "from 0"
+    assert not flat["meets_target"] and relative_text(flat) == "+0.0%"
+    guard = Claim("m", "guard", "paper", None, lower_is_better=True)
+    (worse,) = verdicts(aggregate(curve({0: ([0.0] * 3, 0.0), 10: ([0.5, 0.5, 0.5], 0.01)})), [guard])
+    assert not worse["meets_target"] and worse["improvement"] is None
 
 
 def test_results_from_something_else_are_refused(tmp_path: Path) -> None:

@@ -214,6 +214,7 @@ def _run_swr(args: argparse.Namespace) -> int:
 
 
 def _print_verdicts(results: dict[str, Any]) -> None:
+    from worldalign.stages.reproduce import relative_text
     from worldalign.stages.results_page import verdict_word
 
     claims = {claim["metric"]: claim for claim in results["claims"]}
@@ -221,7 +222,7 @@ def _print_verdicts(results: dict[str, Any]) -> None:
         if verdict["measured"]:
             print(
                 f"  {claims[verdict['metric']]['label']}: {verdict['before']:.4f} -> {verdict['after']:.4f} "
-                f"({verdict['relative']:+.1%}; noise {verdict['noise']:.4f}; "
+                f"({relative_text(verdict)}; noise {verdict['noise']:.4f}; "
                 f"{'counts' if verdict['exceeds_noise'] else 'within the noise'}; "
                 f"{verdict_word(claims[verdict['metric']], verdict['meets_target'])})"
             )

@@ -380,9 +380,13 @@ def change_noise(before: dict[str, Any], after: dict[str, Any]) -> float:
 def judge_change(claim: Claim, before: float, after: float, noise: float) -> dict[str, Any]:
     """A change of ``claim``'s metric from ``before`` to ``after`` judged against ``noise`` (the
     largest spread it must exceed): the change, relative and as an improvement, whether it counts,
-    and whether it meets the target (a guard: no change beyond the noise for the worse)."""
+    and whether it meets the target (a guard: no change beyond the noise for the worse).
+
+    From a zero baseline every change is infinitely large relative to it: a gain beyond the noise
+    meets any relative target, a loss breaks it, and ``relative``/``improvement`` are stored as
+    None (JSON has no infinity; ``relative_text`` writes "from 0")."""
     change = after - before
-    relative = change / abs(before) if before else math.nan
+    relative = change / abs(before) if before else math.copysign(math.inf, change) if change else 0.0
     improvement = -relative if claim.lower_is_better else relative
     exceeds = abs(change) > noise
     meets = not (exceeds and improvement < 0) if claim.target is None else exceeds and improvement >= claim.target
@@ -390,12 +394,18 @@ def judge_change(claim: Claim, before: float, after: float, noise: float) -> dic
         "before": before,
         "after": after,
         "change": change,
-        "relative": relative,
-        "improvement": improvement,
+        "relative": relative if math.isfinite(relative) else None,
+        "improvement": improvement if math.isfinite(improvement) else None,
         "noise": noise,
         "exceeds_noise": bool(exceeds),
         "meets_target": bool(meets),
     }
+
+
+def relative_text(verdict: dict[str, Any]) -> str:
+    """A judged change relative to its baseline, as a signed percentage ("from 0" when the
+    baseline is zero)."""
+    return "from 0" if verdict["relative"] is None else f"{verdict['relative']:+.1%}"
 
 
 def sample_std(values: Sequence[float]) -> float:

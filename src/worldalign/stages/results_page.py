@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from worldalign.errors import ConfigError
-from worldalign.stages.reproduce import EFFECTS, RESULTS_VERSION, Race, arm_changes, change_noise, sample_std
+from worldalign.stages.reproduce import (
+    EFFECTS,
+    RESULTS_VERSION,
+    Race,
+    arm_changes,
+    change_noise,
+    relative_text,
+    sample_std,
+)
 from worldalign.stages.reproduce_swr import COMPARISON_KIND, SWR_CITATION, SWR_EFFECT, SWR_TITLE
 from worldalign.utils.atomic import atomic_write_bytes
 
@@ -157,7 +165,7 @@ def _arms_table(arms: Sequence[dict[str, Any]]) -> list[str]:
                 cells.append("not measured")
                 continue
             mark = "*" if verdict["exceeds_noise"] else ""
-            cells.append(f"{verdict['after']:.4f} ({verdict['relative']:+.1%}{mark})")
+            cells.append(f"{verdict['after']:.4f} ({relative_text(verdict)}{mark})")
         recipe = " (the recipe)" if is_recipe_arm(entry) else ""
         iterations = entry["curve"][-1]["iteration"] if entry["curve"] else 0
         lines.append(f"| {arm_label(entry)}{recipe} | {iterations} | {entry['seeds']} | " + " | ".join(cells) + " |")
@@ -375,7 +383,7 @@ def _verdict_rows(entry: dict[str, Any], before: Callable[[str], str], after: Ca
         met = verdict_word(claim, verdict["meets_target"], emphasis="**")
         rows.append(
             f"| {claim['label']} | {claim['paper']} | {before(claim['metric'])} | {after(claim['metric'])} | "
-            f"{verdict['relative']:+.1%} | {'yes' if verdict['exceeds_noise'] else 'no'} | {target}{met} |"
+            f"{relative_text(verdict)} | {'yes' if verdict['exceeds_noise'] else 'no'} | {target}{met} |"
         )
     return rows
 
