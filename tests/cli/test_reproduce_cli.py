@@ -3,6 +3,7 @@ beyond both spreads, and the results page is regenerated from the JSON files."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -134,6 +135,19 @@ def test_an_arm_is_its_rewards_and_every_training_change_from_the_recipe(tmp_pat
     del older["recipe"]["config"]["bf16"]  # written before the field existed: it had its default
     assert arm_changes(older) == {}
     assert main_arm([wider, the_recipe]) is the_recipe and main_arm([wider]) is wider
+
+
+def test_the_kl_weight_reaches_the_recipes_algorithm(tmp_path: Path) -> None:
+    """``reproduce --kl`` sets the KL of whichever algorithm the arm trains, nothing else."""
+    for effect, algorithm in (("persistworld", "nft"), ("eva", "grpo")):
+        changed = ReproduceSetup(
+            world_model=Path("wm"), autoencoder=Path("ae"), dataset=Path("data"), out=tmp_path,
+            config_changes={"kl_coef": 0.5},
+        )  # fmt: skip
+        _, config = recipe(EFFECTS[effect], changed, seed=0)
+        assert config.algorithm == algorithm and getattr(config, algorithm).kl_coef == 0.5
+        _, unchanged = recipe(EFFECTS[effect], dataclasses.replace(changed, config_changes={}), seed=0)
+        assert dataclasses.replace(config, **{algorithm: getattr(unchanged, algorithm)}) == unchanged
 
 
 def test_nft_is_raced_against_its_grpo_arm_on_the_page(runs: dict[str, Path], tmp_path: Path) -> None:

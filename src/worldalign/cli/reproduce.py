@@ -72,6 +72,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     recipe.add_argument(
         "--lr", type=float, help="learning rate after the warmup (default: the algorithm's, 3e-5 grpo, 1e-5 nft)"
     )
+    recipe.add_argument(
+        "--kl", type=float, help="weight of the KL to the pretrained model (default: the algorithm's, 0.04 grpo, 0 nft)"
+    )
     recipe.add_argument("--group-size", type=int, help="candidates per condition")
     recipe.add_argument("--conditions-per-iteration", type=int, help="conditions per update")
     recipe.add_argument("--rewards", help="optimised rewards, name=weight pairs")
@@ -123,6 +126,7 @@ def _changes(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         "iterations": args.iterations,
         "eval_every": args.eval_every,
         "learning_rate": args.lr,
+        "kl_coef": args.kl,
         "group_size": args.group_size,
         "conditions_per_iteration": args.conditions_per_iteration,
         "sampling_steps": args.sampling_steps,
@@ -135,7 +139,7 @@ def _changes(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 SWR_OPTIONS = ("eval_episodes", "eval_horizon", "eval_seeds", "window", "context_frames", "sampling_steps")
 """The recipe options ``reproduce swr`` reads."""
 _ALIGN_ONLY = (
-    "iterations", "eval_every", "lr", "group_size", "conditions_per_iteration", "rewards", "max_train_episodes",
+    "iterations", "eval_every", "lr", "kl", "group_size", "conditions_per_iteration", "rewards", "max_train_episodes",
     "horizon", "max_prefix_chunks", "max_continuation_chunks", "fidelity_metrics", "checkpoint_every", "judge", "idm",
     "bf16", "algo",
 )  # fmt: skip

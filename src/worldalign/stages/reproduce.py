@@ -210,6 +210,10 @@ class ReproduceSetup:
     """``AlignConfig`` fields that replace the recipe's (e.g. ``iterations``, ``learning_rate``)."""
 
 
+ALGORITHM_FIELDS = ("kl_coef",)
+"""Recipe changes that set a field of the algorithm's own config (``AlignConfig.nft`` or ``.grpo``)."""
+
+
 def recipe(effect: Effect, where: ReproduceSetup, seed: int) -> tuple[AlignSetup, AlignConfig]:
     """The alignment of ``effect`` for training seed ``seed``, with ``where``'s changes."""
     fields = {**effect.setup, **where.setup_changes}
@@ -220,7 +224,12 @@ def recipe(effect: Effect, where: ReproduceSetup, seed: int) -> tuple[AlignSetup
         out=where.out / effect.name / f"seed-{seed}",
         **fields,
     )
-    config = dataclasses.replace(AlignConfig(), **{**effect.config, **where.config_changes, "seed": seed})
+    changes = {**effect.config, **where.config_changes, "seed": seed}
+    per_algorithm = {name: changes.pop(name) for name in ALGORITHM_FIELDS if name in changes}
+    config = dataclasses.replace(AlignConfig(), **changes)
+    if per_algorithm:  # e.g. the KL weight: a field of the recipe's algorithm's own config
+        section = dataclasses.replace(getattr(config, config.algorithm), **per_algorithm)
+        config = dataclasses.replace(config, **{config.algorithm: section})
     # The recipe names its learning rate (the algorithm's default when none is given).
     config = dataclasses.replace(config, learning_rate=config.peak_learning_rate)
     if config.relabel_every and "judge" not in parse_reward_spec(setup.rewards):
