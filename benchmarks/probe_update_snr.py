@@ -21,18 +21,13 @@ import itertools
 from pathlib import Path
 
 import torch
+from _probe_setup import rollout_state_probe
 from torch import Tensor
 
 from worldalign.algos.advantages import group_advantages
-from worldalign.algos.conditions import EpisodePool, RolloutStateConditions
 from worldalign.algos.flow_grpo import grpo_step_loss
 from worldalign.configs.align import FlowGRPOConfig
-from worldalign.data.clips import split_episodes
-from worldalign.data.lerobot_reader import LeRobotDataset
 from worldalign.rewards.registry import build_rewards
-from worldalign.runs.loading import load_autoencoder, load_world_model_run
-from worldalign.runs.side_files import scratch_instruction_cache
-from worldalign.sampling.context_policies import SlidingWindowReencode
 from worldalign.sampling.samplers import FlowSDESampler
 
 
@@ -46,25 +41,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=123)
     args = parser.parse_args()
 
-    from worldalign.models.text.instruction_encoder import InstructionEncoder
-
-    run = load_world_model_run(args.world_model, torch.device("cpu"))
-    policy = run.model.eval()
-    autoencoder = load_autoencoder(args.autoencoder)
-    dataset = LeRobotDataset(args.dataset)
-    train, _ = split_episodes(dataset.task_names, held_out_fraction=0.1)
-    views = tuple(dataset.views)
-    pool = EpisodePool(
-        episodes=list(dataset.iter_episodes(train, views)),
-        indices=train,
-        views=views,
-        normalizer=run.normalizer,
-        fps=dataset.fps,
-    )
-    instructions = None
-    if run.instruction_encoder is not None:  # a copy of the cache: the model folder is never written
-        instructions = InstructionEncoder(scratch_instruction_cache(run.model_dir))
-    conditions = RolloutStateConditions(pool, 2, 3, 2, SlidingWindowReencode(6))
+    probe = rollout_state_probe(args.world_model, args.autoencoder, args.dataset)
+    policy, conditions = probe.policy, probe.conditions
     rewards = build_rewards(args.rewards)
     parameters = [p for p in policy.parameters() if p.requires_grad]
     generator = torch.Generator().manual_seed(args.seed)
@@ -78,7 +56,8 @@ def main() -> None:
     def step_gradients() -> Tensor:
         """``(steps, P)``: each denoising step's policy gradient, summed over the chunks."""
         with torch.no_grad():
-            batch = conditions.sample(policy, autoencoder, 4, 4, FlowSDESampler(steps=10), generator, instructions)
+            sampler = FlowSDESampler(steps=10)
+            batch = conditions.sample(policy, probe.autoencoder, 4, 4, sampler, generator, probe.instructions)
             total = rewards(batch.rollout).total
         spread = float(total.view(-1, 4).std(dim=1).mean())
         print(f"batch: {len(batch.chunks)} chunk(s), reward {float(total.mean()):.4f}, within-group std {spread:.4f}")
@@ -95,7 +74,7 @@ def main() -> None:
     norms = grads.norm(dim=2).mean(dim=0)
     print("\ndenoising step (0 = t=1, pure noise) | mean |gradient| | cross-batch cosine")
     for step in range(grads.shape[1]):
-        print(f"  {step} | {float(norms[step]):9.3g} | {_cosines(grads[:, step])}")
+        print(f"  {step} | {float(norms[step]):9.3g} | {cosines(grads[:, step])}")
     steps = grads.shape[1]
     index = torch.arange(steps)
     weightings = {
@@ -107,10 +86,10 @@ def main() -> None:
     }
     print("\nwhole update, cross-batch cosine of the gradients (mean ± s.e. over pairs):")
     for name, weights in weightings.items():
-        print(f"  {name}: {_cosines((grads * weights[None, :, None]).sum(dim=1))}")
+        print(f"  {name}: {cosines((grads * weights[None, :, None]).sum(dim=1))}")
 
 
-def _cosines(gradients: Tensor) -> str:
+def cosines(gradients: Tensor) -> str:
     """Mean ± standard error of the cosine between every pair of rows of ``gradients (N, P)``."""
     unit = gradients / gradients.norm(dim=1, keepdim=True)
     pairs = torch.tensor([float(unit[i] @ unit[j]) for i, j in itertools.combinations(range(len(unit)), 2)])
