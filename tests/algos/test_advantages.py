@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from worldalign.algos.advantages import group_advantages, optimality_probability
+from worldalign.algos.advantages import group_advantages, optimality_probability, within_group_std
 from worldalign.errors import ConfigError
 
 
@@ -39,6 +39,16 @@ def test_uninformative_groups_give_zeros() -> None:
     assert advantages[3:].ne(0).all()
     assert group_advantages(torch.tensor([2.0, 5.0]), 1).eq(0).all()  # groups of one
     assert group_advantages(torch.full((4,), float("nan")), 2).eq(0).all()
+
+
+def test_within_group_std_is_the_mean_spread_of_the_groups_it_can_measure() -> None:
+    rewards = torch.tensor([1.0, 3.0, 0.0, 0.0, 2.0, 4.0, 5.0, float("nan"), float("nan")])
+    first, second = math.sqrt(14 / 9), math.sqrt(8 / 3)  # [1, 3, 0] and [0, 2, 4]; [5] has no spread
+    assert within_group_std(rewards, 3) == pytest.approx((first + second) / 2)
+    assert within_group_std(rewards * 100 + 7, 3) == pytest.approx(100 * (first + second) / 2)
+    assert math.isnan(within_group_std(torch.tensor([1.0, float("nan")]), 2))
+    with pytest.raises(ConfigError, match="groups of group_size=4"):
+        within_group_std(torch.zeros(6), 4)
 
 
 def test_bad_batch_raises() -> None:

@@ -90,6 +90,10 @@ def test_a_brightness_reward_makes_rollouts_brighter(algorithm: str, tmp_path: P
     lines = [json.loads(line) for line in (tmp_path / ALIGN_LOG_FILE).read_text().splitlines()]
     assert [line["iteration"] for line in lines if line["kind"] == "train"] == [1, 2, 3, 4, 5, 6]
     assert all("reward/brightness" in line and "time/iteration_s" in line for line in lines if line["kind"] == "train")
+    # Brightness is the only reward, with weight 1: its spread within groups is the total's, and > 0.
+    train = [line for line in lines if line["kind"] == "train"]
+    spreads = [(line["reward/brightness/group_std"], line["reward/total/group_std"]) for line in train]
+    assert all(term == pytest.approx(total) and total > 0 for term, total in spreads)
     assert all(line["sync/weight_checksum_spread"] == 0.0 for line in lines if "sync/weight_checksum_spread" in line)
 
 

@@ -24,6 +24,27 @@ def group_advantages(rewards: Tensor, group_size: int, *, eps: float = 1e-4) -> 
     scored rewards are all equal, carries no signal and gets zeros. Computed in float64, returned
     in the rewards' dtype.
     """
+    grouped, scored, count, centred, std = _group_moments(rewards, group_size)
+    highest = torch.where(scored, grouped, torch.full_like(grouped, -torch.inf)).amax(dim=1, keepdim=True)
+    lowest = torch.where(scored, grouped, torch.full_like(grouped, torch.inf)).amin(dim=1, keepdim=True)
+    informative = (count >= 2) & (highest > lowest)
+    advantages = torch.where(informative & scored, centred / (std + eps), torch.zeros_like(grouped))
+    return advantages.reshape(-1).to(rewards.dtype)
+
+
+def within_group_std(rewards: Tensor, group_size: int) -> float:
+    """Mean over groups of the population std of their scored rewards (groups with fewer than two
+    scored samples left out; NaN if none has two): how far the reward tells one condition's
+    candidates apart, the scale that ``group_advantages`` divides away. A reward whose spread is
+    tiny next to its noise still gets advantages of full size (docs/benchmarks.md: the placebo)."""
+    _, _, count, _, std = _group_moments(rewards, group_size)
+    kept = count.squeeze(1) >= 2
+    return float(std.squeeze(1)[kept].mean()) if bool(kept.any()) else float("nan")
+
+
+def _group_moments(rewards: Tensor, group_size: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``(grouped, scored, count, centred, std)`` of ``(N,)`` rewards in groups of ``group_size``
+    (float64, NaN rewards left out of the mean and the population std)."""
     if rewards.ndim != 1:
         raise ConfigError(f"rewards must be a (N,) vector, got shape {tuple(rewards.shape)}")
     if group_size < 1 or rewards.shape[0] % group_size != 0:
@@ -38,11 +59,7 @@ def group_advantages(rewards: Tensor, group_size: int, *, eps: float = 1e-4) -> 
     mean = values.sum(dim=1, keepdim=True) / count.clamp(min=1)
     centred = torch.where(scored, grouped - mean, torch.zeros_like(grouped))
     std = (centred.square().sum(dim=1, keepdim=True) / count.clamp(min=1)).sqrt()
-    highest = torch.where(scored, grouped, torch.full_like(grouped, -torch.inf)).amax(dim=1, keepdim=True)
-    lowest = torch.where(scored, grouped, torch.full_like(grouped, torch.inf)).amin(dim=1, keepdim=True)
-    informative = (count >= 2) & (highest > lowest)
-    advantages = torch.where(informative & scored, centred / (std + eps), torch.zeros_like(grouped))
-    return advantages.reshape(-1).to(rewards.dtype)
+    return grouped, scored, count, centred, std
 
 
 def optimality_probability(advantages: Tensor, clip: float) -> Tensor:

@@ -43,7 +43,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from worldalign.algos.advantages import group_advantages
+from worldalign.algos.advantages import group_advantages, within_group_std
 from worldalign.algos.conditions import Conditions, InstructionEmbedder
 from worldalign.algos.diffusion_nft import nft_update
 from worldalign.algos.flow_grpo import grpo_update
@@ -327,7 +327,8 @@ def _iterate(
     else:
         stats = nft_update(run, config.nft, batch, advantages, bf16=config.bf16)
     run.iteration += 1
-    record = _gathered_scalars(accelerator, scored.log_scalars())
+    scalars = {**scored.log_scalars(), **_group_spreads(scored, rewards.names, config.group_size)}
+    record = _gathered_scalars(accelerator, scalars)
     record.update({f"train/{name}": value for name, value in stats.items()})
     record["time/sampling_s"] = sampled - began
     record["time/iteration_s"] = time.perf_counter() - began
@@ -406,6 +407,13 @@ def _out_of_time(accelerator: Any, budget: float, elapsed: float) -> bool:
         return False
     spent = torch.tensor([float(elapsed > budget)], device=accelerator.device)
     return bool(accelerator.gather(spent)[0] > 0) if accelerator.num_processes > 1 else bool(spent[0] > 0)
+
+
+def _group_spreads(scored: RewardOutput, names: list[str], group_size: int) -> dict[str, float]:
+    """``reward/<name>/group_std``: how far the total and each reward tell a condition's candidates
+    apart (``within_group_std``), the scale the advantages divide away."""
+    values = {"total": scored.total, **{name: scored.terms[name] for name in names}}
+    return {f"reward/{name}/group_std": within_group_std(v.cpu(), group_size) for name, v in values.items()}
 
 
 def _gathered_scalars(accelerator: Any, scalars: dict[str, float]) -> dict[str, float]:
