@@ -1,11 +1,14 @@
-"""What the update probes share: the align loop's rollout-state conditions of a world model."""
+"""What the update probes share: the align loop's rollout-state conditions of a world model, and
+the cross-batch cosine that measures the share of signal in an update's gradient."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import Tensor
 
 from worldalign.algos.conditions import RolloutStateConditions
 from worldalign.data.clips import split_episodes, spread_evenly
@@ -48,3 +51,11 @@ def rollout_state_probe(
         conditions=RolloutStateConditions(pool, 2, 3, 2, SlidingWindowReencode(6)),
         instructions=instructions,
     )
+
+
+def cosines(gradients: Tensor) -> str:
+    """Mean ± standard error of the cosine between every pair of rows of ``gradients (N, P)``."""
+    unit = gradients / gradients.norm(dim=1, keepdim=True)
+    pairs = torch.tensor([float(unit[i] @ unit[j]) for i, j in itertools.combinations(range(len(unit)), 2)])
+    return f"{float(pairs.mean()):+.4f} ± {float(pairs.std() / len(pairs) ** 0.5):.4f}"
+

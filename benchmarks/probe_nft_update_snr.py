@@ -22,8 +22,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from _probe_setup import rollout_state_probe
-from probe_update_snr import cosines
+from _probe_setup import cosines, rollout_state_probe
 from torch import Tensor
 
 from worldalign.algos.advantages import group_advantages, optimality_probability

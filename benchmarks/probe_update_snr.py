@@ -17,11 +17,10 @@ largest), with the within-group spread of the reward that the advantages normali
 from __future__ import annotations
 
 import argparse
-import itertools
 from pathlib import Path
 
 import torch
-from _probe_setup import rollout_state_probe
+from _probe_setup import cosines, rollout_state_probe
 from torch import Tensor
 
 from worldalign.algos.advantages import group_advantages
@@ -87,13 +86,6 @@ def main() -> None:
     print("\nwhole update, cross-batch cosine of the gradients (mean ± s.e. over pairs):")
     for name, weights in weightings.items():
         print(f"  {name}: {cosines((grads * weights[None, :, None]).sum(dim=1))}")
-
-
-def cosines(gradients: Tensor) -> str:
-    """Mean ± standard error of the cosine between every pair of rows of ``gradients (N, P)``."""
-    unit = gradients / gradients.norm(dim=1, keepdim=True)
-    pairs = torch.tensor([float(unit[i] @ unit[j]) for i, j in itertools.combinations(range(len(unit)), 2)])
-    return f"{float(pairs.mean()):+.4f} ± {float(pairs.std() / len(pairs) ** 0.5):.4f}"
 
 
 if __name__ == "__main__":

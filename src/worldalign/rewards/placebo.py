@@ -40,7 +40,8 @@ class PlaceboReward:
 
     @torch.no_grad()
     def __call__(self, rollout: Rollout) -> dict[str, Tensor]:
-        values = [content_hash_uniform(sample) for sample in rollout.frames]
+        frames = rollout.frames.detach().to("cpu", torch.float32)  # one copy for the whole batch
+        values = [content_hash_uniform(sample) for sample in frames]
         return {self.name: torch.tensor(values, dtype=torch.float32, device=rollout.frames.device)}
 
 

@@ -395,7 +395,10 @@ def judge_change(claim: Claim, before: float, after: float, noise: float) -> dic
     meets any relative target, a loss breaks it, and ``relative``/``improvement`` are stored as
     None (JSON has no infinity; ``relative_text`` writes "from 0")."""
     change = after - before
-    relative = change / abs(before) if before else math.copysign(math.inf, change) if change else 0.0
+    if before:
+        relative = change / abs(before)
+    else:  # from zero, every change is infinitely large relative to the baseline
+        relative = math.copysign(math.inf, change) if change else 0.0
     improvement = -relative if claim.lower_is_better else relative
     exceeds = abs(change) > noise
     meets = not (exceeds and improvement < 0) if claim.target is None else exceeds and improvement >= claim.target

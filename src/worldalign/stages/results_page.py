@@ -272,9 +272,12 @@ def race_verdict(race: Race, main: dict[str, Any], arms: Sequence[dict[str, Any]
     # there, and the mean plus the seeds' std must stay within the target.
     spread = sample_std([t / rival_time for t in per_seed if t is not None])
     met = None not in per_seed and fraction + spread <= race.target
-    outcome = "met" if met else "missed" if fraction > race.target else "met on the mean, not beyond the seed spread"
     if None in per_seed:
         outcome = "missed: a training seed does not get there"
+    elif met:
+        outcome = "met"
+    else:
+        outcome = "missed" if fraction > race.target else "met on the mean, not beyond the seed spread"
     verdict = "Effect reproduced" if met else "Effect not reproduced"
     return [
         *lines,
