@@ -16,6 +16,7 @@ from worldalign.cli.reproduce import _changes
 from worldalign.errors import ConfigError
 from worldalign.rewards.judge import SHIPPED_JUDGE_TEACHER
 from worldalign.runs.layout import ALIGN_LOG_FILE
+from worldalign.stages.align import prepare_alignment
 from worldalign.stages.reproduce import (
     EFFECTS,
     RESULTS_FILE,
@@ -46,7 +47,8 @@ from worldalign.utils.config_serialization import config_to_dict
 TINY = [
     "--iterations", "2", "--eval-every", "1", "--conditions-per-iteration", "2", "--group-size", "2",
     "--sampling-steps", "2", "--max-prefix-chunks", "1", "--max-continuation-chunks", "1",
-    "--fidelity-metrics", "ssim=1,psnr=1", "--eval-episodes", "1", "--eval-horizon", "4", "--eval-seeds", "2",
+    "--fidelity-metrics", "ssim=1,psnr=1", "--eval-fidelity-metrics", "ssim=1,psnr=1", "--eval-episodes", "1",
+    "--eval-horizon", "4", "--eval-seeds", "2",
     "--checkpoint-every", "1", "--window", "3",
 ]  # fmt: skip
 
@@ -148,6 +150,28 @@ def test_the_kl_weight_reaches_the_recipes_algorithm(tmp_path: Path) -> None:
         assert config.algorithm == algorithm and getattr(config, algorithm).kl_coef == 0.5
         _, unchanged = recipe(EFFECTS[effect], dataclasses.replace(changed, config_changes={}), seed=0)
         assert dataclasses.replace(config, **{algorithm: getattr(unchanged, algorithm)}) == unchanged
+
+
+def test_an_arms_fidelity_metrics_change_its_reward_not_the_held_out_claims(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A PSNR-only arm is judged on the recipe's fidelity (``--eval-fidelity-metrics``, every arm
+    alike; without it the fidelity reward's defaults), and the reward models' paths serve both."""
+    argv = [*reproduce_argv(runs, tmp_path), "--fidelity-metrics", "psnr=1", "--idm", "idm-folder"]
+    setup_changes, config_changes = _changes(build_parser().parse_args(argv))
+    where = ReproduceSetup(
+        runs["wm"], runs["ae"], runs["dataset"], tmp_path, setup_changes=setup_changes, config_changes=config_changes
+    )
+    setup, config = recipe(EFFECTS["persistworld"], where, seed=0)
+    assert setup.eval_reward_options == {"idm": Path("idm-folder"), "metric_weights": {"ssim": 1.0, "psnr": 1.0}}
+    job = prepare_alignment(setup, config)
+    (evaluated,) = [reward for reward in job.eval_rewards.rewards if reward.name == "fidelity"]
+    (optimised,) = [reward for reward in job.rewards.rewards if reward.name == "fidelity"]
+    assert evaluated.config.metric_weights == {"ssim": 1.0, "psnr": 1.0}
+    assert optimised.config.metric_weights == {"psnr": 1.0}
+    without_a_yardstick = {name: value for name, value in setup_changes.items() if name != "eval_reward_options"}
+    setup, _ = recipe(EFFECTS["persistworld"], dataclasses.replace(where, setup_changes=without_a_yardstick), seed=0)
+    assert setup.eval_reward_options == {"idm": Path("idm-folder")}
 
 
 def test_nft_is_raced_against_its_grpo_arm_on_the_page(runs: dict[str, Path], tmp_path: Path) -> None:

@@ -94,7 +94,14 @@ def register(verbs: argparse._SubParsersAction) -> None:
     recipe.add_argument("--max-prefix-chunks", type=int, help="rollout states: the model's own prefix is 0..N chunks")
     recipe.add_argument("--max-continuation-chunks", type=int, help="rollout states: candidates continue 1..N chunks")
     recipe.add_argument("--window", type=int, help="context window of the context policy")
-    recipe.add_argument("--fidelity-metrics", help="fidelity reward's metric weights, e.g. lpips=1,ssim=1,psnr=1")
+    recipe.add_argument(
+        "--fidelity-metrics",
+        help="the optimised fidelity reward's metric weights, e.g. lpips=1 (an arm: the held-out claims keep theirs)",
+    )
+    recipe.add_argument(
+        "--eval-fidelity-metrics",
+        help="the held-out fidelity's metric weights, every arm alike (default: lpips=1,ssim=1,psnr=1)",
+    )
     recipe.add_argument("--checkpoint-every", type=int, help="updates between checkpoints")
     recipe.add_argument("--judge", type=Path, help="student judge folder (default: checkpoints/judge-student-cpu)")
     recipe.add_argument("--idm", type=Path, help="IDM folder (the executability reward; default: checkpoints/idm-cpu)")
@@ -121,6 +128,8 @@ def _changes(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         "metric_weights": parse_weights(args.fidelity_metrics, "--fidelity-metrics"),
     }
     setup["reward_options"] = {name: value for name, value in options.items() if value is not None} or None
+    eval_weights = parse_weights(args.eval_fidelity_metrics, "--eval-fidelity-metrics")
+    setup["eval_reward_options"] = {"metric_weights": eval_weights} if eval_weights is not None else None
     config = {
         "algorithm": args.algo,
         "iterations": args.iterations,
@@ -140,8 +149,8 @@ SWR_OPTIONS = ("eval_episodes", "eval_horizon", "eval_seeds", "window", "context
 """The recipe options ``reproduce swr`` reads."""
 _ALIGN_ONLY = (
     "iterations", "eval_every", "lr", "kl", "group_size", "conditions_per_iteration", "rewards", "max_train_episodes",
-    "horizon", "max_prefix_chunks", "max_continuation_chunks", "fidelity_metrics", "checkpoint_every", "judge", "idm",
-    "bf16", "algo",
+    "horizon", "max_prefix_chunks", "max_continuation_chunks", "fidelity_metrics", "eval_fidelity_metrics",
+    "checkpoint_every", "judge", "idm", "bf16", "algo",
 )  # fmt: skip
 """The options that change an alignment recipe (swr refuses them)."""
 

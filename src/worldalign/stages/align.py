@@ -71,6 +71,10 @@ class AlignSetup:
     """Held-out evaluation rewards: every term is reported, optimised or not."""
     reward_options: dict[str, Any] = field(default_factory=dict)
     """Options of the reward factories, e.g. ``idm``, ``judge_checkpoint``, ``metric_weights``."""
+    eval_reward_options: dict[str, Any] | None = None
+    """Options of the held-out evaluation's reward factories (default: ``reward_options``).
+    ``reproduce`` sets them apart, so that an arm changing how its optimised reward is computed
+    is judged by the same held-out yardstick as the others."""
     teacher: Path | None = None
     """Teacher judge refreshing the judge reward's student every ``AlignConfig.relabel_every``."""
     context_frames: int = 2
@@ -186,9 +190,9 @@ def prepare_alignment(setup: AlignSetup, config: AlignConfig, accelerator: Any =
             pool, setup.context_frames, setup.max_prefix_chunks, setup.max_continuation_chunks, policy
         )
     reward_spec = setup.rewards or DEFAULT_REWARDS[setup.conditions]
-    options = {**setup.reward_options, "device": device}
-    rewards = build_rewards(reward_spec, **options)
+    rewards = build_rewards(reward_spec, **setup.reward_options, device=device)
     relabel = _relabel_hook(setup, config, rewards, device, pool)
+    eval_options = setup.reward_options if setup.eval_reward_options is None else setup.eval_reward_options
     return AlignmentJob(
         setup=setup,
         config=config,
@@ -201,7 +205,7 @@ def prepare_alignment(setup: AlignSetup, config: AlignConfig, accelerator: Any =
         rewards=rewards,
         reward_spec=reward_spec,
         relabel=relabel,
-        eval_rewards=build_rewards(setup.eval_rewards, **options),
+        eval_rewards=build_rewards(setup.eval_rewards, **eval_options, device=device),
         dataset=dataset,
         views=views,
         normalizer=world_model.normalizer,

@@ -43,7 +43,8 @@ NOT_ARM_FIELDS = frozenset(
         # how long, and the bookkeeping
         "seed", "iterations", "checkpoint_every", "keep_checkpoints", "max_seconds",
         # how it was evaluated
-        "eval_every", "eval_rewards", "eval_episodes", "eval_horizon", "eval_seeds", "eval_sampling_steps", "videos",
+        "eval_every", "eval_rewards", "eval_reward_options", "eval_episodes", "eval_horizon", "eval_seeds",
+        "eval_sampling_steps", "videos",
         # named by the arm's label itself
         "rewards", "reward_options",
     }
@@ -210,6 +211,11 @@ class ReproduceSetup:
     """``AlignConfig`` fields that replace the recipe's (e.g. ``iterations``, ``learning_rate``)."""
 
 
+YARDSTICK_OPTIONS = ("metric_weights", "view_weights")
+"""Reward options that change what a reward measures. An arm's apply to its optimised reward
+only: the held-out claims keep the recipe's (or ``eval_reward_options``'s, for every arm alike),
+so that an LPIPS-only arm is still judged on the recipe's fidelity."""
+
 ALGORITHM_FIELDS = ("kl_coef",)
 """Recipe changes that set a field of the algorithm's own config (``AlignConfig.nft`` or ``.grpo``)."""
 
@@ -217,6 +223,8 @@ ALGORITHM_FIELDS = ("kl_coef",)
 def recipe(effect: Effect, where: ReproduceSetup, seed: int) -> tuple[AlignSetup, AlignConfig]:
     """The alignment of ``effect`` for training seed ``seed``, with ``where``'s changes."""
     fields = {**effect.setup, **where.setup_changes}
+    shared = {k: v for k, v in fields.get("reward_options", {}).items() if k not in YARDSTICK_OPTIONS}
+    fields["eval_reward_options"] = {**shared, **fields.get("eval_reward_options", {})}
     setup = AlignSetup(
         world_model=where.world_model,
         autoencoder=where.autoencoder,
