@@ -58,6 +58,13 @@ def test_sources_get_the_labels_their_rules_give() -> None:
     assert nuisance.scores.tolist() == base.scores.tolist()
     assert not np.array_equal(nuisance.frames, base.frames)
     assert nuisance.frames.shape == (1, 6, 32, 32, 3)
+    # the artifact item: a clean item painted, physics adherence 0, every other label the clean one's
+    artifact = by_source["artifact"]
+    base = next(item for item in items if item.source in ("expert", "noisy") and item.sim_seed == artifact.sim_seed)
+    physics = DIMENSION_KEYS.index("physics_adherence")
+    assert artifact.scores[physics] == 0
+    assert np.delete(artifact.scores, physics).tolist() == np.delete(base.scores, physics).tolist()
+    assert not np.array_equal(artifact.frames, base.frames) and artifact.frames.shape == base.frames.shape
 
 
 def test_reader_returns_what_the_builder_wrote(tiny_bench: Path) -> None:

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from worldalign.errors import ConfigError
-from worldalign.judge_bench.corruptions import TEMPORAL_KINDS, apply_nuisance, temporal_indices
+from worldalign.judge_bench.corruptions import (
+    ARTIFACT_KINDS,
+    TEMPORAL_KINDS,
+    apply_artifact,
+    apply_nuisance,
+    can_swell,
+    temporal_indices,
+)
 from worldalign.judge_bench.labels import DIMENSION_KEYS, MAX_SCORES, LabelEvidence, label
 
 R = 20  # rendered frames
@@ -140,6 +147,47 @@ def test_nuisance_changes_pixels_slightly_and_never_the_label() -> None:
     # the rules read privileged state only: the same evidence gives the same label
     states = trajectory()
     assert label(evidence(states)).tolist() == label(evidence(states)).tolist()
+
+
+def test_painted_matter_breaks_physics_and_nothing_the_simulator_did() -> None:
+    clean, painted = (label(evidence(trajectory(), painted=flag)) for flag in (False, True))
+    physics = DIMENSION_KEYS.index("physics_adherence")
+    assert clean[physics] == 2 and painted[physics] == 0
+    assert np.delete(painted, physics).tolist() == np.delete(clean, physics).tolist()
+
+
+def arm_scene() -> np.ndarray:
+    """``(2, 8, 32, 32, 3)`` uint8: grey table, a red bar (the arm) moving right in view 0 only."""
+    frames = np.full((2, 8, 32, 32, 3), 120, dtype=np.uint8)
+    for t in range(8):
+        frames[0, t, 10:14, 4 + t : 12 + t] = (200, 20, 20)
+    return frames
+
+
+def test_artifacts_grow_in_one_view_and_add_red_matter() -> None:
+    frames = arm_scene()
+    for kind in ARTIFACT_KINDS:
+        painted = apply_artifact(frames, kind, np.random.default_rng(1), view=0)
+        assert painted.shape == frames.shape and painted.dtype == np.uint8
+        assert np.array_equal(painted[1], frames[1]), "only the chosen view is painted"
+        changed = np.any(painted[0] != frames[0], axis=-1).sum(axis=(1, 2))  # pixels per frame
+        assert changed[-1] > 0 and np.all(np.diff(changed) >= 0), (kind, changed.tolist())
+        new = painted[0][np.any(painted[0] != frames[0], axis=-1)]
+        assert np.all(new[:, 0] > 2 * new[:, 1]) and np.all(new[:, 0] > 2 * new[:, 2]), "red matter"
+    swollen = apply_artifact(frames, "swelling", np.random.default_rng(1), view=0)
+    grown = np.any(swollen[0] != frames[0], axis=-1)
+    assert not np.any(grown[:, :6, :]) and not np.any(grown[:, 19:, :]), "swelling stays beside the arm"
+
+
+def test_swelling_needs_red_pixels_and_unknown_artifacts_are_named() -> None:
+    frames = arm_scene()
+    assert can_swell(frames[0]) and not can_swell(frames[1])
+    with pytest.raises(ConfigError, match="no red"):
+        apply_artifact(frames, "swelling", np.random.default_rng(0), view=1)
+    with pytest.raises(ConfigError, match="unknown artifact 'smear'"):
+        apply_artifact(frames, "smear", np.random.default_rng(0))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"\(V, T, H, W, 3\)"):
+        apply_artifact(frames[0], "blob", np.random.default_rng(0))
 
 
 def test_evidence_checks_its_shapes() -> None:

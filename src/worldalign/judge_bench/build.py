@@ -1,8 +1,8 @@
-"""Build the judge benchmark: items from eight sources, labelled by rule, split, stored.
+"""Build the judge benchmark: items from nine sources, labelled by rule, split, stored.
 
 RoboAlign-R1 (arXiv:2605.03821) trains its judge on scored video-instruction pairs. Every item
 here is a pure function of ``(config, task, unit index)``: a unit simulates four clips of one
-task (a clean expert, a noisy expert, a contact violation, a physics violation) and derives four
+task (a clean expert, a noisy expert, a contact violation, a physics violation) and derives five
 more items from them, so the benchmark depends on the seed alone, never on ``workers``.
 
 Sources (``docs/judge_labels.md`` gives the labels each one gets):
@@ -14,7 +14,9 @@ Sources (``docs/judge_labels.md`` gives the labels each one gets):
 - ``temporal``: frozen, dropped, reversed or shuffled frames;
 - ``contact_violation``: the object slides while the hand is out of reach;
 - ``physics_violation``: the object floats or sinks into the table, or the arm jumps;
-- ``nuisance``: blur, noise or brightness on a clean item (labels unchanged).
+- ``nuisance``: blur, noise or brightness on a clean item (labels unchanged);
+- ``artifact``: a red blob growing in a view, or the red robot swelling, painted on a clean item
+  (task labels unchanged, physics adherence 0): what a judge-aligned generator learnt to paint.
 
 Splits: the units of each training task are divided train/val/test, so derived items share a
 split with the clip they come from; every unit of a held-out task is ``heldout_test``.
@@ -35,10 +37,13 @@ from worldalign.envs.cameras import DEFAULT_VIEWS
 from worldalign.envs.tasks import SUITES, pick_instruction
 from worldalign.errors import ConfigError
 from worldalign.judge_bench.corruptions import (
+    ARTIFACT_KINDS,
     DROPPED_FRAMES,
     NUISANCE_KINDS,
     TEMPORAL_KINDS,
+    apply_artifact,
     apply_nuisance,
+    can_swell,
     temporal_indices,
 )
 from worldalign.judge_bench.labels import LabelEvidence, label
@@ -54,6 +59,7 @@ SOURCES: tuple[str, ...] = (
     "contact_violation",
     "physics_violation",
     "nuisance",
+    "artifact",
 )
 SPLITS: tuple[str, ...] = ("train", "val", "test", "heldout_test")
 NOISY_LEVELS = (0.3, 0.6, 1.0)
@@ -133,7 +139,9 @@ def plan_units(config: BuildConfig) -> list[Unit]:
     return units
 
 
-def _evidence(clip: SimulatedClip, frame_index: np.ndarray, *, instruction_matches: bool, actions_are_own: bool) -> LabelEvidence:
+def _evidence(
+    clip: SimulatedClip, frame_index: np.ndarray, *, instruction_matches: bool, actions_are_own: bool, painted: bool
+) -> LabelEvidence:
     return LabelEvidence(
         frame_index=frame_index,
         obj_to_target=clip.obj_to_target,
@@ -144,6 +152,7 @@ def _evidence(clip: SimulatedClip, frame_index: np.ndarray, *, instruction_match
         rest_height=clip.rest_height,
         instruction_matches=instruction_matches,
         actions_are_own=actions_are_own,
+        painted=painted,
     )
 
 
@@ -157,10 +166,12 @@ def _item(
     instruction: str | None = None,
     actions: np.ndarray | None = None,
     frames: np.ndarray | None = None,
+    painted: bool = False,
 ) -> BenchItem:
-    """An item showing ``clip``'s rendered frames ``frame_index``, labelled by the rules."""
+    """An item showing ``clip``'s rendered frames ``frame_index`` (or ``frames``, ``painted`` with
+    an artifact), labelled by the rules."""
     evidence = _evidence(
-        clip, frame_index, instruction_matches=instruction is None, actions_are_own=actions is None
+        clip, frame_index, instruction_matches=instruction is None, actions_are_own=actions is None, painted=painted
     )
     shown = len(frame_index)
     return BenchItem(
@@ -178,7 +189,7 @@ def _item(
 
 
 def build_unit(config: BuildConfig, unit: Unit) -> list[BenchItem]:
-    """The eight items of one unit, in ``SOURCES`` order (runs in a worker process)."""
+    """The nine items of one unit, in ``SOURCES`` order (runs in a worker process)."""
     sequence = unit_seed(config.seed, unit.task, unit.index)
     seeds = [int(s.generate_state(1)[0] % (2**31)) for s in sequence.spawn(4)]
     rng = np.random.default_rng(sequence.spawn(5)[-1])
@@ -204,6 +215,13 @@ def build_unit(config: BuildConfig, unit: Unit) -> list[BenchItem]:
     corrupted = temporal_indices(temporal_kind, config.frames, rng)
     clean = expert if rng.random() < 0.5 else noisy
     nuisance_kind = NUISANCE_KINDS[int(rng.integers(len(NUISANCE_KINDS)))]
+    # Drawn after every earlier source's draws, so those items are the same as before it existed.
+    canvas = expert if rng.random() < 0.5 else noisy
+    painted_view = int(rng.integers(len(config.views)))
+    shown = canvas.frames[:, : config.frames]
+    artifact_kind = ARTIFACT_KINDS[int(rng.integers(len(ARTIFACT_KINDS)))]
+    if artifact_kind == "swelling" and not can_swell(shown[painted_view]):
+        artifact_kind = "blob"
     return [
         _item(unit, "expert", "noise=0", expert, in_order),
         _item(unit, "wrong_instruction", f"instruction of {other_task}", expert, in_order, instruction=wrong),
@@ -215,6 +233,10 @@ def build_unit(config: BuildConfig, unit: Unit) -> list[BenchItem]:
         _item(
             unit, "nuisance", nuisance_kind, clean, in_order,
             frames=apply_nuisance(clean.frames[:, : config.frames], nuisance_kind, rng),
+        ),
+        _item(
+            unit, "artifact", f"{artifact_kind} in {config.views[painted_view]}", canvas, in_order,
+            frames=apply_artifact(shown, artifact_kind, rng, view=painted_view), painted=True,
         ),
     ]
 

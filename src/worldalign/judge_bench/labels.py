@@ -75,6 +75,8 @@ class LabelEvidence:
         rest_height: the free object's height resting on the table (its height at reset).
         instruction_matches: whether the instruction is one of the video's own task.
         actions_are_own: whether the actions are the ones executed between the shown frames.
+        painted: whether an artifact is painted over the rendered frames: matter the simulation
+            did not have (``corruptions.apply_artifact``).
     """
 
     frame_index: np.ndarray
@@ -86,6 +88,7 @@ class LabelEvidence:
     rest_height: float
     instruction_matches: bool
     actions_are_own: bool
+    painted: bool = False
 
     def __post_init__(self) -> None:
         rendered = self.obj_to_target.shape[0]
@@ -106,6 +109,7 @@ class Violations:
     floating: bool
     sinking: bool
     arm_teleport: bool
+    painted_matter: bool = False
 
 
 def task_progress(obj_to_target_shown: np.ndarray) -> float:
@@ -159,7 +163,7 @@ def find_violations(evidence: LabelEvidence) -> Violations:
         height = obj[:, 2] - evidence.rest_height
         floating = bool(np.any((height > FLOAT_HEIGHT) & hand_far))
         sinking = bool(np.any(height < -SINK_DEPTH))
-    return Violations(unexplained, floating, sinking, bool(np.any(hand_step > TELEPORT_DISTANCE)))
+    return Violations(unexplained, floating, sinking, bool(np.any(hand_step > TELEPORT_DISTANCE)), evidence.painted)
 
 
 def action_outcome_consistency(evidence: LabelEvidence, violations: Violations) -> int:
@@ -174,8 +178,8 @@ def contact_realism(violations: Violations) -> int:
 
 
 def physics_adherence(violations: Violations) -> int:
-    """§6: 0 floating, sinking or teleporting; 1 only unexplained motion; 2 none."""
-    if violations.floating or violations.sinking or violations.arm_teleport:
+    """§6: 0 floating, sinking, teleporting or painted matter; 1 only unexplained motion; 2 none."""
+    if violations.floating or violations.sinking or violations.arm_teleport or violations.painted_matter:
         return 0
     return 1 if violations.unexplained_motion else 2
 
