@@ -112,8 +112,9 @@ def apply_artifact(
 
 
 def can_swell(frames: np.ndarray) -> bool:
-    """Whether ``(T, H, W, 3)`` uint8 frames of one view show red (robot) pixels to swell."""
-    return bool(_red_mask(frames).any())
+    """Whether ``(T, H, W, 3)`` uint8 frames of one view show red (robot) pixels to swell in their
+    last frame, where the swelling is full-grown: then it changes the clip."""
+    return bool(_red_mask(frames[-1]).any())
 
 
 def _red_mask(frame: np.ndarray) -> np.ndarray:
