@@ -215,7 +215,8 @@ def build_unit(config: BuildConfig, unit: Unit) -> list[BenchItem]:
     corrupted = temporal_indices(temporal_kind, config.frames, rng)
     clean = expert if rng.random() < 0.5 else noisy
     nuisance_kind = NUISANCE_KINDS[int(rng.integers(len(NUISANCE_KINDS)))]
-    # Drawn after every earlier source's draws, so those items are the same as before it existed.
+    # Drawn after the other sources' draws except the nuisance's noise and brightness (drawn in
+    # the list below): builds before the artifact source differ from this one in those pixels only.
     canvas = expert if rng.random() < 0.5 else noisy
     painted_view = int(rng.integers(len(config.views)))
     shown = canvas.frames[:, : config.frames]
