@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from worldalign.eval.judge import judge_report, rank_agreement_per_split
+from worldalign.eval.judge import judge_report, rank_agreement_per_split, scores_by_source
 from worldalign.models.judge.bench_data import read_meta
 from worldalign.models.judge.configuration_judge import student_config
 from worldalign.models.judge.modeling_judge import JudgeStudent
@@ -32,5 +33,18 @@ def test_the_report_holds_each_judges_rank_agreement_per_dimension(tiny_bench: P
         assert written["pairwise_accuracy"] == pytest.approx(ranked["pairwise_accuracy"])
         assert 0.0 <= ranked["pairwise_accuracy"] <= 1.0
     assert report["videos_per_second"]["student"] > 0
-    assert json.loads((tmp_path / "report" / "judge_report.json").read_text())["splits"]["test"]["videos"] == videos
+    written = json.loads((tmp_path / "report" / "judge_report.json").read_text())["splits"]["test"]
+    assert written["videos"] == videos
+    assert sum(entry["videos"] for entry in written["by_source"].values()) == videos
     assert (tmp_path / "report" / "calibration_test.png").stat().st_size > 0
+
+
+def test_the_report_breaks_scores_down_by_source() -> None:
+    sources = np.array(["expert", "artifact", "expert", "artifact"])
+    labels = np.array([[3, 2], [3, 0], [1, 2], [1, 0]], dtype=np.float32)
+    fooled = np.array([[3, 2], [3, 2], [1, 2], [1, 2]], dtype=np.float32)  # never sees the artifact
+    table = scores_by_source(sources, labels, {"teacher": fooled}, ("instruction_following", "physics_adherence"))
+    assert list(table) == ["artifact", "expert"] and table["artifact"]["videos"] == 2
+    assert table["artifact"]["labels"] == {"instruction_following": 2.0, "physics_adherence": 0.0, "sum": 2.0}
+    assert table["artifact"]["teacher"] == {"instruction_following": 2.0, "physics_adherence": 2.0, "sum": 4.0}
+    assert table["expert"]["teacher"] == table["expert"]["labels"]

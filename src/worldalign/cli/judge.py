@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.console import Console
@@ -294,6 +294,20 @@ def _print_report(bench: Path, models: dict[str, JudgeTeacher | JudgeStudent]) -
         Console().print(table)
 
 
+def _source_table(split: str, by_source: dict[str, Any], judges: list[str]) -> Table:
+    """Mean six-dimension sum and Physics Adherence per item source: labels beside each judge."""
+    table = Table(title=f"{split}: mean rubric scores by source (labels / {' / '.join(judges)})")
+    table.add_column("source")
+    table.add_column("videos", justify="right")
+    table.add_column("six-dimension sum", justify="right")
+    table.add_column("physics adherence", justify="right")
+    for source, entry in by_source.items():
+        columns = ("sum", "physics_adherence")
+        cells = [" / ".join(f"{entry[name][key]:.2f}" for name in ("labels", *judges)) for key in columns]
+        table.add_row(source, str(entry["videos"]), *cells)
+    return table
+
+
 def run_judge_evaluate(args: argparse.Namespace) -> int:
     from worldalign.eval.judge import judge_report
 
@@ -316,6 +330,7 @@ def run_judge_evaluate(args: argparse.Namespace) -> int:
                 cells.append(f"{agreement['spearman']:.3f} / {agreement['mean_abs_difference']:.3f}")
             table.add_row(key, *cells)
         console.print(table)
+        console.print(_source_table(split, entry["by_source"], list(judges)))
     speeds = report.get("videos_per_second", {})
     console.print("videos/s: " + ", ".join(f"{name} {value:.1f}" for name, value in speeds.items()))  # type: ignore[union-attr]
     if "student_speedup" in report:

@@ -49,6 +49,24 @@ def rank_agreement_per_split(
     return splits
 
 
+def scores_by_source(
+    sources: np.ndarray, labels: np.ndarray, rubric: dict[str, np.ndarray], keys: tuple[str, ...]
+) -> dict[str, dict[str, object]]:
+    """Per item source (``judge_bench.build.SOURCES``): its number of videos and, per dimension and
+    for the six-dimension ``sum``, the mean label and each judge's mean rubric score. A judge that
+    overrates a source's items (e.g. painted artifacts) shows here, where rank correlations over
+    a whole split hide it."""
+    table: dict[str, dict[str, object]] = {}
+    for source in sorted(set(sources.tolist())):
+        chosen = sources == source
+        means = {"labels": labels[chosen], **{name: scores[chosen] for name, scores in rubric.items()}}
+        table[source] = {"videos": int(chosen.sum())}
+        for name, scores in means.items():
+            table[source][name] = {key: float(scores[:, d].mean()) for d, key in enumerate(keys)}
+            table[source][name]["sum"] = float(scores.sum(axis=1).mean())  # type: ignore[index]
+    return table
+
+
 def videos_per_second(model: Judge, pool: DistillPool, batch_size: int = 16, repeats: int = 2) -> float:
     """Throughput of ``model.predict`` on the first ``batch_size`` videos of ``pool`` (best of ``repeats``)."""
     video, embeddings, actions, _ = pool.batch(torch.arange(min(batch_size, len(pool))))
@@ -67,7 +85,8 @@ def judge_report(bench: str | Path, judges: dict[str, Judge], out: str | Path, *
     Per split (``test``, ``heldout_test``) and dimension: Spearman and pairwise accuracy of each
     judge's rubric scores (``to_rubric``: whole score levels) against the rule labels, and of its
     continuous predictions (``*_continuous``); with a ``teacher`` and a ``student``, their agreement
-    (Spearman between their predictions, mean absolute difference in score points); and each
+    (Spearman between their predictions, mean absolute difference in score points); per source of
+    the items (``scores_by_source``), the mean label and each judge's mean rubric score; and each
     judge's throughput in videos/s, with the student/teacher ratio.
     """
     meta = read_meta(bench)
@@ -105,6 +124,7 @@ def judge_report(bench: str | Path, judges: dict[str, Judge], out: str | Path, *
                 }
                 for d, key in enumerate(meta.keys)
             }
+        entry["by_source"] = scores_by_source(data.items["source"].to_numpy(), labels, rubric, meta.keys)
         entry["videos"] = len(data)
         draw_calibration(out / f"calibration_{split}.png", raw, labels, meta.titles, meta.max_scores, f"{split}: {len(data)} videos")
         report["splits"][split] = entry  # type: ignore[index]
