@@ -2,7 +2,8 @@
 # The shipped judges (checkpoints/judge-teacher-cpu, checkpoints/judge-student-cpu) from scratch,
 # with the commands' default recipe (docs/benchmarks.md, "Judge"): a labelled benchmark of the 10
 # training tasks and 8 held-out tasks, the teacher, the distilled student, their evaluation on the
-# test and held-out-task splits, then both exported as float16. About 90 minutes on 2 cores.
+# test and held-out-task splits, then both exported as float16. About 2 hours on 2 cores
+# (115 min on 2026-12-07 beside other runs: build 26, teacher 67, student 17, evaluation 4).
 # Each step is skipped when its output exists, so an interrupted run continues: rerun it.
 #   bash scripts/ship_judge.sh [RUN_FOLDER]   (default outputs/judge)
 set -euo pipefail
