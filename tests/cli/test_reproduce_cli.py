@@ -26,6 +26,7 @@ from worldalign.stages.reproduce import (
     arm_changes,
     recipe,
     relative_text,
+    reward_model_digests,
     verdicts,
 )
 from worldalign.stages.results_page import (
@@ -245,6 +246,36 @@ def test_the_race_verdict_is_the_recipes_fraction_of_the_rivals_wall_clock(tmp_p
     flat_grpo = arm({"algorithm": "grpo"}, [(0, 0.0, base), (30, 400.0, [0.4005, 0.4005])])
     assert race_verdict(effect.race, nft, [nft, flat_grpo])[-1].startswith("**Effect: not measured** (the rival's")
     assert race_verdict(effect.race, nft, [nft])[-1] == "**Effect: not measured** (the rival arm is not run yet)."
+
+
+def test_a_run_with_retrained_reward_models_is_another_arm_and_the_older_run_is_kept(tmp_path: Path) -> None:
+    """RoboAlign-R1's spec ``judge=1.0`` reads whatever judges are shipped: a run scored by judges
+    retrained since is another yardstick, so it may not replace the older run on the page."""
+    unchanged = ReproduceSetup(world_model=Path("wm"), autoencoder=Path("ae"), dataset=Path("data"), out=tmp_path)
+    setup, config = recipe(EFFECTS["roboalign-r1"], unchanged, seed=0)
+    today = reward_model_digests(setup, config)
+    assert set(today) == {"judge", "judge_teacher", "execution", "teacher"}  # execution: the IDM
+    assert today["teacher"] == today["judge_teacher"] != today["judge"] and len(today["judge"]) == 12
+    fields = {name: "" for name in ("title", "citation", "claims", "verdicts", "curve")}
+    as_stored = {"setup": config_to_dict(setup), "config": config_to_dict(config)}
+    rerun = {"version": 1, "effect": "roboalign-r1", "seeds": [0], **fields, "recipe": as_stored}
+    rerun["reward_models"] = today
+    older = {**rerun, "reward_models": {**today, "judge": "0" * 12, "judge_teacher": "1" * 12, "teacher": "1" * 12}}
+    assert arm_changes(rerun) == {} and is_recipe_arm(rerun)
+    assert arm_changes(older) == {"judge model": "0" * 12, "judge_teacher model": "1" * 12, "teacher model": "1" * 12}
+    assert not is_recipe_arm(older) and 'judge model "000000000000"' in arm_label(older)
+    unknown = {key: value for key, value in older.items() if key != "reward_models"}
+    assert arm_changes(unknown) == {}, "a results.json written before the digests were recorded: no change known"
+
+    page = tmp_path / "docs" / "results.md"
+    stored_before = page.parent / RESULTS_FOLDER / "roboalign-r1.json"
+    stored_before.parent.mkdir(parents=True)
+    stored_before.write_text(json.dumps(older))  # stored as the recipe's arm when its judges were the shipped ones
+    assert store_results(rerun, page) == stored_before
+    assert sorted(map(arm_label, stored_results(page))) == sorted(map(arm_label, [rerun, older]))
+    assert read_results(stored_before)["reward_models"] == today
+    note = "Reward models the recipe reads today (SHA-256 of their weights, first digits): judge `"
+    assert note + today["judge"] in write_results_page([rerun, older], page).read_text()
 
 
 def test_roboalign_r1_is_scored_by_the_teacher_that_relabels_its_student(runs: dict[str, Path], tmp_path: Path) -> None:

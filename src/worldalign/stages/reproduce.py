@@ -29,6 +29,7 @@ from worldalign.configs.align import AlignConfig
 from worldalign.errors import ConfigError
 from worldalign.rewards.judge import SHIPPED_JUDGE_TEACHER
 from worldalign.rewards.registry import parse_reward_spec
+from worldalign.rewards.reward_models import reward_model_digest, reward_model_folder
 from worldalign.runs.layout import ALIGN_LOG_FILE
 from worldalign.stages.align import SUMMARY_FILE, AlignSetup, align_world_model
 from worldalign.utils.atomic import atomic_write_json
@@ -40,6 +41,7 @@ NOT_ARM_FIELDS = frozenset(
     {
         # where it ran and what it read
         "world_model", "autoencoder", "dataset", "out", "resume", "max_train_episodes", "held_out",
+        "teacher",  # its weights tell arms apart, by digest (``reward_model_digests``), not its path
         # how long, and the bookkeeping
         "seed", "iterations", "checkpoint_every", "keep_checkpoints", "max_seconds",
         # how it was evaluated
@@ -252,24 +254,59 @@ def recipe(effect: Effect, where: ReproduceSetup, seed: int) -> tuple[AlignSetup
 def arm_changes(results: dict[str, Any]) -> dict[str, Any]:
     """What an arm trained with that its effect's recipe does not: every field of ``results``'s
     recipe (``results.json``, nested fields dotted, e.g. ``nft.beta``) outside ``NOT_ARM_FIELDS``
-    that differs from the recipe run with no changes. A field an older ``results.json`` lacks
-    had its default then, so it is no change. Two runs with equal rewards and equal changes are
-    the same arm (a rerun replaces the older)."""
-    reference = _recipe_fields(results["effect"])
+    that differs from the recipe run with no changes, and every reward model whose weights differ
+    from the ones the recipe reads today (``<role> model``: the digest, ``reward_model_digests``).
+    A field an older ``results.json`` lacks had its default then, so it is no change. Two runs with
+    equal rewards and equal changes are the same arm (a rerun replaces the older)."""
+    reference = _recipe_reference(results["effect"])[0]
     found = _flat(results["recipe"])
-    return {
+    changes = {
         name.split(".", 1)[1]: value
         for name, value in sorted(found.items())
         if name.split(".")[-1] not in NOT_ARM_FIELDS and name in reference and value != reference[name]
     }
+    changes.update({f"{role} model": digest for role, digest in retrained_reward_models(results).items()})
+    return changes
+
+
+def retrained_reward_models(results: dict[str, Any]) -> dict[str, str]:
+    """The reward models of ``results`` whose weights (digests) differ from the ones its effect's
+    recipe reads today: retrained since, or replaced by the arm. None for an older ``results.json``
+    that recorded no digests."""
+    today = recipe_reward_models(results["effect"])
+    recorded = results.get("reward_models", {})
+    return {role: digest for role, digest in sorted(recorded.items()) if role in today and digest != today[role]}
+
+
+def recipe_reward_models(effect: str) -> dict[str, str]:
+    """The digests of the reward models ``effect``'s recipe reads today (``reward_model_digests``)."""
+    return _recipe_reference(effect)[1]
+
+
+def reward_model_digests(setup: AlignSetup, config: AlignConfig) -> dict[str, str]:
+    """The weights of every trained reward model a run reads (``rewards.reward_models``), by role:
+    each reward of its optimised and held-out specs that reads one, and ``teacher`` when the run
+    relabels its student judge. The digest is of the weights it starts from."""
+    digests = {}
+    eval_options = setup.reward_options if setup.eval_reward_options is None else setup.eval_reward_options
+    for spec, options in ((setup.rewards, setup.reward_options), (setup.eval_rewards, eval_options)):
+        for name in parse_reward_spec(spec):
+            folder = reward_model_folder(name, options)
+            if folder is not None and name not in digests:
+                digests[name] = reward_model_digest(folder)
+    if config.relabel_every and setup.teacher is not None:
+        digests["teacher"] = reward_model_digest(setup.teacher)
+    return digests
 
 
 @functools.cache
-def _recipe_fields(effect: str) -> dict[str, Any]:
-    """``effect``'s recipe with no changes, as ``results.json`` stores it, flattened (``_flat``)."""
+def _recipe_reference(effect: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """``effect``'s recipe with no changes, as ``results.json`` stores it and flattened (``_flat``),
+    and the digests of the reward models it reads today."""
     unchanged = ReproduceSetup(world_model=Path(), autoencoder=Path(), dataset=Path(), out=Path(), seeds=(0,))
     setup, config = recipe(EFFECTS[effect], unchanged, seed=0)
-    return _flat({"setup": config_to_dict(setup), "config": config_to_dict(config)})
+    fields = _flat({"setup": config_to_dict(setup), "config": config_to_dict(config)})
+    return fields, reward_model_digests(setup, config)
 
 
 def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -300,6 +337,7 @@ def reproduce_effect(effect: Effect, where: ReproduceSetup) -> dict[str, Any]:
         "citation": effect.citation,
         "seeds": list(where.seeds),
         "recipe": {"setup": _without(config_to_dict(runs[0][0]), "out"), "config": config_to_dict(runs[0][1])},
+        "reward_models": reward_model_digests(*runs[0]),
         "claims": [dataclasses.asdict(claim) for claim in effect.claims],
         "curve": aggregate(curves),
     }

@@ -32,7 +32,9 @@ from worldalign.stages.reproduce import (
     Race,
     arm_changes,
     change_noise,
+    recipe_reward_models,
     relative_text,
+    retrained_reward_models,
     sample_std,
 )
 from worldalign.stages.reproduce_swr import COMPARISON_KIND, SWR_CITATION, SWR_EFFECT, SWR_TITLE
@@ -98,12 +100,22 @@ def main_arm(arms: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 
 def store_results(results: dict[str, Any], page: Path) -> Path:
     """Copy ``results`` into the page's ``results/`` folder: ``<effect>.json`` for the recipe's arm
-    (a newer run of it replaces the older), ``<effect>.<hash of the arm>.json`` for another arm."""
-    suffix = "" if is_recipe_arm(results) else "." + hashlib.sha256(arm_label(results).encode()).hexdigest()[:8]
-    path = page.parent / RESULTS_FOLDER / f"{results['effect']}{suffix}.json"
+    (a newer run of it replaces the older), ``<effect>.<hash of the arm>.json`` for another arm.
+    A stored run that is another arm now (the recipe's reward models were retrained since) is
+    moved to its own file first, not replaced."""
+    path = _stored_path(results, page)
+    if path.is_file():
+        older = read_results(path)
+        if arm_label(older) != arm_label(results) and _stored_path(older, page) != path:
+            store_results(older, page)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, (json.dumps(results, indent=1, sort_keys=True) + "\n").encode())
     return path
+
+
+def _stored_path(results: dict[str, Any], page: Path) -> Path:
+    suffix = "" if is_recipe_arm(results) else "." + hashlib.sha256(arm_label(results).encode()).hexdigest()[:8]
+    return page.parent / RESULTS_FOLDER / f"{results['effect']}{suffix}.json"
 
 
 def stored_results(page: Path) -> list[dict[str, Any]]:
@@ -138,11 +150,24 @@ def write_results_page(results: Sequence[dict[str, Any]], path: Path) -> Path:
             lines += _effect_section(main, race)
         if len(arms) > 1 or (arms and main is None):
             lines += _arms_table(sorted(arms, key=lambda entry: (entry is not main, arm_label(entry))))
+        if any(retrained_reward_models(entry) for entry in arms):
+            lines += _reward_models_note(name)
     lines += [f"## {SWR_TITLE}", "", f"Paper: {SWR_CITATION}.", ""]
     swr = next((entry for entry in results if entry["effect"] == SWR_EFFECT), None)
     lines += ["Not run yet.", ""] if swr is None else _comparison_section(swr)
     atomic_write_bytes(path, "\n".join(lines).encode())
     return path
+
+
+def _reward_models_note(effect: str) -> list[str]:
+    """What the digests in an effect's arm labels mean: the reward models its recipe reads today."""
+    today = ", ".join(f"{role} `{digest}`" for role, digest in recipe_reward_models(effect).items())
+    return [
+        f"Reward models the recipe reads today (SHA-256 of their weights, first digits): {today}. An arm",
+        "named with another digest was trained or scored by weights replaced since (`git log -- checkpoints/`):",
+        "its numbers are on another yardstick.",
+        "",
+    ]
 
 
 def _arms_table(arms: Sequence[dict[str, Any]]) -> list[str]:
@@ -326,7 +351,7 @@ def time_to_reach(
 
 
 def _changes_text(changes: dict[str, Any]) -> str:
-    return ", ".join(f"{key} {json.dumps(value)}" for key, value in changes.items())
+    return ", ".join(f"{key} {json.dumps(value, sort_keys=True)}" for key, value in changes.items())
 
 
 def _comparison_section(entry: dict[str, Any]) -> list[str]:
