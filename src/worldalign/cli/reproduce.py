@@ -29,7 +29,9 @@ the held-out learning curves (mean over seeds, training-seed and sampling-seed s
 verdict on each of the paper's claims: a change counts only beyond both spreads. --page copies
 every results.json under OUT into the results/ folder beside the page (docs/results/) and rewrites
 the page (docs/results.md) from all the files there: an arm with other --rewards is compared with
-the recipe's in one table. Options left out keep the effect's recipe (printed first).
+the recipe's in one table. results.json records a digest of every reward model a run read (judge,
+teacher, IDM): a run scored by judges retrained since is another arm, kept beside the new one.
+Options left out keep the effect's recipe (printed first).
 
 swr trains nothing: it rolls the world model out from the held-out starts under full history,
 SWR with window --window (default 6) and a plain fixed window of the same size, for --eval-horizon
