@@ -93,6 +93,34 @@ def test_seeds_run_aggregate_resume_and_write_the_page(
     assert read_results(out / "persistworld" / RESULTS_FILE)["curve"] == results["curve"]
 
 
+def test_seeds_of_an_earlier_results_file_are_read_back_not_trained_again(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A seed kept only in a stored results.json (its run folder gone) joins new seeds exactly as
+    if it had been trained beside them; a file of another recipe is refused, naming the field."""
+    both = reproduce_argv(runs, tmp_path / "both")  # seeds 0 and 1 trained in one place
+    assert run(both) == 0
+    together = read_results(tmp_path / "both" / "persistworld" / RESULTS_FILE)
+    assert run([*reproduce_argv(runs, tmp_path / "first"), "--seeds", "0"]) == 0
+    first = tmp_path / "first" / "persistworld" / RESULTS_FILE
+    assert run([*reproduce_argv(runs, tmp_path / "later"), "--seeds-from", str(first)]) == 0
+    assert not (tmp_path / "later" / "persistworld" / "seed-0").exists(), "seed 0 was read back, not trained"
+    merged = read_results(tmp_path / "later" / "persistworld" / RESULTS_FILE)
+    assert [point["metrics"] for point in merged["curve"]] == [point["metrics"] for point in together["curve"]]
+    assert merged["curve"][-1]["per_seed_seconds"][0] == read_results(first)["curve"][-1]["seconds"]
+
+    with pytest.raises(ConfigError, match=r"not a run of this recipe \(seed 0\): config.group_size 2 there, 3 here"):
+        run([*reproduce_argv(runs, tmp_path / "other"), "--group-size", "3", "--seeds-from", str(first)])
+    old_style = json.loads(json.dumps(together))
+    for point in old_style["curve"]:  # a two-seed file written before each seed's spread was kept
+        del point["per_seed_seconds"]
+        for metric in point["metrics"].values():
+            del metric["per_seed_sampling_std"]
+    (tmp_path / "old.json").write_text(json.dumps(old_style))
+    with pytest.raises(ConfigError, match="aggregated without each seed's sampling spread"):
+        run([*reproduce_argv(runs, tmp_path / "old"), "--seeds-from", str(tmp_path / "old.json")])
+
+
 def test_an_arm_with_other_rewards_is_compared_with_the_recipe(
     runs: dict[str, Path], tmp_path: Path
 ) -> None:

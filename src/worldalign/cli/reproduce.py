@@ -14,6 +14,7 @@ examples:
       --autoencoder checkpoints/autoencoder-cpu --dataset data/mt10 --out runs/reproduce --page docs/results.md
   worldalign reproduce eva ... --seeds 0 --iterations 40 --eval-every 10     # find the recipe on one seed first
   worldalign reproduce roboalign-r1 ...     # the shipped judges: student reward, teacher relabels and scores
+  worldalign reproduce eva ... --seeds 0,1,2 --seeds-from docs/results/eva.json   # seed 0 read back, 1-2 run
   worldalign reproduce swr ... --eval-horizon 96 --window 6 --page docs/results.md   # no training
   worldalign reproduce nft-vs-grpo ... --out runs/race-nft --page docs/results.md
   worldalign reproduce nft-vs-grpo ... --algo grpo --out runs/race-grpo --page docs/results.md
@@ -63,6 +64,15 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seeds", help="training seeds, comma-separated (default: 0,1,2; swr trains nothing)")
     parser.add_argument("--page", type=Path, help="rewrite this results page (e.g. docs/results.md) afterwards")
+    parser.add_argument(
+        "--seeds-from",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="RESULTS_JSON",
+        help="take the seeds an earlier results.json of the same recipe holds instead of training them again "
+        "(e.g. docs/results/eva.json; repeatable; its recipe must match field by field)",
+    )
     recipe = parser.add_argument_group("changes to the recipe (default: the effect's)")
     recipe.add_argument(
         "--algo",
@@ -173,6 +183,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
         seeds=tuple(parse_indices(args.seeds or "0,1,2", "--seeds")),
         setup_changes=setup_changes,
         config_changes=config_changes,
+        seeds_from=tuple(args.seeds_from),
     )
     first_setup, first_config = recipe(effect, where, where.seeds[0])
     print(f"{effect.title}\n  paper: {effect.citation}")
@@ -199,6 +210,7 @@ def _run_swr(args: argparse.Namespace) -> int:
         return ", ".join("--" + name.replace("_", "-") for name in names)
 
     ignored = [name for name in ("seeds", *_ALIGN_ONLY) if getattr(args, name) is not None]
+    ignored += ["seeds_from"] if args.seeds_from else []
     if ignored:
         raise ConfigError(f"{flags(ignored)}: swr trains nothing; of the recipe options it reads {flags(SWR_OPTIONS)}")
     given = {

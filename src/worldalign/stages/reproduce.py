@@ -211,6 +211,10 @@ class ReproduceSetup:
     """``AlignSetup`` fields that replace the recipe's (e.g. ``eval_episodes``, ``reward_options``)."""
     config_changes: dict[str, Any] = field(default_factory=dict)
     """``AlignConfig`` fields that replace the recipe's (e.g. ``iterations``, ``learning_rate``)."""
+    seeds_from: tuple[Path, ...] = ()
+    """``results.json`` files of earlier runs of the same recipe (``reproduce --seeds-from``): a
+    seed one of them holds is read from it instead of trained again, unless ``out`` holds a
+    finished run of it. Its recipe must equal this one's field by field (``earlier_curves``)."""
 
 
 YARDSTICK_OPTIONS = ("metric_weights", "view_weights")
@@ -326,10 +330,13 @@ def reproduce_effect(effect: Effect, where: ReproduceSetup) -> dict[str, Any]:
     if len(where.seeds) < 1 or len(set(where.seeds)) != len(where.seeds):
         raise ConfigError(f"seeds {list(where.seeds)}: expected distinct training seeds (3 for a verdict)")
     runs = [recipe(effect, where, seed) for seed in where.seeds]
+    earlier = earlier_curves(where.seeds_from, effect, runs)
     for setup, config in runs:
-        if not _finished(setup.out, config.iterations):
+        if _finished(setup.out, config.iterations):
+            earlier.pop(config.seed, None)
+        elif config.seed not in earlier:
             align_world_model(setup, config)
-    curves = [read_curve(setup.out) for setup, _ in runs]
+    curves = [earlier[config.seed] if config.seed in earlier else read_curve(setup.out) for setup, config in runs]
     results = {
         "version": RESULTS_VERSION,
         "effect": effect.name,
@@ -344,6 +351,90 @@ def reproduce_effect(effect: Effect, where: ReproduceSetup) -> dict[str, Any]:
     results["verdicts"] = verdicts(results["curve"], effect.claims)
     atomic_write_json(where.out / effect.name / RESULTS_FILE, results)
     return results
+
+
+def earlier_curves(
+    paths: Sequence[Path], effect: Effect, runs: Sequence[tuple[AlignSetup, AlignConfig]]
+) -> dict[int, list[dict[str, Any]]]:
+    """The curves (``read_curve``'s) of the training seeds of ``runs`` that the ``results.json``
+    files ``paths`` hold, split back per seed (``split_curves``). Each file must be a run of
+    ``effect`` whose recipe equals the seed's run in ``runs`` in every field but the seed and the
+    output folder, with the same reward-model weights; a ``ConfigError`` names the fields that
+    differ. A field a file lacks had the recipe's value then (as in ``arm_changes``)."""
+    wanted = {config.seed: (setup, config) for setup, config in runs}
+    curves: dict[int, list[dict[str, Any]]] = {}
+    for path in paths:
+        stored = _read_json(path)
+        if stored.get("effect") != effect.name or "recipe" not in stored:
+            raise ConfigError(f"{path}: field 'effect' is {stored.get('effect')!r}; expected {effect.name!r}")
+        for seed, curve in split_curves(stored, path).items():
+            if seed not in wanted:
+                continue
+            if seed in curves:
+                raise ConfigError(f"{path}: training seed {seed} is in another --seeds-from file too; expected one")
+            differences = recipe_differences(stored, *wanted[seed])
+            if differences:
+                listed = "; ".join(differences[:6]) + ("; ..." if len(differences) > 6 else "")
+                raise ConfigError(f"{path}: not a run of this recipe (seed {seed}): {listed}")
+            curves[seed] = curve
+    return curves
+
+
+def recipe_differences(stored: dict[str, Any], setup: AlignSetup, config: AlignConfig) -> list[str]:
+    """Where the recipe of a stored ``results.json`` differs from the run ``setup``/``config``:
+    every field but the seed and the output folder, then the reward models' digests."""
+    reference = _recipe_reference(stored["effect"])[0]
+    found = _flat(stored["recipe"])
+    here = _flat({"setup": _without(config_to_dict(setup), "out"), "config": config_to_dict(config)})
+    differences = [
+        f"{name} {found.get(name, reference.get(name))!r} there, {value!r} here"
+        for name, value in here.items()
+        if name != "config.seed" and found.get(name, reference.get(name)) != value
+    ]
+    digests = reward_model_digests(setup, config)
+    recorded = stored.get("reward_models", digests)
+    differences += [
+        f"{role} model {recorded.get(role)!r} there, {digest!r} here"
+        for role, digest in digests.items()
+        if recorded.get(role) != digest
+    ]
+    return differences
+
+
+def split_curves(results: dict[str, Any], path: Path) -> dict[int, list[dict[str, Any]]]:
+    """``results``'s aggregated curve (``aggregate``) split back into each training seed's
+    (``read_curve``'s form). A file of several seeds written before ``aggregate`` kept each
+    seed's sampling spread and wall-clock cannot be split: a ``ConfigError``."""
+    seeds = results.get("seeds") or []
+    curves: dict[int, list[dict[str, Any]]] = {seed: [] for seed in seeds}
+    for point in results.get("curve") or []:
+        alone = [point["seconds"]] if len(seeds) == 1 else None
+        seconds = point.get("per_seed_seconds", alone)
+        for index, seed in enumerate(seeds):
+            metrics = {}
+            for name, metric in point["metrics"].items():
+                spreads = metric.get("per_seed_sampling_std", [metric["sampling_std"]] if len(seeds) == 1 else None)
+                if seconds is None or spreads is None:
+                    raise ConfigError(
+                        f"{path}: seeds {seeds} were aggregated without each seed's sampling spread and "
+                        "wall-clock (written before they were kept); expected a results.json of one seed or a newer one"
+                    )
+                metrics[name], metrics[f"{name}/seed_std"] = metric["per_seed"][index], spreads[index]
+            curves[seed].append({"iteration": point["iteration"], "seconds": seconds[index], "metrics": metrics})
+    return curves
+
+
+READ_BY = "`worldalign reproduce`"
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read it as JSON ({error}); expected a results.json of {READ_BY}")
+    if not isinstance(found, dict) or found.get("version") != RESULTS_VERSION:
+        raise ConfigError(f"{path}: field 'version' is not {RESULTS_VERSION}; expected a results.json of {READ_BY}")
+    return found
 
 
 def _finished(out: Path, iterations: int) -> bool:
@@ -379,7 +470,8 @@ def _number(value: Any) -> float:
 
 def aggregate(curves: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """The seeds' curves at the iterations all of them evaluated: per metric the mean over
-    training seeds, their std (``train_std``) and the mean sampling-seed std (``sampling_std``)."""
+    training seeds, their std (``train_std``) and the mean sampling-seed std (``sampling_std``),
+    with each seed's value, sampling spread and wall-clock kept (``split_curves`` inverts it)."""
     common = sorted(set.intersection(*({point["iteration"] for point in curve} for curve in curves)))
     merged = []
     for iteration in common:
@@ -394,9 +486,11 @@ def aggregate(curves: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
                 "train_std": sample_std(values),
                 "sampling_std": statistics.fmean(spreads),
                 "per_seed": values,
+                "per_seed_sampling_std": spreads,
             }
-        seconds = statistics.fmean([point["seconds"] for point in points])
-        merged.append({"iteration": iteration, "seconds": seconds, "metrics": metrics})
+        seconds = [point["seconds"] for point in points]
+        timing = {"iteration": iteration, "seconds": statistics.fmean(seconds), "per_seed_seconds": seconds}
+        merged.append({**timing, "metrics": metrics})
     return merged
 
 
