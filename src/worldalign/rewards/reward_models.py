@@ -1,8 +1,8 @@
 """The trained model each reward reads, and a digest of its weights.
 
-A reward spec names a reward, not its weights: ``judge=1.0`` scored with the judges shipped in
-December's first week and with the ones retrained after them are two different yardsticks under
-one name. ``stages.reproduce`` records ``reward_model_digest`` of every reward model a run read, so
+A reward spec names a reward, not its weights: ``judge=1.0`` scored with the judges first shipped
+(commit c407a96) and with the ones retrained after them are two different yardsticks under one
+name. ``stages.reproduce`` records ``reward_model_digest`` of every reward model a run read, so
 that such runs stay two arms on the results page instead of one replacing the other.
 """
 

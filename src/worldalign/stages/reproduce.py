@@ -37,6 +37,7 @@ from worldalign.utils.config_serialization import config_to_dict
 
 RESULTS_FILE = "results.json"
 RESULTS_VERSION = 1
+_READ_BY = "`worldalign reproduce`"
 NOT_ARM_FIELDS = frozenset(
     {
         # where it ran and what it read
@@ -275,8 +276,8 @@ def arm_changes(results: dict[str, Any]) -> dict[str, Any]:
 
 def retrained_reward_models(results: dict[str, Any]) -> dict[str, str]:
     """The reward models of ``results`` whose weights (digests) differ from the ones its effect's
-    recipe reads today: retrained since, or replaced by the arm. None for an older ``results.json``
-    that recorded no digests."""
+    recipe reads today: retrained since, or replaced by the arm. Empty for an older
+    ``results.json`` that recorded no digests."""
     today = recipe_reward_models(results["effect"])
     recorded = results.get("reward_models", {})
     return {role: digest for role, digest in sorted(recorded.items()) if role in today and digest != today[role]}
@@ -365,8 +366,10 @@ def earlier_curves(
     curves: dict[int, list[dict[str, Any]]] = {}
     for path in paths:
         stored = _read_json(path)
-        if stored.get("effect") != effect.name or "recipe" not in stored:
+        if stored.get("effect") != effect.name:
             raise ConfigError(f"{path}: field 'effect' is {stored.get('effect')!r}; expected {effect.name!r}")
+        if "recipe" not in stored:
+            raise ConfigError(f"{path}: missing field 'recipe'; expected a results.json of {_READ_BY}")
         for seed, curve in split_curves(stored, path).items():
             if seed not in wanted:
                 continue
@@ -424,16 +427,13 @@ def split_curves(results: dict[str, Any], path: Path) -> dict[int, list[dict[str
     return curves
 
 
-READ_BY = "`worldalign reproduce`"
-
-
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         found = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read it as JSON ({error}); expected a results.json of {READ_BY}")
+        raise ConfigError(f"{path}: cannot read it as JSON ({error}); expected a results.json of {_READ_BY}")
     if not isinstance(found, dict) or found.get("version") != RESULTS_VERSION:
-        raise ConfigError(f"{path}: field 'version' is not {RESULTS_VERSION}; expected a results.json of {READ_BY}")
+        raise ConfigError(f"{path}: field 'version' is not {RESULTS_VERSION}; expected a results.json of {_READ_BY}")
     return found
 
 
