@@ -14,6 +14,7 @@ from worldalign.cli import evaluate as eval_command
 from worldalign.cli import export as export_command
 from worldalign.cli import idm as idm_commands
 from worldalign.cli import judge as judge_commands
+from worldalign.cli import plan as plan_command
 from worldalign.cli import report as report_command
 from worldalign.cli import reproduce as reproduce_command
 from worldalign.cli import rewards as reward_commands
@@ -41,6 +42,7 @@ A first session:
   worldalign report runs/rollouts runs/align --out runs/report    # tables, plots, videos in one HTML page
   worldalign reward score data/mt10 --rewards executability      # score episodes with any rewards
   worldalign execute data/mt10 --idm checkpoints/idm-cpu         # run IDM-decoded plans in the simulator
+  worldalign plan --world-model runs/wm --autoencoder runs/ae --dataset data/mt10 --out runs/plan  # plan, replan
   worldalign judge-bench build --out bench/default               # the six-dimension judge benchmark
   worldalign train judge --bench bench/default --out runs/teacher
   worldalign vla tokenizer fit --dataset data/mt10 --out runs/fast  # FAST action tokens for a VLA
@@ -63,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     align_command.register(verbs)
     reproduce_command.register(verbs)
     idm_commands.register(verbs)
+    plan_command.register(verbs)
     reward_commands.register(verbs)
     judge_commands.register(verbs)
     export_command.register(verbs)
