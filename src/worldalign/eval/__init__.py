@@ -8,6 +8,9 @@
   world model and the simulator, and their rank correlation.
 - ``vla``: closed-loop episodes of a VLA policy in Meta-World, per task and layout seed, with
   either action head (imported from ``worldalign.eval.vla``: it loads MuJoCo).
+- ``planning``: the world model as a planner executed in Meta-World (EVA), open loop against
+  closed loop (replanning from the frames the simulator rendered); imported from
+  ``worldalign.eval.planning`` (it loads MuJoCo).
 - ``judge``: the judge on its benchmark (rank agreement per dimension, the report, throughput).
 """
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import Tensor
+from tqdm import tqdm
 
 from worldalign.algos.conditions import EpisodePool, InstructionEmbedder, instruction_embedding
 from worldalign.data.pixels import to_uint8_video, to_unit_range
@@ -169,12 +170,14 @@ def evaluate_planning(
     horizon: int,
     replan_every: Sequence[int],
     seeds: Sequence[int],
+    progress: bool = True,
 ) -> tuple[dict[str, dict[str, object]], dict[str, PlannedEpisodes]]:
     """Every episode of ``pool`` planned and executed from its frame ``context_frames - 1`` with
     each ``replan_every`` (``>= horizon``: open loop) for each sampling seed. Returns, per mode
     (``"every K"``), the summary (success and progress overall and per task, each the mean over
     episodes then over seeds, with the sampling-seed std) and every episode's ``PlanResult``."""
     summaries, episodes = {}, {}
+    bar = tqdm(total=len(replan_every) * len(seeds) * len(pool.episodes), desc="planning", disable=not progress)
     for every in replan_every:
         per_seed: PlannedEpisodes = []
         for seed in seeds:
@@ -187,9 +190,12 @@ def evaluate_planning(
                 context = pool.frames(position, 0, context_frames)
                 result = executor.run(start, context, episode.instruction, horizon, every, generator)
                 results.append((episode.task, result))
+                bar.update()
+                bar.set_postfix(every=every, seed=seed, solved=int(result.outcome.success))
             per_seed.append(results)
         mode = f"every {min(every, horizon)}"
         summaries[mode], episodes[mode] = _summary(per_seed, open_loop=every >= horizon), per_seed
+    bar.close()
     return summaries, episodes
 
 
