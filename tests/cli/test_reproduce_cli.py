@@ -111,14 +111,23 @@ def test_seeds_of_an_earlier_results_file_are_read_back_not_trained_again(
 
     with pytest.raises(ConfigError, match=r"not a run of this recipe \(seed 0\): config.group_size 2 there, 3 here"):
         run([*reproduce_argv(runs, tmp_path / "other"), "--group-size", "3", "--seeds-from", str(first)])
-    old_style = json.loads(json.dumps(together))
-    for point in old_style["curve"]:  # a two-seed file written before each seed's spread was kept
-        del point["per_seed_seconds"]
-        for metric in point["metrics"].values():
-            del metric["per_seed_sampling_std"]
-    (tmp_path / "old.json").write_text(json.dumps(old_style))
+    def written_before_per_seed_fields(results: dict) -> Path:
+        older = json.loads(json.dumps(results))
+        for point in older["curve"]:
+            del point["per_seed_seconds"]
+            for metric in point["metrics"].values():
+                del metric["per_seed_sampling_std"]
+        path = tmp_path / f"old-{len(results['seeds'])}-seeds.json"
+        path.write_text(json.dumps(older))
+        return path
+
+    # one seed: its mean is that seed's, so an older file still splits exactly
+    old_first = written_before_per_seed_fields(read_results(first))
+    assert run([*reproduce_argv(runs, tmp_path / "old1"), "--seeds-from", str(old_first)]) == 0
+    merged_old = read_results(tmp_path / "old1" / "persistworld" / RESULTS_FILE)
+    assert [point["metrics"] for point in merged_old["curve"]] == [point["metrics"] for point in together["curve"]]
     with pytest.raises(ConfigError, match="aggregated without each seed's sampling spread"):
-        run([*reproduce_argv(runs, tmp_path / "old"), "--seeds-from", str(tmp_path / "old.json")])
+        run([*reproduce_argv(runs, tmp_path / "old2"), "--seeds-from", str(written_before_per_seed_fields(together))])
 
 
 def test_an_arm_with_other_rewards_is_compared_with_the_recipe(
