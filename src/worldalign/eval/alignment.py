@@ -7,9 +7,10 @@ SSIM while optimising the judge, or executability while optimising fidelity.
 
 ``HeldOutRollouts`` rolls the model out autoregressively from the first frames of every held-out
 episode (with the recorded actions, as rollout-state training sees them, or from the instruction
-alone, as prompt training sees them), the same starts and the same sampling noise at every evaluation, for each of
-a few sampling seeds, and reports each reward term's mean, and its spread between seeds (an
-improvement smaller than that spread is not significant).
+alone, as prompt training sees them), the same starts and the same sampling noise at every
+evaluation, for each of a few sampling seeds (rewards that sample, e.g. the teacher judge's MC
+dropout, draw the same noise too), and reports each reward term's mean, and its spread between
+seeds (an improvement smaller than that spread is not significant).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from worldalign.data.types import Rollout
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.world_model import WorldModel
-from worldalign.rewards.compose import RewardComposer
+from worldalign.rewards.compose import RewardComposer, RewardOutput
 from worldalign.sampling.context_policies import ContextPolicy
 from worldalign.sampling.rollout import rollout
 from worldalign.sampling.samplers import EulerODESampler
@@ -91,11 +92,22 @@ class HeldOutRollouts:
             sums: dict[str, Tensor] = {}
             for first in range(0, len(self.pool.episodes), self.batch_size):
                 episodes = range(first, min(first + self.batch_size, len(self.pool.episodes)))
-                scores = self.rewards(self.generate(model, list(episodes), generator))
+                rollouts = self.generate(model, list(episodes), generator)
+                scores = self._score(rollouts, seed=seed * 1_000_003 + first)
                 for name, values in {"total": scores.total, **scores.terms}.items():
                     sums[name] = torch.cat([sums.get(name, values.new_zeros(0)), values.detach().float().cpu()])
             per_seed.append(sums)
         return {name: torch.stack([sums[name] for sums in per_seed]).double() for name in per_seed[0]}
+
+    def _score(self, rollouts: Rollout, seed: int) -> RewardOutput:
+        """``rewards(rollouts)`` with the global random state seeded by ``seed`` and restored
+        after: a reward that samples (the teacher judge's MC-dropout passes) draws the same noise
+        for the same rollouts at every evaluation and in every training run, as the rollouts'
+        own sampling noise is the same; the training's random stream is left as it was."""
+        device = rollouts.frames.device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            return self.rewards(rollouts)
 
     def generate(self, model: WorldModel, episodes: list[int], generator: torch.Generator) -> Rollout:
         """Rollouts from the starts of pool episodes ``episodes`` (positions), with their references."""
