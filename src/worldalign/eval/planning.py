@@ -109,6 +109,8 @@ class PlanExecutor:
         env.restore(Snapshot.from_vector(start.snapshot, start.layout))
         start_distance = float(env.privileged()["obj_to_target"][0])
         horizon = min(horizon, env.max_policy_steps - env.policy_step)
+        if horizon < 1:
+            raise ConfigError(f"{start.task}: the start state is at Meta-World's last step; nothing is left to execute")
         device = self.autoencoder.latent_mean.device
         embedding = instruction_embedding(self.model, [instruction], self.instruction_encoder, device)
         observed, planned, actions = [context.to(device)], [], []
