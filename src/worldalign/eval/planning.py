@@ -30,14 +30,13 @@ from tqdm import tqdm
 from worldalign.algos.conditions import EpisodePool, InstructionEmbedder, instruction_embedding
 from worldalign.data.pixels import to_uint8_video, to_unit_range
 from worldalign.data.types import Rollout, SimulatorStart
-from worldalign.envs.metaworld_env import MetaWorldEnv
 from worldalign.envs.snapshot import Snapshot
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.idm import InverseDynamicsModel
 from worldalign.models.world_model import WorldModel
 from worldalign.rewards.decode import decode_rollout_actions
-from worldalign.rewards.execution import ExecutionOutcome
+from worldalign.rewards.execution import ExecutionOutcome, SimulatorExecutor
 from worldalign.sampling.context_policies import ContextPolicy
 from worldalign.sampling.rollout import rollout
 from worldalign.sampling.samplers import EulerODESampler
@@ -76,19 +75,15 @@ class PlanExecutor:
     instruction_encoder: InstructionEmbedder | None = None
     sampling_steps: int = 10
     action_repeat: int = 2
-    _envs: dict[str, MetaWorldEnv] = field(default_factory=dict, init=False, repr=False)
+    simulator: SimulatorExecutor = field(init=False, repr=False)
+    """One simulator per task, rendering the world model's views."""
 
     def __post_init__(self) -> None:
         missing = [view for view in self.idm.config.views if view not in self.views]
         if missing:
             raise ConfigError(f"the IDM reads views {list(self.idm.config.views)}; the world model has {self.views}")
-
-    def env(self, task: str, image_size: int) -> MetaWorldEnv:
-        """``task``'s simulator, rendering the world model's views (one per task, reused)."""
-        if task not in self._envs:
-            repeat = self.action_repeat
-            self._envs[task] = MetaWorldEnv(task, views=self.views, image_size=image_size, action_repeat=repeat)
-        return self._envs[task]
+        image_size = self.autoencoder.config.image_size
+        self.simulator = SimulatorExecutor(self.action_repeat, views=self.views, image_size=image_size)
 
     @torch.no_grad()
     def run(
@@ -105,7 +100,7 @@ class PlanExecutor:
         round from the latest observed frames; stops early once the task is solved."""
         if horizon < 1 or replan_every < 1:
             raise ConfigError(f"horizon {horizon} and replan_every {replan_every}: expected >= 1 each")
-        env = self.env(start.task, context.shape[-1])
+        env = self.simulator.env(start.task)
         env.restore(Snapshot.from_vector(start.snapshot, start.layout))
         start_distance = float(env.privileged()["obj_to_target"][0])
         horizon = min(horizon, env.max_policy_steps - env.policy_step)
@@ -116,7 +111,7 @@ class PlanExecutor:
         observed, planned, actions = [context.to(device)], [], []
         success, rounds, executed = False, 0, 0
         while executed < horizon and not success:
-            frames = torch.cat(observed, dim=1)[:, -context.shape[1] :]  # (V, C, 3, H, W): real frames only
+            frames = torch.cat(observed[-context.shape[1] :], dim=1)[:, -context.shape[1] :]  # (V, C, ...): real only
             plan = self._plan(frames, embedding, min(replan_every, horizon - executed), generator)
             rounds += 1
             decoded = decode_rollout_actions(self.idm, plan, with_state=False).actions[0].cpu().numpy()
@@ -155,9 +150,7 @@ class PlanExecutor:
 
     def close(self) -> None:
         """Free every simulator (and its renderer)."""
-        for env in self._envs.values():
-            env.close()
-        self._envs.clear()
+        self.simulator.close()
 
 
 PlannedEpisodes = list[list[tuple[str, PlanResult]]]

@@ -61,15 +61,20 @@ class ExecutionOutcome:
 
 
 class SimulatorExecutor:
-    """Executes action sequences from snapshots, one cached image-less environment per task."""
+    """Executes action sequences from snapshots, one cached environment per task (image-less
+    unless ``views`` are given: ``eval.planning`` renders what it executes)."""
 
-    def __init__(self, action_repeat: int = 2) -> None:
+    def __init__(self, action_repeat: int = 2, views: tuple[str, ...] = (), image_size: int = 64) -> None:
         self.action_repeat = action_repeat
+        self.views = views
+        self.image_size = image_size
         self._envs: dict[str, MetaWorldEnv] = {}
 
     def env(self, task: str) -> MetaWorldEnv:
         if task not in self._envs:
-            self._envs[task] = MetaWorldEnv(task, views=(), action_repeat=self.action_repeat)
+            self._envs[task] = MetaWorldEnv(
+                task, views=self.views, image_size=self.image_size, action_repeat=self.action_repeat
+            )
         return self._envs[task]
 
     def run(self, task: str, snapshot: Snapshot, actions: np.ndarray) -> ExecutionOutcome:

@@ -165,7 +165,7 @@ def prepare_alignment(setup: AlignSetup, config: AlignConfig, accelerator: Any =
     model = world_model.model
     autoencoder = load_autoencoder(setup.autoencoder, device)
     dataset = LeRobotDataset(setup.dataset)
-    views = _model_views(dataset, model.config.num_views, setup.world_model)
+    views = model_views(dataset, model.config.num_views, setup.world_model)
     check_image_size(dataset, views, autoencoder.config.image_size, "the autoencoder")
     train, held_out = split_episodes(dataset.task_names, held_out_fraction=setup.held_out)
     if not held_out:
@@ -316,7 +316,8 @@ def _anchor_clips(pool: EpisodePool, length: int, count: int = RELABEL_ANCHOR_CL
     return stack_rollouts(clips)
 
 
-def _model_views(dataset: LeRobotDataset, count: int, where: Path) -> tuple[str, ...]:
+def model_views(dataset: LeRobotDataset, count: int, where: Path) -> tuple[str, ...]:
+    """``dataset``'s views, checked to be as many as the world model at ``where`` predicts."""
     if len(dataset.views) != count:
         raise ConfigError(
             f"the world model {where} predicts {count} view(s); {dataset.root} has {list(dataset.views)}: use the "

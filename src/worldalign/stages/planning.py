@@ -23,7 +23,7 @@ from worldalign.rewards.decode import load_idm
 from worldalign.runs.loading import load_autoencoder, load_world_model_run
 from worldalign.runs.side_files import copy_side_files, instruction_cache_file
 from worldalign.sampling.context_policies import check_policy, context_policy_by_short_name
-from worldalign.stages.align import episode_pool
+from worldalign.stages.align import episode_pool, model_views
 from worldalign.utils.atomic import atomic_write_json, make_folder
 from worldalign.utils.config_serialization import config_to_dict
 from worldalign.viz.video_grid import compose_grid, viewing_scale, write_video
@@ -78,12 +78,7 @@ def plan_in_simulator(setup: PlanningSetup) -> dict[str, Any]:
     world_model = load_world_model_run(setup.world_model)
     autoencoder = load_autoencoder(setup.autoencoder)
     dataset = LeRobotDataset(setup.dataset)
-    views = tuple(dataset.views)
-    if len(views) != world_model.model.config.num_views:
-        raise ConfigError(
-            f"{setup.dataset} has views {list(views)}; the world model {setup.world_model} predicts "
-            f"{world_model.model.config.num_views}: use the dataset it was trained on"
-        )
+    views = model_views(dataset, world_model.model.config.num_views, setup.world_model)
     check_image_size(dataset, views, autoencoder.config.image_size, "the autoencoder")
     _, held_out = split_episodes(dataset.task_names, held_out_fraction=setup.held_out)
     unknown = sorted(set(setup.tasks) - set(dataset.task_names))
