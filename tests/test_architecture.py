@@ -30,7 +30,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "algos": BASE | {"configs", "data", "models", "sampling", "rewards", "runs"},
     "eval": BASE | {"data", "metrics", "envs", "models", "sampling", "rewards", "algos"},
     "stages": BASE
-    | {"configs", "data", "metrics", "envs", "models", "sampling", "rewards", "runs", "algos", "eval", "viz"},
+    | {"configs", "data", "metrics", "envs", "models", "sampling", "rewards", "runs", "algos", "eval", "viz", "report"},
     "cli": None,  # the top: may import anything
 }
 # Rooms in dependency order: a room may import only rooms before it (no cycles between rooms).

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from moving_squares import run_cli as run
 from moving_squares import tiny_runs
+from PIL import Image
 
 from worldalign.cli.main import build_parser
 from worldalign.cli.reproduce import _changes
@@ -30,10 +31,12 @@ from worldalign.stages.reproduce import (
     verdicts,
 )
 from worldalign.stages.results_page import (
+    FIGURES_FOLDER,
     RESULTS_FOLDER,
     arm_label,
     effect_verdict,
     is_recipe_arm,
+    learning_curve,
     main_arm,
     race_verdict,
     read_results,
@@ -149,8 +152,23 @@ def test_an_arm_with_other_rewards_is_compared_with_the_recipe(
     assert rows[1].startswith("| `fidelity=1.0,motion_match=1.0`, metric_weights") and "not measured" in rows[1]
     ssim = next(v for v in recipe_arm["verdicts"] if v["metric"] == "fidelity/ssim")
     assert f"{ssim['after']:.4f} ({ssim['relative']:+.1%}" in rows[1]
+
+    figure = page.parent / RESULTS_FOLDER / FIGURES_FOLDER / "persistworld.png"
+    assert f"]({RESULTS_FOLDER}/{FIGURES_FOLDER}/persistworld.png)" in text, "the page links its learning curves"
+    with Image.open(figure) as image:
+        assert image.format == "PNG" and image.width >= 750
+        assert len(image.convert("RGB").getcolors(maxcolors=1 << 16) or ()) > 50, "curves drawn, not a blank canvas"
+    curve = learning_curve(recipe_arm)
+    assert curve.updates == [point["iteration"] for point in recipe_arm["curve"]]
+    assert curve.minutes == [point["seconds"] / 60 for point in recipe_arm["curve"]]
+    assert curve.means["fidelity/ssim"] == [point["metrics"]["fidelity/ssim"]["mean"] for point in recipe_arm["curve"]]
+    assert curve.spreads["fidelity/ssim"] == [0.0] * len(recipe_arm["curve"]), "one training seed: no band"
+    assert curve.label.startswith("fidelity=1.0, metric_weights") and curve.label.endswith("(1 training seed)")
+
+    figure.unlink()
     only_other = write_results_page([other], page).read_text()
     assert "The recipe's rewards (`fidelity=1.0`) are not run yet." in only_other
+    assert "Learning curves" not in only_other and not figure.exists()
 
 
 def test_an_arm_is_its_rewards_and_every_training_change_from_the_recipe(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ Each function draws one figure and writes it atomically; none keeps global pyplo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -118,3 +119,50 @@ def training_curves(panels: dict[str, list[Series]], out: Path) -> Path:
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7)
     return _save(figure, out)
+
+
+@dataclass(frozen=True)
+class LearningCurve:
+    """One arm's held-out learning curve: at each evaluation, the updates done, the training
+    wall-clock (minutes) and each metric's mean with its spread (std over training seeds)."""
+
+    label: str
+    updates: Sequence[float]
+    minutes: Sequence[float]
+    means: dict[str, Sequence[float]]
+    spreads: dict[str, Sequence[float]]
+
+
+def learning_curves(curves: Sequence[LearningCurve], panels: Sequence[tuple[str, str]], out: Path) -> Path:
+    """One column per metric, against updates (top row) and training wall-clock (bottom row): a
+    line per arm (the first drawn heavier) with a band of ± its spread.
+
+    Args:
+        curves: the arms; a metric an arm lacks is left out of its panel.
+        panels: (metric, title) of each column.
+        out: the PNG written.
+    """
+    legend_rows = sum(1 for curve in curves if any(metric in curve.means for metric, _ in panels))
+    figure = Figure(figsize=(max(3.4 * len(panels), 7.5), 6.0 + 0.2 * legend_rows))
+    for row, (axis, label) in enumerate((("updates", "updates"), ("minutes", "training wall-clock (min)"))):
+        for column, (metric, title) in enumerate(panels):
+            axes = figure.add_subplot(2, len(panels), row * len(panels) + column + 1)
+            for index, curve in enumerate(curves):
+                if metric not in curve.means:
+                    continue
+                x, mean, spread = getattr(curve, axis), curve.means[metric], curve.spreads[metric]
+                width = 2.2 if index == 0 else 1.2
+                axes.plot(x, mean, marker="o", markersize=3, linewidth=width, color=f"C{index}", label=curve.label)
+                low = [m - s for m, s in zip(mean, spread, strict=True)]
+                high = [m + s for m, s in zip(mean, spread, strict=True)]
+                axes.fill_between(x, low, high, color=f"C{index}", alpha=0.15, linewidth=0)
+            axes.set_xlabel(label, fontsize=8)
+            axes.set_title(title, fontsize=9)
+            axes.tick_params(labelsize=7)
+            axes.grid(alpha=0.3)
+    handles, labels = figure.axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=1, fontsize=7, frameon=False)
+    figure.tight_layout(rect=(0, (0.2 * legend_rows + 0.15) / figure.get_figheight(), 1, 1))
+    with atomic_path(out) as tmp:
+        figure.savefig(tmp, format="png", dpi=DPI)
+    return out

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from worldalign.errors import ConfigError
+from worldalign.report.plots import LearningCurve, learning_curves
 from worldalign.stages.reproduce import (
     EFFECTS,
     RESULTS_VERSION,
@@ -47,6 +48,10 @@ MIN_TRAINING_SEEDS = 3
 """Training seeds an alignment effect needs before it can count as reproduced."""
 RESULTS_FOLDER = "results"
 """Beside the page: a copy of every ``results.json`` the page was written from."""
+FIGURES_FOLDER = "figures"
+"""In ``RESULTS_FOLDER``: each effect's learning curves, ``<effect>.png``."""
+LEGEND_LABEL_CHARACTERS = 110
+"""An arm's label in a figure's legend is cut to this many characters (the arms table has it whole)."""
 
 
 def read_results(path: Path) -> dict[str, Any]:
@@ -148,6 +153,7 @@ def write_results_page(results: Sequence[dict[str, Any]], path: Path) -> Path:
         else:
             race = None if effect.race is None else race_verdict(effect.race, main, arms)
             lines += _effect_section(main, race)
+            lines += _figure(name, [main, *(entry for entry in arms if entry is not main)], path)
         if len(arms) > 1 or (arms and main is None):
             lines += _arms_table(sorted(arms, key=lambda entry: (entry is not main, arm_label(entry))))
         if any(retrained_reward_models(entry) for entry in arms):
@@ -157,6 +163,44 @@ def write_results_page(results: Sequence[dict[str, Any]], path: Path) -> Path:
     lines += ["Not run yet.", ""] if swr is None else _comparison_section(swr)
     atomic_write_bytes(path, "\n".join(lines).encode())
     return path
+
+
+def _figure(effect: str, arms: Sequence[dict[str, Any]], page: Path) -> list[str]:
+    """Draw the learning curves of ``arms`` (the main one first) beside ``page`` and link them;
+    nothing while no arm has an evaluation after training."""
+    curves = [entry for entry in arms if len(entry["curve"]) > 1]
+    if not curves:
+        return []
+    claims = arms[0]["claims"]
+    arrows = {claim["metric"]: " ↓" if claim["lower_is_better"] else " ↑" for claim in claims}
+    panels = [(claim["metric"], claim["label"] + arrows[claim["metric"]]) for claim in claims]
+    relative = Path(RESULTS_FOLDER) / FIGURES_FOLDER / f"{effect}.png"
+    (page.parent / relative).parent.mkdir(parents=True, exist_ok=True)
+    learning_curves([learning_curve(entry) for entry in curves], panels, page.parent / relative)
+    return [
+        "Learning curves of every arm (held-out; mean over training seeds, band ± their std; the heavier",
+        "line is the arm reported above):",
+        "",
+        f"![Learning curves: {EFFECTS[effect].title}]({relative.as_posix()})",
+        "",
+    ]
+
+
+def learning_curve(entry: dict[str, Any]) -> LearningCurve:
+    """An arm's aggregated curve (``reproduce.aggregate``'s) as a figure's ``LearningCurve``, labelled
+    with the arm and its training seeds."""
+    curve = entry["curve"]
+    label = arm_label(entry).replace("`", "")
+    if len(label) > LEGEND_LABEL_CHARACTERS:
+        label = label[: LEGEND_LABEL_CHARACTERS - 1] + "…"
+    names = [name for name in curve[0]["metrics"] if all(name in point["metrics"] for point in curve)]
+    return LearningCurve(
+        label=f"{label} ({len(entry['seeds'])} training seed{'s' if len(entry['seeds']) > 1 else ''})",
+        updates=[point["iteration"] for point in curve],
+        minutes=[point["seconds"] / 60 for point in curve],
+        means={name: [point["metrics"][name]["mean"] for point in curve] for name in names},
+        spreads={name: [point["metrics"][name]["train_std"] for point in curve] for name in names},
+    )
 
 
 def _reward_models_note(effect: str) -> list[str]:
@@ -428,7 +472,7 @@ def effect_verdict(entry: dict[str, Any], training_seeds: int | None = None) -> 
     reasons = [f"target missed: {', '.join(missed)}"] if missed else []
     reasons += [f"guard broken: {', '.join(broken)}"] if broken else []
     if training_seeds is not None and training_seeds < MIN_TRAINING_SEEDS:
-        reasons.append(f"{training_seeds} training seed(s), so the training-seed spread is not measured")
+        reasons.append(f"{training_seeds} training seed(s) of the {MIN_TRAINING_SEEDS} a verdict needs")
     if not judged:
         return "**Effect: not measured.**"
     if not reasons:
