@@ -136,13 +136,17 @@ def test_instruction_conditioned_world_model(trained: tuple[Path, Path], tmp_pat
     assert cache_file.stat().st_mtime_ns == before
 
 
-def test_width_depth_and_context_noise_override_the_preset(trained: tuple[Path, Path], tmp_path: Path) -> None:
+def test_width_depth_causal_context_and_context_noise_override_the_preset(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
     dataset, ae = trained
     argv = ["world-model", "--dataset", str(dataset), "--autoencoder", str(ae), "--preset", "tiny"]
     argv += ["--steps", "1", "--batch-size", "2", "--preview-every", "0"]
-    assert run([*argv, "--out", str(tmp_path / "wm"), "--width", "48", "--depth", "3", "--context-noise", "0.3"]) == 0
+    changes = ["--width", "48", "--depth", "3", "--context-noise", "0.3", "--causal-context"]
+    assert run([*argv, "--out", str(tmp_path / "wm"), *changes]) == 0
     config = json.loads((tmp_path / "wm" / "model" / "config.json").read_text())["config"]
-    assert (config["width"], config["depth"]) == (48, 3)
+    assert (config["width"], config["depth"], config["causal_context"]) == (48, 3, True)
+    assert load_world_model_run(tmp_path / "wm", torch.device("cpu")).model.config.causal_context
     assert json.loads((tmp_path / "wm" / "train_config.json").read_text())["context_noise"] == 0.3
     with pytest.raises(ConfigError, match="multiple of"):
         run([*argv, "--out", str(tmp_path / "odd"), "--width", "47"])
@@ -193,5 +197,7 @@ def test_init_from_fine_tunes_a_trained_model_with_its_architecture_and_statisti
 
     with pytest.raises(ConfigError, match="drop --width"):
         run([*argv, "--out", str(tmp_path / "wide"), "--init-from", str(tuned), "--width", "64"])
+    with pytest.raises(ConfigError, match="drop --width, --depth and --causal-context"):
+        run([*argv, "--out", str(tmp_path / "causal"), "--init-from", str(tuned), "--causal-context"])
     with pytest.raises(ConfigError, match=r"instruction_dim 0 \(needed: 384\)"):
         run([*argv, "--out", str(tmp_path / "text"), "--init-from", str(tuned), "--condition", "both"])

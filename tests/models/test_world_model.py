@@ -148,3 +148,73 @@ def test_activation_checkpointing_gives_the_same_output_and_gradients() -> None:
     assert torch.allclose(plain, recomputed, atol=1e-6) and plain_grads.keys() == recomputed_grads.keys()
     assert all(torch.allclose(plain_grads[name], recomputed_grads[name], atol=1e-6) for name in plain_grads)
     assert any(float(g.abs().sum()) > 0 for g in plain_grads.values())
+
+
+CAUSAL = dataclasses.replace(CONFIG, causal_context=True)
+
+
+def block_causal_reference(model: WorldModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``model``'s weights run as a full-attention model whose attention is masked so that no
+    context token sees a future token: the semantics ``causal_context`` promises."""
+    full = make_model(dataclasses.replace(model.config, causal_context=False))
+    full.load_state_dict(model.state_dict())
+    views, context, future = 2, batch["context"].shape[2], batch["noisy_future"].shape[2]
+    is_future = (torch.arange(context + future) >= context).repeat_interleave(CONFIG.tokens_per_frame).repeat(views)
+    allowed = is_future[:, None] | ~is_future[None, :]  # (query, key)
+    plain = torch.nn.functional.scaled_dot_product_attention
+
+    def masked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return plain(q, k, v, attn_mask=allowed)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("worldalign.models.world_model.modeling_world_model.F.scaled_dot_product_attention", masked)
+        return full(**batch)
+
+
+@pytest.mark.parametrize("context", [0, 1, 3])
+def test_causal_context_is_full_attention_with_the_context_blind_to_the_future(context: int) -> None:
+    model = make_model(CAUSAL).eval()
+    batch = inputs(context)
+    with torch.no_grad():
+        velocity = model(**batch)
+        torch.testing.assert_close(velocity, block_causal_reference(model, batch), atol=1e-5, rtol=1e-5)
+        # The cache computed once gives the same velocity at any flow time and noisy future.
+        cache = model.encode_context(batch["context"], 2, batch["actions"], batch["instruction"])
+        for t in (batch["t"], torch.full_like(batch["t"], 0.9)):
+            moved = {**batch, "t": t, "noisy_future": batch["noisy_future"] * 0.5}
+            torch.testing.assert_close(model(**moved, cache=cache), model(**moved), atol=0, rtol=0)
+        if context:
+            other = {**batch, "context": batch["context"] + 1.0}
+            assert not torch.allclose(model(**other), velocity), "the future reads the context"
+
+
+def test_causal_context_trains_through_the_context_with_or_without_recompute() -> None:
+    batch = {**inputs(3), "context": inputs(3)["context"].requires_grad_(True)}
+    outcomes = []
+    for recompute in (False, True):
+        model = make_model(CAUSAL).train()
+        model.activation_checkpointing = recompute
+        batch["context"].grad = None
+        velocity = model(**batch)
+        velocity.square().mean().backward()
+        grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+        outcomes.append((velocity.detach(), grads, batch["context"].grad.clone()))
+    (plain, plain_grads, plain_context), (recomputed, recomputed_grads, recomputed_context) = outcomes
+    assert float(plain_context.abs().sum()) > 0, "the loss reaches the context through its keys and values"
+    torch.testing.assert_close(plain, recomputed, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(plain_context, recomputed_context, atol=1e-6, rtol=1e-5)
+    assert plain_grads.keys() == recomputed_grads.keys()
+    assert all(torch.allclose(plain_grads[name], recomputed_grads[name], atol=1e-6) for name in plain_grads)
+
+
+def test_a_context_cache_must_match_the_model_and_the_call() -> None:
+    batch = inputs(3)
+    causal = make_model(CAUSAL).eval()
+    cache = causal.encode_context(batch["context"], 2, batch["actions"], batch["instruction"])
+    with pytest.raises(ConfigError, match="without causal_context"):
+        make_model()(**batch, cache=cache)
+    with pytest.raises(ConfigError, match="needs a world model with causal_context"):
+        make_model().encode_context(batch["context"], 2, batch["actions"], batch["instruction"])
+    shorter = inputs(2)
+    with pytest.raises(ConfigError, match=r"3 samples x 3 frames given for 3 x 2"):
+        causal(**shorter, cache=cache)

@@ -19,7 +19,7 @@ def autoencoder() -> Autoencoder:
     return Autoencoder(get_preset("tiny").autoencoder.model).eval()
 
 
-def random_world_model(**changes: int) -> WorldModel:
+def random_world_model(**changes: int | bool) -> WorldModel:
     """The tiny preset's world model with ``changes`` to its config, zero-initialised layers randomised."""
     torch.manual_seed(0)
     model = WorldModel(dataclasses.replace(get_preset("tiny").world_model.model, **changes))
@@ -40,3 +40,9 @@ def world_model() -> WorldModel:
 def instructed_world_model() -> WorldModel:
     """The tiny preset conditioned on actions and a 6-dimensional instruction."""
     return random_world_model(instruction_dim=6)
+
+
+@pytest.fixture(scope="module")
+def causal_world_model() -> WorldModel:
+    """``instructed_world_model`` with a causal context (``WorldModelConfig.causal_context``)."""
+    return random_world_model(instruction_dim=6, causal_context=True)

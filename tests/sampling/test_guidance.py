@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from worldalign.models.world_model import WorldModel
@@ -75,3 +76,37 @@ def test_action_guidance_without_actions_is_the_plain_model(instructed_world_mod
     guided = WorldModelVelocity(model, given["context"], None, given["instruction"], action_guidance_scale=5.0)
     with torch.no_grad():
         torch.testing.assert_close(guided(given["x_t"], given["t"]), plain(given["x_t"], given["t"]))
+
+
+def test_a_causal_context_is_encoded_once_per_velocity_function(causal_world_model: WorldModel) -> None:
+    """Every denoising step of a chunk reuses the context's keys and values (computed at the first
+    call without gradients) and gets the velocity of the uncached model, guided or not."""
+    model = causal_world_model
+    given = inputs(model)
+    calls = []
+    encode = model.encode_context
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs)
+        return encode(*args, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(model, "encode_context", counted)
+        for scales in ((1.0, 1.0), (2.0, 3.0)):
+            calls.clear()
+            velocity_fn = WorldModelVelocity(
+                model, given["context"], given["actions"], given["instruction"], *scales[:1],
+                action_guidance_scale=scales[1],
+            )  # fmt: skip
+            with torch.no_grad():
+                steps = [velocity_fn(given["x_t"] * s, given["t"] * s) for s in (1.0, 0.5, 0.25)]
+            assert len(calls) == 1, "one encoding for every step"
+            uncached = WorldModelVelocity(
+                model, given["context"], given["actions"], given["instruction"], *scales[:1],
+                action_guidance_scale=scales[1],
+            )  # fmt: skip
+            with torch.enable_grad():  # with gradients nothing is cached: the model's own pass
+                fresh = [uncached(given["x_t"] * s, given["t"] * s).detach() for s in (1.0, 0.5, 0.25)]
+            assert len(calls) == 1 and uncached._cache is None
+            for cached_step, fresh_step in zip(steps, fresh, strict=True):
+                torch.testing.assert_close(cached_step, fresh_step, atol=1e-6, rtol=1e-5)

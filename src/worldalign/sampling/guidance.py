@@ -17,12 +17,12 @@ action guidance amplifies the learned effect at sampling time
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
-from worldalign.models.world_model import WorldModel
+from worldalign.models.world_model import ContextCache, WorldModel
 
 
 def autocast_context(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager[None]:
@@ -37,7 +37,7 @@ class WorldModelVelocity:
     """``velocity_fn(x_t, t)`` of a world model for one batch of contexts and conditions.
 
     Attributes:
-        model: the world model (its current weights are used at every call).
+        model: the world model, or its distributed wrapper (its current weights are used at every call).
         context: ``(B, V, Tc, C, h, w)`` clean context latents.
         actions: ``(B, Tc + Tf - 1, A)`` or ``None``.
         instruction: ``(B, E)`` instruction embeddings or ``None``.
@@ -45,6 +45,11 @@ class WorldModelVelocity:
         bf16: run the model under bf16 autocast.
         action_guidance_scale: guidance scale ``s_a`` on the actions alone (module docstring);
             1 = none, and without actions there is nothing to guide.
+
+    A causal-context model's context (``WorldModel.encode_context``) is computed at the first call
+    without gradients and reused by the later ones: the sampler's steps of one chunk. The weights
+    must not change while the function is in use (samplers build one per chunk); calls with
+    gradients (a policy update) compute it afresh.
     """
 
     model: WorldModel
@@ -54,6 +59,7 @@ class WorldModelVelocity:
     guidance_scale: float = 1.0
     bf16: bool = False
     action_guidance_scale: float = 1.0
+    _cache: ContextCache | None = field(default=None, init=False, repr=False)
 
     def __call__(self, x_t: Tensor, t: Tensor) -> Tensor:
         """``x_t (B, V, Tf, C, h, w)``, ``t (B,)`` → velocity ``(B, V, Tf, C, h, w)`` float32."""
@@ -64,20 +70,15 @@ class WorldModelVelocity:
         if self.action_guidance_scale != 1.0 and self.actions is not None:
             patterns.append((False, True))
         batch, copies = x_t.shape[0], len(patterns)
+        conditions = self._conditions(patterns, x_t.device)
         with autocast_context(x_t.device, self.bf16):
-            if copies == 1:
-                return self.model(x_t, t, self.context, self.actions, self.instruction).float()
-            keep_actions = torch.tensor([actions for actions, _ in patterns], device=x_t.device)
-            keep_instruction = torch.tensor([instruction for _, instruction in patterns], device=x_t.device)
-            velocities = self.model(
-                torch.cat([x_t] * copies),
-                torch.cat([t] * copies),
-                torch.cat([self.context] * copies),
-                None if self.actions is None else torch.cat([self.actions] * copies),
-                None if self.instruction is None else torch.cat([self.instruction] * copies),
-                keep_actions=keep_actions.repeat_interleave(batch),
-                keep_instruction=keep_instruction.repeat_interleave(batch),
-            ).float()
+            cache = None
+            core = getattr(self.model, "module", self.model)  # a distributed (DDP) wrapper's model
+            if not torch.is_grad_enabled() and core.config.causal_context:
+                if self._cache is None:
+                    self._cache = core.encode_context(future_frames=x_t.shape[2], **conditions)
+                cache = self._cache
+            velocities = self.model(_repeat(x_t, copies), _repeat(t, copies), cache=cache, **conditions).float()
         by_pattern = dict(zip(patterns, velocities.split(batch), strict=True))
         conditional = by_pattern[(True, True)]
         velocity = conditional
@@ -87,3 +88,25 @@ class WorldModelVelocity:
         if (False, True) in by_pattern:
             velocity = velocity + (self.action_guidance_scale - 1.0) * (conditional - by_pattern[(False, True)])
         return velocity
+
+    def _conditions(self, patterns: list[tuple[bool, bool]], device: torch.device) -> dict[str, Tensor | None]:
+        """The model's inputs besides ``x_t`` and ``t``, one copy per keep-pattern (a single
+        pattern keeps every condition and needs no keep masks)."""
+        copies = len(patterns)
+        conditions: dict[str, Tensor | None] = {
+            "context": _repeat(self.context, copies),
+            "actions": None if self.actions is None else _repeat(self.actions, copies),
+            "instruction": None if self.instruction is None else _repeat(self.instruction, copies),
+        }
+        if copies > 1:
+            batch = self.context.shape[0]
+            conditions["keep_actions"] = torch.tensor([a for a, _ in patterns], device=device).repeat_interleave(batch)
+            conditions["keep_instruction"] = torch.tensor([i for _, i in patterns], device=device).repeat_interleave(
+                batch
+            )
+        return conditions
+
+
+def _repeat(values: Tensor, copies: int) -> Tensor:
+    """``copies`` copies of a batch, one after the other (the batch itself for one)."""
+    return values if copies == 1 else torch.cat([values] * copies)

@@ -1,6 +1,6 @@
 """The latent flow-matching video world model (DiT-style, action- and/or instruction-conditioned)."""
 
 from worldalign.models.world_model.configuration_world_model import WorldModelConfig
-from worldalign.models.world_model.modeling_world_model import WorldModel
+from worldalign.models.world_model.modeling_world_model import ContextCache, WorldModel
 
-__all__ = ["WorldModel", "WorldModelConfig"]
+__all__ = ["ContextCache", "WorldModel", "WorldModelConfig"]

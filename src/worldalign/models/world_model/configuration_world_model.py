@@ -40,6 +40,10 @@ class WorldModelConfig:
     """Attention heads (must divide ``width``)."""
     mlp_ratio: float = 4.0
     """Hidden size of the MLPs relative to ``width``."""
+    causal_context: bool = False
+    """Context tokens attend to context tokens only, not to the noisy future: their keys and values
+    are computed once per chunk and reused at every denoising step (``WorldModel.encode_context``).
+    A model trained without it cannot use it (its context tokens learned to read the future)."""
 
     def __post_init__(self) -> None:
         if self.latent_size % self.patch_size:

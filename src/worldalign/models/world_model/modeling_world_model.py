@@ -17,11 +17,20 @@ of classifier-free guidance (Ho & Salimans 2022, arXiv:2207.12598).
 
 Frame offsets are counted from the first future frame (context frames are -1, -2, ...), so the
 frame just before the prediction has the same embedding whatever the context length.
+
+With ``WorldModelConfig.causal_context`` the context tokens attend only to context tokens, never
+to the noisy future: their keys and values at every block then depend on the context and its
+conditions alone, not on the flow time, so a sampler computes them once per chunk
+(``WorldModel.encode_context``) and every denoising step runs the future tokens only, attending
+to the cached keys and values. This is the block-causal attention of autoregressive video
+diffusion models that cache their context (e.g. CausVid, Yin et al. 2024, arXiv:2412.07772); the
+cache lives for one chunk, since a frame's offset embedding moves as the window slides.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +44,9 @@ from worldalign.models.world_model.configuration_world_model import WorldModelCo
 # DiT feeds t in [0, 1000] to the sinusoidal embedding; our t is in [0, 1].
 TIME_EMBEDDING_SCALE = 1000.0
 FREQUENCY_EMBEDDING_DIM = 256
+
+KeysValues = tuple[Tensor, Tensor]
+"""Attention keys and values of some tokens, each ``(B, heads, tokens, head_dim)``."""
 
 
 def sinusoidal_embedding(t: Tensor, dim: int = FREQUENCY_EMBEDDING_DIM, max_period: float = 10000.0) -> Tensor:
@@ -81,14 +93,19 @@ class Attention(nn.Module):
         self.k_norm = nn.RMSNorm(width // num_heads, eps=1e-6)
         self.proj = nn.Linear(width, width)
 
-    def forward(self, tokens: Tensor) -> Tensor:
-        """``(B, N, D)`` → ``(B, N, D)``."""
+    def forward(self, tokens: Tensor, context: KeysValues | None = None) -> tuple[Tensor, KeysValues]:
+        """``(B, N, D)`` → ``(B, N, D)``, and the tokens' own keys and values. ``context``: keys and
+        values of other tokens that these also attend to (a causal-context model's context)."""
         q, k, v = rearrange(self.qkv(tokens), "b n (three h d) -> three b h n d", three=3, h=self.num_heads)
         # Normalise in float32 (under bf16 autocast too): the fused RMSNorm wants matching dtypes.
         q = self.q_norm(q.float()).to(v.dtype)
         k = self.k_norm(k.float()).to(v.dtype)
+        own = (k, v)
+        if context is not None:
+            k = torch.cat([context[0].to(k.dtype), k], dim=2)
+            v = torch.cat([context[1].to(v.dtype), v], dim=2)
         out = F.scaled_dot_product_attention(q, k, v)
-        return self.proj(rearrange(out, "b h n d -> b n (h d)"))
+        return self.proj(rearrange(out, "b h n d -> b n (h d)")), own
 
 
 class DiTBlock(nn.Module):
@@ -103,15 +120,27 @@ class DiTBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width))
         self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(width, 6 * width))
 
-    def forward(self, x: Tensor, condition: Tensor) -> Tensor:
-        """Tokens ``(B, V, T, S, D)``, per-frame condition ``(B, T, D)`` → tokens."""
+    def forward(self, x: Tensor, condition: Tensor, context: KeysValues | None = None) -> tuple[Tensor, KeysValues]:
+        """Tokens ``(B, V, T, S, D)``, per-frame condition ``(B, T, D)`` → tokens, and the keys and
+        values their attention computed; ``context``: keys and values they also attend to."""
         shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = self.modulation(condition).chunk(6, dim=-1)
         shape = x.shape
         h = modulate(self.norm1(x), shift_a, scale_a)
-        h = self.attn(h.reshape(shape[0], -1, shape[-1])).reshape(shape)
-        x = x + gate(h, gate_a)
+        h, keys_values = self.attn(h.reshape(shape[0], -1, shape[-1]), context)
+        x = x + gate(h.reshape(shape), gate_a)
         h = self.mlp(modulate(self.norm2(x), shift_m, scale_m))
-        return x + gate(h, gate_m)
+        return x + gate(h, gate_m), keys_values
+
+
+@dataclass(frozen=True)
+class ContextCache:
+    """A causal-context model's context at every block (``WorldModel.encode_context``): the keys
+    and values the future tokens attend to, the same at every denoising step of a chunk."""
+
+    keys_values: tuple[KeysValues, ...]
+    """Per block, the context tokens' keys and values."""
+    batch: int
+    context_frames: int
 
 
 class FinalLayer(nn.Module):
@@ -189,6 +218,7 @@ class WorldModel(nn.Module):
         keep_actions: Tensor | None = None,
         keep_instruction: Tensor | None = None,
         context_time: Tensor | None = None,
+        cache: ContextCache | None = None,
     ) -> Tensor:
         """Velocity of the future latents.
 
@@ -204,33 +234,99 @@ class WorldModel(nn.Module):
             keep_instruction: ``(B,)`` bool, the same for the instruction.
             context_time: ``(B,)`` flow time of the context latents, the level of the noise they
                 carry; ``None`` = 0, clean context (see ``WorldModelTrainingConfig.context_noise``).
+            cache: a causal-context model's ``encode_context`` of this ``context`` and these
+                conditions (without it, computed here).
 
         Returns:
             ``(B, V, Tf, C, h, w)`` predicted velocity ``eps - x0``.
         """
         batch, _, context_frames = self._check_inputs(noisy_future, context)
         future_frames = noisy_future.shape[2]
-        tokens = self._tokens(torch.cat([context, noisy_future], dim=2), context_frames)
         condition = self._frame_conditions(
             batch, context_frames, future_frames, t, actions, instruction, keep_actions, keep_instruction, context_time
         )
-        recompute = self.activation_checkpointing and self.training and torch.is_grad_enabled()
-        for block in self.blocks:
-            tokens = checkpoint(block, tokens, condition, use_reentrant=False) if recompute else block(tokens, condition)
-        patches = self.final(tokens[:, :, context_frames:], condition[:, context_frames:])
+        first_future = self.config.max_context_frames
+        if self.config.causal_context:
+            if cache is None:
+                cache = self._context_cache(context, condition[:, :context_frames])
+            self._check_cache(cache, batch, context_frames)
+            future = self._tokens(noisy_future, first_future)
+            for block, keys_values in zip(self.blocks, cache.keys_values, strict=True):
+                future = self._run_block(block, future, condition[:, context_frames:], keys_values)[0]
+        else:
+            if cache is not None:
+                raise ConfigError("a context cache was given to a world model without causal_context (its config)")
+            tokens = self._tokens(torch.cat([context, noisy_future], dim=2), first_future - context_frames)
+            for block in self.blocks:
+                tokens = self._run_block(block, tokens, condition)[0]
+            future = tokens[:, :, context_frames:]
+        patches = self.final(future, condition[:, context_frames:])
         side = self.config.latent_size // self.config.patch_size
         p = self.config.patch_size
         return rearrange(patches, "b v t (y x) (c p q) -> b v t c (y p) (x q)", y=side, x=side, p=p, q=p)
 
-    def _tokens(self, latents: Tensor, context_frames: int) -> Tensor:
-        """Latents ``(B, V, T, C, h, w)`` → embedded tokens ``(B, V, T, S, D)``."""
+    def encode_context(
+        self,
+        context: Tensor,
+        future_frames: int,
+        actions: Tensor | None = None,
+        instruction: Tensor | None = None,
+        keep_actions: Tensor | None = None,
+        keep_instruction: Tensor | None = None,
+        context_time: Tensor | None = None,
+    ) -> ContextCache:
+        """A causal-context model's context, once for every denoising step of a chunk of
+        ``future_frames`` frames: pass it to ``forward`` as ``cache`` with the same inputs
+        (``forward``'s arguments; ``actions`` cover the context and that chunk)."""
+        if not self.config.causal_context:
+            raise ConfigError("encode_context needs a world model with causal_context (WorldModelConfig)")
+        batch, context_frames = context.shape[0], context.shape[2]
+        placeholder = context.new_zeros(batch, context.shape[1], future_frames, *context.shape[3:])
+        self._check_inputs(placeholder, context)
+        condition = self._frame_conditions(
+            batch, context_frames, future_frames, context.new_zeros(batch), actions, instruction, keep_actions,
+            keep_instruction, context_time,
+        )  # fmt: skip
+        return self._context_cache(context, condition[:, :context_frames])
+
+    def _context_cache(self, context: Tensor, condition: Tensor) -> ContextCache:
+        """Run the context tokens ``(B, V, Tc, ...)`` through the blocks, attending among themselves."""
+        batch, context_frames = context.shape[0], context.shape[2]
+        head_dim = self.config.width // self.config.num_heads
+        if context_frames == 0:
+            empty = context.new_zeros(batch, self.config.num_heads, 0, head_dim)
+            return ContextCache(tuple((empty, empty) for _ in self.blocks), batch, 0)
+        tokens = self._tokens(context, self.config.max_context_frames - context_frames)
+        keys_values = []
+        for block in self.blocks:
+            tokens, own = self._run_block(block, tokens, condition)
+            keys_values.append(own)
+        return ContextCache(tuple(keys_values), batch, context_frames)
+
+    def _run_block(
+        self, block: DiTBlock, tokens: Tensor, condition: Tensor, context: KeysValues | None = None
+    ) -> tuple[Tensor, KeysValues]:
+        if self.activation_checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(block, tokens, condition, context, use_reentrant=False)
+        return block(tokens, condition, context)
+
+    @staticmethod
+    def _check_cache(cache: ContextCache, batch: int, context_frames: int) -> None:
+        if (cache.batch, cache.context_frames) != (batch, context_frames):
+            raise ConfigError(
+                f"context cache of {cache.batch} samples x {cache.context_frames} frames given for {batch} x "
+                f"{context_frames}: encode_context must see the same context as the call"
+            )
+
+    def _tokens(self, latents: Tensor, first_frame: int) -> Tensor:
+        """Latents ``(B, V, T, C, h, w)`` → embedded tokens ``(B, V, T, S, D)``; ``first_frame``:
+        the index of the first frame's offset embedding (``max_context_frames`` is the first future)."""
         p = self.config.patch_size
         patches = rearrange(latents, "b v t c (y p) (x q) -> b v t (y x) (c p q)", p=p, q=p)
         frames = latents.shape[2]
-        first = self.config.max_context_frames - context_frames
         tokens = self.patch_embed(patches) + self.spatial_embed
         tokens = tokens + self.view_embed[None, :, None, None]
-        return tokens + self.frame_embed[first : first + frames][None, None, :, None]
+        return tokens + self.frame_embed[first_frame : first_frame + frames][None, None, :, None]
 
     def _frame_conditions(
         self,
