@@ -2,9 +2,9 @@
 
 The page is regenerated from the ``results.json`` files, never edited by hand: for each effect,
 the recipe, the claims with the pretrained and aligned values (mean ± training-seed std, with the
-sampling-seed spread), whether each change counts (beyond both spreads) and meets its target, and
-the held-out learning curve against updates and training wall-clock, and a verdict on the effect as
-a whole. SWR, which trains nothing, is a comparison of context policies on the same starts
+sampling-seed spread), whether each change counts (beyond both spreads) and meets its target, the
+held-out learning curve against updates and training wall-clock (a table, and a figure of every
+arm's curves in ``results/figures/``), and a verdict on the effect as a whole. SWR, which trains nothing, is a comparison of context policies on the same starts
 (``stages.reproduce_swr``) with its own section. Effects without results are listed as not run.
 
 An effect can have several arms: the recipe, and runs with other optimised rewards or other
