@@ -197,7 +197,11 @@ def test_init_from_fine_tunes_a_trained_model_with_its_architecture_and_statisti
 
     with pytest.raises(ConfigError, match="drop --width"):
         run([*argv, "--out", str(tmp_path / "wide"), "--init-from", str(tuned), "--width", "64"])
-    with pytest.raises(ConfigError, match="drop --width, --depth and --causal-context"):
-        run([*argv, "--out", str(tmp_path / "causal"), "--init-from", str(tuned), "--causal-context"])
+    # The same weights with the context blind to the future: fine-tuned into a causal-context model.
+    causal = tmp_path / "causal"
+    assert run([*argv, "--out", str(causal), "--steps", "1", "--init-from", str(tuned), "--causal-context"]) == 0
+    config = json.loads((causal / "model" / "config.json").read_text())["config"]
+    assert config["causal_context"] and config["width"] == 48
+    assert load_file(causal / "model" / "model.safetensors").keys() == weights.keys()
     with pytest.raises(ConfigError, match=r"instruction_dim 0 \(needed: 384\)"):
         run([*argv, "--out", str(tmp_path / "text"), "--init-from", str(tuned), "--condition", "both"])

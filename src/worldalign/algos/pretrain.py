@@ -267,8 +267,9 @@ def train_world_model(
     Clips should carry ``model.max_context_frames`` context frames (each step uses the last
     ``c`` of them, ``c`` drawn by ``sample_context_length``) and ``model.future_frames`` future
     frames. ``instruction_encoder`` is required when the model is instruction-conditioned.
-    ``initial_weights`` is a world model checkpoint folder of the same config to start from
-    (fine-tuning); a run that resumes continues from its own checkpoint instead.
+    ``initial_weights`` is a world model checkpoint folder of the same config (but perhaps its
+    ``causal_context``) to start from (fine-tuning); a run that resumes continues from its own
+    checkpoint instead.
     """
     out_dir = Path(out_dir)
     device = torch.device(device) if device is not None else default_device()
@@ -291,7 +292,8 @@ def train_world_model(
     model = WorldModel(model_config).to(device)
     model.activation_checkpointing = config.activation_checkpointing
     if initial_weights is not None:
-        load_weights(model, initial_weights)
+        # A full-attention model's weights start a causal-context one (``stages.pretrain``).
+        load_weights(model, initial_weights, may_differ=("causal_context",))
     encoder = ClipLatentEncoder(autoencoder.to(device), cache=config.cache_latents)
     run = TrainingRun(model, config.optimizer, config.run, config.steps, out_dir, clips, config, progress, resume)
     result = TrainingResult(step=run.step, resumed_from=run.resumed_from)

@@ -126,7 +126,8 @@ def add_train_world_model_parser(train_subparsers: argparse._SubParsersAction) -
         "--causal-context",
         action="store_true",
         help="context tokens attend to the context only, never to the noisy future, so sampling computes them once "
-        "per chunk instead of at every denoising step (faster rollouts and RL sampling; a new architecture)",
+        "per chunk instead of at every denoising step (faster rollouts and RL sampling); with --init-from, a "
+        "full-attention model is fine-tuned into a causal one (the same weights)",
     )
     parser.add_argument(
         "--init-from",
@@ -247,8 +248,8 @@ def run_train_world_model(args: argparse.Namespace) -> int:
     from worldalign.data.lerobot_reader import LeRobotDataset
     from worldalign.stages.pretrain import pretrain_world_model
 
-    if args.init_from is not None and (args.width is not None or args.depth is not None or args.causal_context):
-        raise ConfigError("--init-from keeps its checkpoint's architecture: drop --width, --depth and --causal-context")
+    if args.init_from is not None and (args.width is not None or args.depth is not None):
+        raise ConfigError("--init-from keeps its checkpoint's width and depth: drop --width and --depth")
     config = _with_architecture(_training_config(get_preset(args.preset).world_model, args), args)
     result = pretrain_world_model(
         config,

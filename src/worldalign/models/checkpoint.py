@@ -16,11 +16,13 @@ cannot be read back (truncated, corrupt, not finite) is a ``CheckpointError`` na
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import tempfile
 import typing
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -208,9 +210,14 @@ def read_config(folder: str | os.PathLike[str], config_cls: type, model_type: st
     return config_from_dict(config_cls, stored.get("config", {}), where=str(path))
 
 
-def load_weights(model: ConfiguredModel, folder: str | os.PathLike[str]) -> None:
-    """Load ``folder``'s weights into ``model`` after checking the configs agree field by field."""
+def load_weights(
+    model: ConfiguredModel, folder: str | os.PathLike[str], may_differ: Collection[str] = ()
+) -> None:
+    """Load ``folder``'s weights into ``model`` after checking the configs agree field by field,
+    but for the fields ``may_differ`` names (ones that do not change the tensors, e.g. the world
+    model's ``causal_context``)."""
     stored = read_config(folder, type(model.config), model.model_type)
+    stored = dataclasses.replace(stored, **{name: getattr(model.config, name) for name in may_differ})
     differences = config_differences(model.config, stored, labels=("model has", "checkpoint has"))
     if differences:
         raise ConfigError(f"checkpoint {folder} does not match the model: " + "; ".join(differences))

@@ -135,7 +135,10 @@ def pretrain_world_model(
 
     ``config.model`` is sized here for the dataset's views and actions and the instruction
     embedding; ``init_from`` (a world model's folder) fine-tunes that model instead: its
-    architecture and action statistics are kept, the optimizer and schedule start afresh.
+    architecture and action statistics are kept, the optimizer and schedule start afresh. With
+    ``config.model.causal_context`` a full-attention model is fine-tuned into a causal-context
+    one: the same weights, its context no longer attending to the future (the way CausVid starts
+    its causal student from a bidirectional model, arXiv:2412.07772).
     """
     if condition not in WORLD_MODEL_CONDITIONS:
         raise ConfigError(f"condition {condition!r}: choose one of {', '.join(WORLD_MODEL_CONDITIONS)}")
@@ -158,7 +161,9 @@ def pretrain_world_model(
     if init_from is not None:
         initial_model = model_folder(init_from, "--init-from", "train world-model")
         needed_by = f"{dataset.root} ({len(views)} views, --condition {condition}) and the autoencoder {folder}"
-        config = dataclasses.replace(config, model=_fitting_model(initial_model, config.model, needed_by))
+        fitted = _fitting_model(initial_model, config.model, needed_by)
+        causal = fitted.causal_context or config.model.causal_context
+        config = dataclasses.replace(config, model=dataclasses.replace(fitted, causal_context=causal))
     train, held_out_episodes = split_episodes(dataset.task_names, held_out_fraction=held_out)
     _check_episode_length(dataset, train, config)
     if initial_model is not None:

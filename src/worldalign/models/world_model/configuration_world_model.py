@@ -43,7 +43,8 @@ class WorldModelConfig:
     causal_context: bool = False
     """Context tokens attend to context tokens only, not to the noisy future: their keys and values
     are computed once per chunk and reused at every denoising step (``WorldModel.encode_context``).
-    A model trained without it cannot use it (its context tokens learned to read the future)."""
+    A model trained without it cannot simply switch it on (its context tokens learned to read the
+    future); it can be fine-tuned into it (``train world-model --init-from M --causal-context``)."""
 
     def __post_init__(self) -> None:
         if self.latent_size % self.patch_size:
