@@ -92,19 +92,15 @@ def test_a_causal_context_is_encoded_once_per_velocity_function(causal_world_mod
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(model, "encode_context", counted)
-        for scales in ((1.0, 1.0), (2.0, 3.0)):
+        for guidance, action_guidance in ((1.0, 1.0), (2.0, 3.0)):
             calls.clear()
-            velocity_fn = WorldModelVelocity(
-                model, given["context"], given["actions"], given["instruction"], *scales[:1],
-                action_guidance_scale=scales[1],
-            )  # fmt: skip
+            scales = {"guidance_scale": guidance, "action_guidance_scale": action_guidance}
+            conditions = (given["context"], given["actions"], given["instruction"])
+            velocity_fn = WorldModelVelocity(model, *conditions, **scales)
             with torch.no_grad():
                 steps = [velocity_fn(given["x_t"] * s, given["t"] * s) for s in (1.0, 0.5, 0.25)]
             assert len(calls) == 1, "one encoding for every step"
-            uncached = WorldModelVelocity(
-                model, given["context"], given["actions"], given["instruction"], *scales[:1],
-                action_guidance_scale=scales[1],
-            )  # fmt: skip
+            uncached = WorldModelVelocity(model, *conditions, **scales)
             with torch.enable_grad():  # with gradients nothing is cached: the model's own pass
                 fresh = [uncached(given["x_t"] * s, given["t"] * s).detach() for s in (1.0, 0.5, 0.25)]
             assert len(calls) == 1 and uncached._cache is None
