@@ -6,6 +6,7 @@ Each function draws one figure and writes it atomically; none keeps global pyplo
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,7 +158,7 @@ def learning_curves(curves: Sequence[LearningCurve], panels: Sequence[tuple[str,
                 high = [m + s for m, s in zip(mean, spread, strict=True)]
                 axes.fill_between(x, low, high, color=f"C{index}", alpha=0.15, linewidth=0)
             axes.set_xlabel(label, fontsize=8)
-            axes.set_title(title, fontsize=9)
+            axes.set_title(textwrap.fill(title, 36), fontsize=9)
             axes.tick_params(labelsize=7)
             axes.grid(alpha=0.3)
     handles, labels = figure.axes[0].get_legend_handles_labels()
