@@ -3,9 +3,10 @@
 # quality? The GPU-continued world model fine-tuned on CPU twice, the same data, steps, batches
 # and seed: with full attention, and into a causal-context model (train world-model
 # --causal-context). One arm per core, in the background; resumable: rerun it after a restart and
-# each arm continues from its newest checkpoint (a finished one has nothing left to do).
+# each arm continues from its newest checkpoint (a finished one has nothing left to do). A step
+# of the cpu preset takes ~6-7 s on one core: 4000 steps are ~7 h per arm, several sessions.
 #   scripts/world_model_causal_ab.sh            # both arms (DATA: a `data generate` dataset)
-#   ARMS=causal STEPS=12000 scripts/world_model_causal_ab.sh
+#   ARMS=causal STEPS=8000 scripts/world_model_causal_ab.sh
 # Evaluate each arm's model/ with benchmarks/eval_world_model.py on the held-out episodes; the
 # flow loss of fixed training and held-out clips is logged every 500 steps (probe/*).
 set -euo pipefail
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-outputs/data/mt10-48}
 BASE=${BASE:-../shared/checkpoints/world-model-cpu-gpu-continued}
 OUT=${OUT:-outputs/wm}
-STEPS=${STEPS:-12000}
+STEPS=${STEPS:-4000}
 ARMS=${ARMS:-"full causal"}
 mkdir -p "$OUT"
 for arm in $ARMS; do
