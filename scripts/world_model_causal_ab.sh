@@ -23,7 +23,7 @@ for arm in $ARMS; do
   [ "$arm" = full ] || [ "$arm" = causal ] || { echo "unknown arm $arm (full, causal)" >&2; exit 2; }
   OMP_NUM_THREADS=1 nohup nice .venv/bin/worldalign train world-model --preset cpu --dataset "$DATA" \
     --autoencoder checkpoints/autoencoder-cpu --condition both --init-from "$BASE" --steps "$STEPS" \
-    --probe-every 500 --preview-every 0 --seed 0 "${flags[@]}" --out "$OUT/ft-$arm" \
+    --checkpoint-every 50 --probe-every 500 --preview-every 0 --seed 0 "${flags[@]}" --out "$OUT/ft-$arm" \
     > "$OUT/ft-$arm.log" 2>&1 &
   echo "arm $arm: training in the background, log $OUT/ft-$arm.log"
 done

@@ -142,16 +142,19 @@ def test_width_depth_causal_context_and_context_noise_override_the_preset(
     dataset, ae = trained
     argv = ["world-model", "--dataset", str(dataset), "--autoencoder", str(ae), "--preset", "tiny"]
     argv += ["--steps", "1", "--batch-size", "2", "--preview-every", "0"]
-    changes = ["--width", "48", "--depth", "3", "--context-noise", "0.3", "--causal-context"]
+    changes = ["--width", "48", "--depth", "3", "--context-noise", "0.3", "--causal-context", "--checkpoint-every", "7"]
     assert run([*argv, "--out", str(tmp_path / "wm"), *changes]) == 0
     config = json.loads((tmp_path / "wm" / "model" / "config.json").read_text())["config"]
     assert (config["width"], config["depth"], config["causal_context"]) == (48, 3, True)
+    assert json.loads((tmp_path / "wm" / "train_config.json").read_text())["run"]["checkpoint_every"] == 7
     assert load_world_model_run(tmp_path / "wm", torch.device("cpu")).model.config.causal_context
     assert json.loads((tmp_path / "wm" / "train_config.json").read_text())["context_noise"] == 0.3
     with pytest.raises(ConfigError, match="multiple of"):
         run([*argv, "--out", str(tmp_path / "odd"), "--width", "47"])
     with pytest.raises(ConfigError, match="context_noise"):
         run([*argv, "--out", str(tmp_path / "negative"), "--context-noise", "-1"])
+    with pytest.raises(ConfigError, match="--checkpoint-every 0: expected >= 1"):
+        run([*argv, "--out", str(tmp_path / "never"), "--checkpoint-every", "0"])
 
 
 def test_image_size_mismatch_names_both_sizes(tmp_path: Path, trained: tuple[Path, Path]) -> None:
