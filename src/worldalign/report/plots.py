@@ -26,8 +26,9 @@ TABLE_HORIZONS = (1, 2, 4, 8, 16, 24, 32, 48)
 """Horizons the tables beside the horizon curves show (those within the horizon, and the last)."""
 
 
-def _save(figure: Figure, out: Path) -> Path:
-    figure.tight_layout()
+def _save(figure: Figure, out: Path, bottom: float = 0.0) -> Path:
+    """Lay ``figure`` out (keeping ``bottom`` inches free, e.g. for a legend) and write it atomically."""
+    figure.tight_layout(rect=(0, bottom / figure.get_figheight(), 1, 1))
     with atomic_path(out) as tmp:
         figure.savefig(tmp, format="png", dpi=DPI)
     return out
@@ -163,7 +164,4 @@ def learning_curves(curves: Sequence[LearningCurve], panels: Sequence[tuple[str,
             axes.grid(alpha=0.3)
     handles, labels = figure.axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=1, fontsize=7, frameon=False)
-    figure.tight_layout(rect=(0, (0.2 * legend_rows + 0.15) / figure.get_figheight(), 1, 1))
-    with atomic_path(out) as tmp:
-        figure.savefig(tmp, format="png", dpi=DPI)
-    return out
+    return _save(figure, out, bottom=0.2 * legend_rows + 0.15)

@@ -60,17 +60,23 @@ class WorldModelVelocity:
     bf16: bool = False
     action_guidance_scale: float = 1.0
     _cache: ContextCache | None = field(default=None, init=False, repr=False)
+    _patterns: list[tuple[bool, bool]] = field(init=False, repr=False)
+    """The (actions, instruction) keep-patterns the guidance needs, one batched copy each."""
+    _inputs: dict[str, Tensor | None] = field(init=False, repr=False)
+    """The model's inputs besides ``x_t`` and ``t``, the same at every call (``_conditions``)."""
+
+    def __post_init__(self) -> None:
+        self._patterns = [(True, True)]
+        if self.guidance_scale != 1.0:
+            self._patterns.append((False, False))
+        if self.action_guidance_scale != 1.0 and self.actions is not None:
+            self._patterns.append((False, True))
+        self._inputs = self._conditions(self._patterns)
 
     def __call__(self, x_t: Tensor, t: Tensor) -> Tensor:
         """``x_t (B, V, Tf, C, h, w)``, ``t (B,)`` → velocity ``(B, V, Tf, C, h, w)`` float32."""
-        # One batched pass over the (actions, instruction) keep-patterns the guidance needs.
-        patterns = [(True, True)]
-        if self.guidance_scale != 1.0:
-            patterns.append((False, False))
-        if self.action_guidance_scale != 1.0 and self.actions is not None:
-            patterns.append((False, True))
+        patterns, conditions = self._patterns, self._inputs
         batch, copies = x_t.shape[0], len(patterns)
-        conditions = self._conditions(patterns, x_t.device)
         with autocast_context(x_t.device, self.bf16):
             cache = None
             core = getattr(self.model, "module", self.model)  # a distributed (DDP) wrapper's model
@@ -89,7 +95,7 @@ class WorldModelVelocity:
             velocity = velocity + (self.action_guidance_scale - 1.0) * (conditional - by_pattern[(False, True)])
         return velocity
 
-    def _conditions(self, patterns: list[tuple[bool, bool]], device: torch.device) -> dict[str, Tensor | None]:
+    def _conditions(self, patterns: list[tuple[bool, bool]]) -> dict[str, Tensor | None]:
         """The model's inputs besides ``x_t`` and ``t``, one copy per keep-pattern (a single
         pattern keeps every condition and needs no keep masks)."""
         copies = len(patterns)
@@ -99,11 +105,10 @@ class WorldModelVelocity:
             "instruction": None if self.instruction is None else _repeat(self.instruction, copies),
         }
         if copies > 1:
-            batch = self.context.shape[0]
-            conditions["keep_actions"] = torch.tensor([a for a, _ in patterns], device=device).repeat_interleave(batch)
-            conditions["keep_instruction"] = torch.tensor([i for _, i in patterns], device=device).repeat_interleave(
-                batch
-            )
+            batch, device = self.context.shape[0], self.context.device
+            for index, name in enumerate(("keep_actions", "keep_instruction")):
+                keep = [pattern[index] for pattern in patterns]
+                conditions[name] = torch.tensor(keep, device=device).repeat_interleave(batch)
         return conditions
 
 

@@ -138,9 +138,7 @@ class ContextCache:
     and values the future tokens attend to, the same at every denoising step of a chunk."""
 
     keys_values: tuple[KeysValues, ...]
-    """Per block, the context tokens' keys and values."""
-    batch: int
-    context_frames: int
+    """Per block, the context tokens' keys and values, ``(B, heads, tokens, head_dim)`` each."""
 
 
 class FinalLayer(nn.Module):
@@ -295,13 +293,13 @@ class WorldModel(nn.Module):
         head_dim = self.config.width // self.config.num_heads
         if context_frames == 0:
             empty = context.new_zeros(batch, self.config.num_heads, 0, head_dim)
-            return ContextCache(tuple((empty, empty) for _ in self.blocks), batch, 0)
+            return ContextCache(tuple((empty, empty) for _ in self.blocks))
         tokens = self._tokens(context, self.config.max_context_frames - context_frames)
         keys_values = []
         for block in self.blocks:
             tokens, own = self._run_block(block, tokens, condition)
             keys_values.append(own)
-        return ContextCache(tuple(keys_values), batch, context_frames)
+        return ContextCache(tuple(keys_values))
 
     def _run_block(
         self, block: DiTBlock, tokens: Tensor, condition: Tensor, context: KeysValues | None = None
@@ -310,11 +308,12 @@ class WorldModel(nn.Module):
             return checkpoint(block, tokens, condition, context, use_reentrant=False)
         return block(tokens, condition, context)
 
-    @staticmethod
-    def _check_cache(cache: ContextCache, batch: int, context_frames: int) -> None:
-        if (cache.batch, cache.context_frames) != (batch, context_frames):
+    def _check_cache(self, cache: ContextCache, batch: int, context_frames: int) -> None:
+        keys = cache.keys_values[0][0]
+        cached_frames = keys.shape[2] // (self.config.num_views * self.config.tokens_per_frame)
+        if (keys.shape[0], cached_frames) != (batch, context_frames):
             raise ConfigError(
-                f"context cache of {cache.batch} samples x {cache.context_frames} frames given for {batch} x "
+                f"context cache of {keys.shape[0]} samples x {cached_frames} frames given for {batch} x "
                 f"{context_frames}: encode_context must see the same context as the call"
             )
 
