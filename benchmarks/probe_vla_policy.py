@@ -1,6 +1,7 @@
 r"""What the VLA policy costs on a CPU: build time, parameters, forward / training-step time per
-sample, generation time per token, flow-head latency per chunk, for one backbone and both image
-token sizes (one token per latent cell, ``--patch 1``, or per 2x2 cells, ``--patch 2``).
+sample, generation time per token, flow-head latency per chunk, for one backbone, both image
+token sizes (one token per latent cell, ``--patch 1``, or per 2x2 cells, ``--patch 2``) and both
+vision encoders (the frozen autoencoder's latents, ``VLAConfig.vision="vit"``'s small ViT).
 
 The sequence is a realistic one: three 64 px views, the state token, an instruction, a reasoning
 text of the measured mean length (``probe_reasoning_text.py``) and ``--fast-tokens`` action ids.
@@ -54,7 +55,7 @@ def main() -> None:
     print(f"backbone {args.backbone}: built (pretrained weights + autoencoder) in {time.perf_counter() - start:.1f} s")
     print(f"parameters: backbone {_count(policy.lm) / 1e6:.2f} M, "
           f"image projection {_count(policy.vision, True) / 1e3:.1f} k "
-          f"(frozen autoencoder {_count(policy.vision.autoencoder) / 1e6:.2f} M), flow head "
+          f"(frozen autoencoder {_count(policy.vision, False) / 1e6:.2f} M), flow head "
           f"{_count(policy.flow_head) / 1e6:.2f} M; trainable {_count(policy, True) / 1e6:.2f} M")
     if args.checkpoint is not None:
         start = time.perf_counter()
@@ -112,6 +113,17 @@ def main() -> None:
     print(f"forward ms/sample: patch 2 ({config.image_tokens} image tokens) "
           f"{1000 * compared['patch 2'] / args.batch:.0f}, "
           f"patch 1 ({fine.config.image_tokens} image tokens) {1000 * compared['patch 1'] / args.batch:.0f}")
+    vit = VLAPolicy(replace(config, vision="vit")).eval()
+    print(f"vision parameters: autoencoder {_count(policy.vision, True) / 1e3:.1f} k trainable + "
+          f"{_count(policy.vision, False) / 1e6:.2f} M frozen; vit {_count(vit.vision, True) / 1e6:.2f} M trainable")
+
+    def train_step_vit() -> None:
+        vit.zero_grad()
+        vit(batch)["loss"].backward()
+
+    compared = interleaved_medians({"autoencoder": train_step, "vit": train_step_vit}, args.repeats)
+    print(f"training step ms/sample: autoencoder vision {1000 * compared['autoencoder'] / args.batch:.0f}, "
+          f"vit vision {1000 * compared['vit'] / args.batch:.0f}")
 
 
 if __name__ == "__main__":

@@ -91,6 +91,23 @@ def test_train_then_eval_writes_the_json_and_a_video(
         assert probe.end_s == pytest.approx((task["steps_by_seed"]["1000000"] + 1) / 10)  # every frame, 10 fps
 
 
+def test_train_with_the_vit_vision_then_flow_eval(
+    prepared: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, dataset, fast = prepared
+    argv = ["vla", "train", "--dataset", dataset, "--tokenizer", fast, "--out", tmp_path / "vit", "--steps", 2,
+            "--batch-size", 2, "--vision", "vit", "--autoencoder", tmp_path / "not-read"]
+    code, printed, err = run(argv, capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "vit" / "model" / "config.json").read_text())["config"]["vision"] == "vit"
+    out = tmp_path / "eval"
+    argv = ["vla", "eval", tmp_path / "vit", "--tasks", "reach-v3", "--seeds", 1, "--max-steps", 3, "--execute-steps",
+            3, "--head", "flow", "--out", out]
+    code, printed, err = run(argv, capsys)
+    assert code == 0, err
+    assert json.loads((out / "vla_eval.json").read_text())["tasks"]["reach-v3"]["chunks"] == 1
+
+
 def test_nan_actions_are_a_clear_error_before_anything_is_written(
     prepared: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

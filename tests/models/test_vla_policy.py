@@ -183,3 +183,37 @@ def test_wrong_state_is_a_clear_error(policy: VLAPolicy) -> None:
     batch = policy.processor.collate(_samples())
     with pytest.raises(ConfigError, match=r"expected \(B, 4\)"):
         policy(replace(batch, state=torch.zeros(2, 3)))
+
+
+VIT_CONFIG = replace(CONFIG, vision="vit", vit_width=32, vit_layers=1, vit_heads=2)
+
+
+def test_vit_vision_reads_pixels_trains_with_the_policy_and_round_trips(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    policy = new_vla_policy(VIT_CONFIG, None)  # no autoencoder to read
+    assert not any("autoencoder" in name for name, _ in policy.named_parameters())
+    batch = policy.processor.collate(_samples())
+    assert VIT_CONFIG.image_tokens == 48  # 3 views x (64 / 16) ** 2, as many as the autoencoder's tokens
+    assert policy.vision(batch.frames).shape == (2, 48, VIT_CONFIG.tiny_width)
+    # Each view's tokens depend on its own pixels: changing one view's top-left patch moves the tokens.
+    changed = batch.frames.clone()
+    changed[:, 2, :16, :16] = 255 - changed[:, 2, :16, :16]
+    assert not torch.equal(policy.vision(batch.frames), policy.vision(changed))
+    policy(batch)["loss"].backward()
+    for name in ("patch_embedding.weight", "position", "projection.weight"):
+        gradient = dict(policy.vision.named_parameters())[name].grad
+        assert gradient is not None and gradient.abs().sum() > 0, name
+    write_checkpoint(tmp_path / "vit", policy)
+    loaded = load_vla_policy(tmp_path / "vit")
+    assert loaded.config.vision == "vit"
+    policy.eval()
+    assert torch.equal(policy.vision(batch.frames), loaded.vision(batch.frames))
+
+
+def test_vision_choice_errors() -> None:
+    with pytest.raises(ConfigError, match="VLAConfig.vision='clip'; expected one of autoencoder, vit"):
+        VLAConfig(vision="clip")
+    with pytest.raises(ConfigError, match="vit_patch=12 must divide the 64 px views"):
+        VLAConfig(vision="vit", vit_patch=12)
+    with pytest.raises(ConfigError, match="needs an autoencoder checkpoint folder"):
+        new_vla_policy(CONFIG, None)

@@ -158,7 +158,7 @@ def vla_sft_config(base: VLASFTConfig, dataset: LeRobotDataset, tokenizer: FastA
             f"{dataset.root} has views {list(dataset.views)}; the VLA reads {list(base.model.views)} "
             "(VLAConfig.views): generate the dataset with those views"
         )
-    check_image_size(dataset, views, base.model.autoencoder.image_size, "the VLA's frame autoencoder")
+    check_image_size(dataset, views, base.model.image_size, "the VLA policy's vision (VLAConfig.image_size)")
     model = dataclasses.replace(
         base.model,
         horizon=tokenizer.horizon,
@@ -173,17 +173,17 @@ def train_vla_sft(
     config: VLASFTConfig,
     samples: Sequence[VLASample],
     tokenizer: FastActionTokenizer,
-    autoencoder: str | os.PathLike[str],
+    autoencoder: str | os.PathLike[str] | None,
     out_dir: str | os.PathLike[str],
     *,
     device: str | torch.device | None = None,
     progress: bool = True,
     resume: bool = True,
 ) -> TrainingResult:
-    """Fine-tune a new policy (``config.model``'s backbone, the frame autoencoder of the folder
-    ``autoencoder``) on ``samples``; write ``OUT/model`` and a copy of ``tokenizer`` in
-    ``OUT/fast_tokenizer``. With ``resume``, a run finding checkpoints in ``out_dir`` continues
-    from the newest, bit for bit as if never stopped.
+    """Fine-tune a new policy (``config.model``'s backbone; for ``vision="autoencoder"`` the frame
+    autoencoder of the folder ``autoencoder``, unused by a ViT) on ``samples``; write
+    ``OUT/model`` and a copy of ``tokenizer`` in ``OUT/fast_tokenizer``. With ``resume``, a run
+    finding checkpoints in ``out_dir`` continues from the newest, bit for bit as if never stopped.
 
     TensorBoard (``OUT/tensorboard``): ``train/loss``, ``token_loss``, ``flow_loss``,
     ``token_accuracy``, ``grad_norm``, ``lr``, ``steps_per_second``. A non-finite loss term is a

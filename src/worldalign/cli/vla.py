@@ -12,6 +12,7 @@ from worldalign.configs.vla_grpo import DEFAULT_POOL_FRACTION, DEFAULT_REWARD_WE
 from worldalign.configs.vla_head import VLAHeadConfig
 from worldalign.configs.vla_sft import DEFAULT_RELEASE_KEEP
 from worldalign.data.fast_tokenizer import DEFAULT_HORIZON, DEFAULT_SCALE, DEFAULT_VOCAB_SIZE
+from worldalign.models.vla.configuration_vla import VISION_ENCODERS
 
 SHIPPED_AUTOENCODER = Path(__file__).resolve().parents[3] / "checkpoints" / "autoencoder-cpu"
 
@@ -69,6 +70,7 @@ examples:
   worldalign vla train --dataset data/mt10 --tokenizer runs/fast --out runs/vla
   worldalign vla train --dataset data/mt10 --tokenizer runs/fast --out runs/vla-smol --backbone smollm2 \\
       --steps 1000 --batch-size 8 --lr 1e-4
+  worldalign vla train --dataset data/mt10 --tokenizer runs/fast --out runs/vla-vit --vision vit
 
 Each sample is one step of an episode: its views, instruction and observation.state as input;
 as targets the reasoning text (<think> ... </think>, written from the simulator state) and the
@@ -221,8 +223,14 @@ def _register_train(groups: argparse._SubParsersAction) -> None:
         "(a .gguf file or a Hugging Face causal-LM folder); default: tiny",
     )
     train.add_argument(
+        "--vision", choices=VISION_ENCODERS, default="autoencoder",
+        help="how the views become image tokens: 'autoencoder' (the frozen frame autoencoder's latents, a trained "
+        "projection) or 'vit' (a small ViT trained from scratch with the policy); default: autoencoder",
+    )
+    train.add_argument(
         "--autoencoder", type=Path, default=SHIPPED_AUTOENCODER,
-        help="frame autoencoder whose frozen encoder reads the views (default: the shipped checkpoints/autoencoder-cpu)",
+        help="frame autoencoder whose frozen encoder reads the views with --vision autoencoder "
+        "(default: the shipped checkpoints/autoencoder-cpu)",
     )
     train.add_argument("--steps", type=int, default=2000, help="optimizer steps (default: 2000)")
     train.add_argument("--batch-size", type=int, default=8, help="samples per step (default: 8)")
@@ -375,7 +383,7 @@ def run_train(args: argparse.Namespace) -> int:
     tokenizer = load_sft_tokenizer(args.tokenizer, dataset)
     backbone, sha = _backbone(args.backbone)
     base = VLASFTConfig(
-        model=VLAConfig(backbone=backbone, backbone_sha256=sha),
+        model=VLAConfig(backbone=backbone, backbone_sha256=sha, vision=args.vision),
         steps=args.steps,
         batch_size=args.batch_size,
         optimizer=dataclasses.replace(OptimizerConfig(warmup_steps=min(50, args.steps // 10)), learning_rate=args.lr),
@@ -389,9 +397,8 @@ def run_train(args: argparse.Namespace) -> int:
         f"{len(chosen.samples)} SFT samples from {dataset.num_episodes} episodes of {args.dataset} "
         f"(kept/available per phase: {', '.join(f'{p} {kept[p]}/{available[p]}' for p in kept)})"
     )
-    result = train_vla_sft(
-        config, chosen.samples, tokenizer, autoencoder_folder(args.autoencoder), args.out, resume=not args.no_resume
-    )
+    autoencoder = autoencoder_folder(args.autoencoder) if args.vision == "autoencoder" else None
+    result = train_vla_sft(config, chosen.samples, tokenizer, autoencoder, args.out, resume=not args.no_resume)
     if result.resumed_from:
         print(f"resumed from step {result.resumed_from}")
     if result.losses:

@@ -8,6 +8,7 @@ from worldalign.errors import ConfigError
 from worldalign.models.autoencoder.configuration_autoencoder import AutoencoderConfig
 
 TINY_BACKBONE = "tiny"
+VISION_ENCODERS = ("autoencoder", "vit")
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,27 @@ class VLAConfig:
     """Attention heads of the ``tiny`` backbone."""
     views: tuple[str, ...] = ("oblique", "front", "wrist")
     """Camera names the policy reads, in this order."""
+    vision: str = "autoencoder"
+    """How views become image tokens (``vision_vla``): ``"autoencoder"``, the frozen frame
+    autoencoder's latents through a trainable projection, or ``"vit"``, a small randomly
+    initialised ViT trained with the policy."""
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     """Shape of the frozen frame autoencoder whose encoder turns each view into latents (the
-    shipped ``checkpoints/autoencoder-cpu``: 64 px frames -> 16 x 8 x 8)."""
+    shipped ``checkpoints/autoencoder-cpu``: 64 px frames -> 16 x 8 x 8); its ``image_size`` is
+    the size of the views for either encoder."""
     patch_size: int = 2
-    """Latent cells per image token along each side: 2 gives 16 tokens per view (48 for three
-    views) instead of 64 (192), a 4x shorter prefix for a 2-core CPU; each token still carries
-    every latent channel of its 16 x 16 pixel patch."""
+    """Latent cells per image token along each side (``vision="autoencoder"``): 2 gives 16 tokens
+    per view (48 for three views) instead of 64 (192), a 4x shorter prefix for a 2-core CPU; each
+    token still carries every latent channel of its 16 x 16 pixel patch."""
+    vit_patch: int = 16
+    """Pixels per ViT patch side (``vision="vit"``): 16 gives 16 tokens per 64 px view, as many
+    as the autoencoder's 2 x 2 latent tokens."""
+    vit_width: int = 128
+    """Width of the ViT's encoder layers."""
+    vit_layers: int = 2
+    """Encoder layers of the ViT."""
+    vit_heads: int = 4
+    """Attention heads of the ViT."""
     state_dim: int = 0
     """Size of ``observation.state`` read as one extra prefix token (Meta-World: 4); 0: none."""
     action_dim: int = 4
@@ -57,6 +72,15 @@ class VLAConfig:
     def __post_init__(self) -> None:
         if not self.views or len(set(self.views)) != len(self.views):
             raise ConfigError(f"VLAConfig.views={self.views}; expected distinct camera names, at least one")
+        if self.vision not in VISION_ENCODERS:
+            raise ConfigError(f"VLAConfig.vision={self.vision!r}; expected one of {', '.join(VISION_ENCODERS)}")
+        if self.vit_patch < 1 or self.image_size % self.vit_patch:
+            raise ConfigError(f"VLAConfig.vit_patch={self.vit_patch} must divide the {self.image_size} px views")
+        if self.vit_layers < 1 or self.vit_heads < 1 or self.vit_width % self.vit_heads:
+            raise ConfigError(
+                f"VLAConfig.vit_width={self.vit_width}, vit_heads={self.vit_heads}, vit_layers={self.vit_layers}; "
+                "expected >= 1 layer and a width divisible by the heads"
+            )
         latent = self.autoencoder.latent_size
         if self.patch_size < 1 or latent % self.patch_size:
             raise ConfigError(
@@ -73,8 +97,15 @@ class VLAConfig:
             )
 
     @property
+    def image_size(self) -> int:
+        """Side of the square uint8 views the policy reads, in pixels."""
+        return self.autoencoder.image_size
+
+    @property
     def image_tokens_per_view(self) -> int:
         """Prefix tokens one camera view becomes."""
+        if self.vision == "vit":
+            return (self.image_size // self.vit_patch) ** 2
         return (self.autoencoder.latent_size // self.patch_size) ** 2
 
     @property

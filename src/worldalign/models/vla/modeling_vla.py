@@ -6,9 +6,10 @@ reason inside ``<think> … </think>`` and then emit FAST action tokens (Pertsch
 arXiv:2501.09747), aligns it with GRPO, and acts through a diffusion/flow head on the backbone as
 pi0 does (Black et al. 2024, arXiv:2410.24164). Here:
 
-- vision: the shipped frame autoencoder's encoder, frozen (it was trained on these scenes),
-  gives 16 x 8 x 8 latents per view; each ``patch_size`` x ``patch_size`` block of latent cells is
-  one token through a trainable linear projection, plus a learned per-position embedding;
+- vision (``vision_vla``): the shipped frame autoencoder's encoder, frozen (it was trained on these
+  scenes), gives 16 x 8 x 8 latents per view; each ``patch_size`` x ``patch_size`` block of latent
+  cells is one token through a trainable linear projection, plus a learned per-position
+  embedding; or, with ``VLAConfig.vision="vit"``, a small ViT trained with the policy;
 - proprioception (optional): one token through a linear projection;
 - the causal LM reads ``[image][state][instruction]`` and is trained with cross-entropy on the
   reasoning, the FAST ids and the end token only (``processor_vla``);
@@ -31,7 +32,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from worldalign.data.pixels import to_unit_range
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder.modeling_autoencoder import Autoencoder
 from worldalign.models.checkpoint import load_model, load_weights, read_config
@@ -39,6 +39,7 @@ from worldalign.models.vla.backbone_vla import build_backbone
 from worldalign.models.vla.configuration_vla import VLAConfig
 from worldalign.models.vla.flow_head_vla import FlowActionHead
 from worldalign.models.vla.processor_vla import Completion, VLABatch, VLAProcessor
+from worldalign.models.vla.vision_vla import image_tokens_module
 
 
 @dataclass
@@ -51,40 +52,6 @@ class VLAObservation:
     state: np.ndarray | Tensor | None = None
 
 
-class LatentImageTokens(nn.Module):
-    """uint8 views ``(B, V, S, S, 3)`` -> ``(B, V * tokens_per_view, width)`` LM embeddings."""
-
-    def __init__(self, config: VLAConfig, width: int) -> None:
-        super().__init__()
-        self.config = config
-        self.autoencoder = Autoencoder(config.autoencoder).requires_grad_(False).eval()
-        p = config.patch_size
-        self.projection = nn.Linear(config.autoencoder.latent_channels * p * p, width)
-        self.position = nn.Parameter(torch.randn(config.image_tokens, width) * 0.02)
-
-    def train(self, mode: bool = True) -> LatentImageTokens:
-        super().train(mode)
-        self.autoencoder.eval()  # frozen: always in inference mode
-        return self
-
-    def forward(self, frames: Tensor) -> Tensor:
-        config = self.config
-        size = config.autoencoder.image_size
-        expected = (len(config.views), size, size, 3)
-        if frames.ndim != 5 or tuple(frames.shape[1:]) != expected or frames.dtype != torch.uint8:
-            raise ConfigError(
-                f"frames of shape {tuple(frames.shape)} {frames.dtype}; expected (B, {', '.join(map(str, expected))}) "
-                f"uint8 for views {config.views} at {size} px (VLAConfig.views, autoencoder.image_size)"
-            )
-        with torch.no_grad():
-            latents = self.autoencoder.encode(to_unit_range(frames))  # (B, V, C, s, s)
-        batch, views, channels, side, _ = latents.shape
-        p, n = config.patch_size, side // config.patch_size
-        patches = latents.reshape(batch, views, channels, n, p, n, p).permute(0, 1, 3, 5, 2, 4, 6)
-        tokens = self.projection(patches.reshape(batch, views * n * n, channels * p * p))
-        return tokens + self.position
-
-
 class VLAPolicy(nn.Module):
     """Views + instruction (+ state) -> ``<think>`` text, FAST ids, and a flow-head action chunk."""
 
@@ -93,13 +60,13 @@ class VLAPolicy(nn.Module):
     def __init__(self, config: VLAConfig, *, pretrained_backbone: bool = False) -> None:
         """``pretrained_backbone``: read the backbone's weights from its source (a new policy);
         False builds the architecture only, as checkpoint loading does before reading its weights.
-        The autoencoder starts random: ``new_vla_policy`` loads the shipped one."""
+        A frozen autoencoder starts random: ``new_vla_policy`` loads the shipped one."""
         super().__init__()
         self.config = config
         self.lm, codec = build_backbone(config, pretrained=pretrained_backbone)
         self.processor = VLAProcessor(codec, config.action_vocab_size, config.horizon, config.action_dim)
         width = self.lm.get_input_embeddings().weight.shape[1]
-        self.vision = LatentImageTokens(config, width)
+        self.vision = image_tokens_module(config, width)
         self.state_projection = nn.Linear(config.state_dim, width) if config.state_dim else None
         self.flow_head = self.new_flow_head()
 
@@ -254,12 +221,16 @@ class VLAPolicy(nn.Module):
         return self.flow_head.sample(context.expand(num_samples, -1), self.config.flow_steps, generator)
 
 
-def new_vla_policy(config: VLAConfig, autoencoder: str | os.PathLike[str]) -> VLAPolicy:
-    """A policy to train: the backbone's pretrained weights (random for ``tiny``) and the frame
-    autoencoder of the checkpoint folder ``autoencoder`` (e.g. ``checkpoints/autoencoder-cpu``)."""
+def new_vla_policy(config: VLAConfig, autoencoder: str | os.PathLike[str] | None) -> VLAPolicy:
+    """A policy to train: the backbone's pretrained weights (random for ``tiny``) and, for
+    ``vision="autoencoder"``, the frame autoencoder of the checkpoint folder ``autoencoder`` (e.g.
+    ``checkpoints/autoencoder-cpu``); a ``"vit"`` policy starts its ViT at random and reads none."""
     policy = VLAPolicy(config, pretrained_backbone=True)
-    trained = load_model(Autoencoder, autoencoder, expected_config=config.autoencoder)
-    policy.vision.autoencoder.load_state_dict(trained.state_dict())
+    if config.vision == "autoencoder":
+        if autoencoder is None:
+            raise ConfigError("a VLA policy with vision='autoencoder' needs an autoencoder checkpoint folder")
+        trained = load_model(Autoencoder, autoencoder, expected_config=config.autoencoder)
+        policy.vision.autoencoder.load_state_dict(trained.state_dict())
     return policy
 
 
