@@ -95,3 +95,43 @@ def test_smollm2_from_gguf_reads_acts_and_maps_fast_ids_last() -> None:
     assert isinstance(completion.text, str)
     with pytest.raises(ConfigError, match="sha256 differs"):
         build_backbone(VLAConfig(backbone=str(path), backbone_sha256="0" * 64), pretrained=False)
+
+
+def _hugging_face_folder(folder: Path) -> Path:
+    """A small randomly initialised Llama and a word-level tokenizer saved with ``save_pretrained``:
+    what a user's Hugging Face causal-LM folder looks like."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    words = ["<pad>", "<eos>", "<unk>", "open", "the", "drawer", "phase:", "reach.", "<think>", "</think>"]
+    tokenizer = Tokenizer(models.WordLevel({word: i for i, word in enumerate(words)}, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<eos>", pad_token="<pad>", unk_token="<unk>")
+    config = LlamaConfig(vocab_size=80, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, eos_token_id=1, pad_token_id=0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
+
+
+def test_a_checkpoint_keeps_its_backbone_files_and_loads_without_the_source(tmp_path: Path) -> None:
+    from worldalign.models.checkpoint import ASSETS_DIR, export_checkpoint, write_checkpoint
+    from worldalign.models.vla import load_vla_policy
+
+    source = _hugging_face_folder(tmp_path / "lm")
+    config = VLAConfig(backbone=str(source), action_vocab_size=16, horizon=4, flow_hidden=32, flow_layers=1)
+    policy = VLAPolicy(config, pretrained_backbone=True).eval()
+    write_checkpoint(tmp_path / "vla", policy)
+    assert (tmp_path / "vla" / ASSETS_DIR / "tokenizer.json").is_file()
+    assert not list((tmp_path / "vla" / ASSETS_DIR).glob("*.safetensors"))  # the weights are in model.safetensors
+    source.rename(tmp_path / "moved")  # the machine that loads it has no such folder
+    loaded = load_vla_policy(tmp_path / "vla")
+    assert loaded.config.backbone == str(source)  # provenance kept
+    observation = VLAObservation(np.zeros((3, 64, 64, 3), np.uint8), "open the drawer")
+    assert loaded.processor.codec.encode("open the drawer") == policy.processor.codec.encode("open the drawer")
+    assert policy.generate(observation, max_new_tokens=6) == loaded.generate(observation, max_new_tokens=6)
+    export_checkpoint(tmp_path / "vla", tmp_path / "exported")
+    assert (tmp_path / "exported" / ASSETS_DIR / "tokenizer.json").is_file()
+    assert load_vla_policy(tmp_path / "exported").generate(observation, max_new_tokens=6) == loaded.generate(
+        observation, max_new_tokens=6
+    )

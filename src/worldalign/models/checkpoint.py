@@ -4,6 +4,8 @@ A folder holds one model:
 
 - ``model.safetensors``: the ``state_dict`` (weights and buffers);
 - ``config.json``: ``{"model_type": ..., "config": {...}}``, the model's frozen dataclass config;
+- ``assets/`` when the model has files besides its weights that rebuild it without its original
+  source (``write_assets(folder)``; the VLA policy's language-model config and tokenizer);
 - for a training checkpoint, ``training_state.safetensors`` (optimizer moments, RNG states:
   every tensor) and ``training_state.json`` (step, optimizer hyper-parameters, data-sampler
   state: everything else), enough to resume bit-exactly on the CPU.
@@ -40,6 +42,7 @@ MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 STATE_TENSORS_FILE = "training_state.safetensors"
 STATE_JSON_FILE = "training_state.json"
+ASSETS_DIR = "assets"
 
 
 class ConfiguredModel(Protocol):
@@ -110,10 +113,10 @@ def _staging_folder(destination: Path) -> Path:
 
 
 def _publish(staging: Path) -> None:
-    """Give the files built in ``staging`` the permissions of plainly written ones (safetensors
-    writes them 0600)."""
-    for path in staging.iterdir():
-        path.chmod(plain_mode())
+    """Give the files and folders built in ``staging`` the permissions of plainly written ones
+    (safetensors writes them 0600)."""
+    for path in staging.rglob("*"):
+        path.chmod(plain_mode(directory=path.is_dir()))
 
 
 def write_checkpoint(
@@ -140,6 +143,9 @@ def write_checkpoint(
         save_file(weights, staging / MODEL_FILE)
         config = {"model_type": model.model_type, "config": config_to_dict(model.config)}
         (staging / CONFIG_FILE).write_text(strict_dumps(config, where=str(folder / CONFIG_FILE), indent=2) + "\n")
+        write_assets = getattr(model, "write_assets", None)
+        if write_assets is not None:
+            write_assets(staging / ASSETS_DIR)
         if state is not None:
             save_file(state, staging / STATE_TENSORS_FILE)
         if state_info is not None:
@@ -165,7 +171,7 @@ def export_checkpoint(
     storage_dtype: torch.dtype | None = None,
     weights: dict[str, Tensor] | None = None,
 ) -> Path:
-    """Copy the model of checkpoint folder ``source`` (weights + config, no training state) to
+    """Copy the model of checkpoint folder ``source`` (weights, config and assets, no training state) to
     ``destination``, its floating-point tensors stored as ``storage_dtype`` when given (e.g.
     ``torch.float16`` halves a checkpoint shipped in a repository; loading casts back to the
     model's dtype). ``weights`` replaces ``source``'s own (e.g. its weight EMA); it must have the
@@ -190,6 +196,8 @@ def export_checkpoint(
     try:
         save_file(weights, staging / MODEL_FILE)
         shutil.copyfile(source / CONFIG_FILE, staging / CONFIG_FILE)
+        if (source / ASSETS_DIR).is_dir():
+            shutil.copytree(source / ASSETS_DIR, staging / ASSETS_DIR)
         _publish(staging)
         shutil.rmtree(destination, ignore_errors=True)
         os.replace(staging, destination)

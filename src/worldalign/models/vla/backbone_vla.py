@@ -7,7 +7,10 @@
 - a folder: any Hugging Face causal LM saved with ``save_pretrained``.
 
 ``pretrained=False`` builds the architecture only (from the file's config), for loading a VLA
-checkpoint whose ``model.safetensors`` holds the fine-tuned backbone weights.
+checkpoint whose ``model.safetensors`` holds the fine-tuned backbone weights. A checkpoint of a
+non-``tiny`` backbone also keeps the LM's config and tokenizer files in its ``assets/`` folder
+(``write_backbone_assets``), and is rebuilt from those (``files=``): it loads on a machine that
+has neither the GGUF nor the Hugging Face folder it was trained from.
 """
 
 from __future__ import annotations
@@ -55,11 +58,15 @@ def _tiny(config: VLAConfig) -> tuple[nn.Module, TextCodec]:
     return LlamaForCausalLM(lm_config), codec
 
 
-def build_backbone(config: VLAConfig, pretrained: bool) -> tuple[nn.Module, TextCodec]:
+def build_backbone(config: VLAConfig, pretrained: bool, files: Path | None = None) -> tuple[nn.Module, TextCodec]:
     """``(causal LM, tokenizer)`` named by ``config.backbone``; a ``ConfigError`` naming the path
-    when it does not exist, is not a causal LM, or its sha256 differs from ``backbone_sha256``."""
+    when it does not exist, is not a causal LM, or its sha256 differs from ``backbone_sha256``.
+    ``files``: a checkpoint's ``assets`` folder, read instead of the source for the architecture
+    and the tokenizer (the weights come from the checkpoint)."""
     if config.backbone == TINY_BACKBONE:
         return _tiny(config)
+    if files is not None:
+        return _transformers_backbone({"pretrained_model_name_or_path": str(files)}, pretrained, files)
     path = Path(config.backbone)
     if not path.exists():
         raise ConfigError(
@@ -74,6 +81,10 @@ def build_backbone(config: VLAConfig, pretrained: bool) -> tuple[nn.Module, Text
     location: dict[str, str] = {"pretrained_model_name_or_path": str(path)}
     if path.is_file():
         location = {"pretrained_model_name_or_path": str(path.parent), "gguf_file": path.name}
+    return _transformers_backbone(location, pretrained, path)
+
+
+def _transformers_backbone(location: dict[str, str], pretrained: bool, path: Path) -> tuple[nn.Module, TextCodec]:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     try:
@@ -86,3 +97,10 @@ def build_backbone(config: VLAConfig, pretrained: bool) -> tuple[nn.Module, Text
         raise ConfigError(f"VLA backbone {path}: not a causal language model transformers can load: {error}") from None
     vocab = model.get_input_embeddings().weight.shape[0]
     return model, HFTextCodec(tokenizer, vocab, where=str(path))
+
+
+def write_backbone_assets(lm: nn.Module, codec: HFTextCodec, folder: Path) -> None:
+    """Save a transformers backbone's config and tokenizer into ``folder`` (no weights), so that
+    ``build_backbone(..., files=folder)`` rebuilds its architecture and tokenizer."""
+    lm.config.save_pretrained(folder)  # type: ignore[operator]
+    codec.save(folder)

@@ -16,9 +16,10 @@ pi0 does (Black et al. 2024, arXiv:2410.24164). Here:
 - the flow head (``flow_head_vla``) is conditioned on the prefix's final hidden states, so it
   acts without generating text; its loss trains the backbone too (as in pi0).
 
-A checkpoint holds everything in ``model.safetensors``, the fine-tuned backbone included (GRPO
-and SFT change it, so a GGUF path could not restore it); the config names the backbone source,
-from which the architecture and the tokenizer are read again (``load_vla_policy``).
+A checkpoint holds every weight in ``model.safetensors``, the fine-tuned backbone included (GRPO
+and SFT change it, so a GGUF path could not restore it), and a transformers backbone's config and
+tokenizer files in ``assets/``, from which ``load_vla_policy`` rebuilds it; the config still names
+the backbone's source (provenance, and the loading path of checkpoints older than ``assets/``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,11 +36,11 @@ from torch import Tensor, nn
 
 from worldalign.errors import ConfigError
 from worldalign.models.autoencoder.modeling_autoencoder import Autoencoder
-from worldalign.models.checkpoint import load_model, load_weights, read_config
-from worldalign.models.vla.backbone_vla import build_backbone
+from worldalign.models.checkpoint import ASSETS_DIR, load_model, load_weights, read_config
+from worldalign.models.vla.backbone_vla import build_backbone, write_backbone_assets
 from worldalign.models.vla.configuration_vla import VLAConfig
 from worldalign.models.vla.flow_head_vla import FlowActionHead
-from worldalign.models.vla.processor_vla import Completion, VLABatch, VLAProcessor
+from worldalign.models.vla.processor_vla import Completion, HFTextCodec, VLABatch, VLAProcessor
 from worldalign.models.vla.vision_vla import image_tokens_module
 
 
@@ -57,18 +59,28 @@ class VLAPolicy(nn.Module):
 
     model_type = "vla_policy"
 
-    def __init__(self, config: VLAConfig, *, pretrained_backbone: bool = False) -> None:
+    def __init__(
+        self, config: VLAConfig, *, pretrained_backbone: bool = False, backbone_files: Path | None = None
+    ) -> None:
         """``pretrained_backbone``: read the backbone's weights from its source (a new policy);
-        False builds the architecture only, as checkpoint loading does before reading its weights.
+        False builds the architecture only, as checkpoint loading does before reading its weights,
+        from ``backbone_files`` (a checkpoint's ``assets`` folder) when given, else from the source.
         A frozen autoencoder starts random: ``new_vla_policy`` loads the shipped one."""
         super().__init__()
         self.config = config
-        self.lm, codec = build_backbone(config, pretrained=pretrained_backbone)
+        self.lm, codec = build_backbone(config, pretrained=pretrained_backbone, files=backbone_files)
         self.processor = VLAProcessor(codec, config.action_vocab_size, config.horizon, config.action_dim)
         width = self.lm.get_input_embeddings().weight.shape[1]
         self.vision = image_tokens_module(config, width)
         self.state_projection = nn.Linear(config.state_dim, width) if config.state_dim else None
         self.flow_head = self.new_flow_head()
+
+    def write_assets(self, folder: Path) -> None:
+        """``write_checkpoint``'s hook: a transformers backbone's config and tokenizer files go into
+        the checkpoint's ``assets/``, so it loads without the source it was trained from (the
+        ``tiny`` backbone needs none)."""
+        if isinstance(self.processor.codec, HFTextCodec):
+            write_backbone_assets(self.lm, self.processor.codec, folder)
 
     def new_flow_head(self) -> FlowActionHead:
         """A freshly initialised flow action head for this backbone's width (from torch's global
@@ -236,7 +248,11 @@ def new_vla_policy(config: VLAConfig, autoencoder: str | os.PathLike[str] | None
 
 def load_vla_policy(folder: str | os.PathLike[str], device: str | torch.device = "cpu") -> VLAPolicy:
     """The policy saved in checkpoint ``folder`` (``write_checkpoint``), in eval mode; the backbone
-    architecture and tokenizer are read from the source its config names."""
-    policy = VLAPolicy(read_config(folder, VLAConfig, VLAPolicy.model_type)).to(device)
+    architecture and tokenizer are read from the folder's ``assets/`` when it has them (every
+    checkpoint of a transformers backbone written since they were added), else from the source
+    its config names."""
+    assets = Path(folder) / ASSETS_DIR
+    config = read_config(folder, VLAConfig, VLAPolicy.model_type)
+    policy = VLAPolicy(config, backbone_files=assets if assets.is_dir() else None).to(device)
     load_weights(policy, folder)
     return policy.eval()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -81,6 +82,10 @@ class HFTextCodec:
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._tokenizer.decode(list(ids), skip_special_tokens=True)  # type: ignore[attr-defined]
+
+    def save(self, folder: Path) -> None:
+        """Write the tokenizer's files into ``folder`` (``AutoTokenizer.from_pretrained`` reads them)."""
+        self._tokenizer.save_pretrained(folder)  # type: ignore[attr-defined]
 
 
 @dataclass
