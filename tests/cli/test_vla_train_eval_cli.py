@@ -91,17 +91,22 @@ def test_train_then_eval_writes_the_json_and_a_video(
         assert probe.end_s == pytest.approx((task["steps_by_seed"]["1000000"] + 1) / 10)  # every frame, 10 fps
 
 
-def test_train_with_the_vit_vision_then_flow_eval(
+def test_train_with_the_vit_vision_and_lora_then_flow_eval(
     prepared: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, dataset, fast = prepared
     argv = ["vla", "train", "--dataset", dataset, "--tokenizer", fast, "--out", tmp_path / "vit", "--steps", 2,
-            "--batch-size", 2, "--vision", "vit", "--autoencoder", tmp_path / "not-read"]
+            "--batch-size", 2, "--vision", "vit", "--autoencoder", tmp_path / "not-read", "--lora-rank", 2]
     code, printed, err = run(argv, capsys)
     assert code == 0, err
-    assert json.loads((tmp_path / "vit" / "model" / "config.json").read_text())["config"]["vision"] == "vit"
+    config = json.loads((tmp_path / "vit" / "model" / "config.json").read_text())["config"]
+    assert config["vision"] == "vit" and config["lora_rank"] == 2
+    align = ["vla", "align", tmp_path / "vit", "--dataset", dataset, "--out", tmp_path / "grpo", "--updates", 1,
+             "--observations-per-update", 2, "--group-size", 2, "--max-new-tokens", 8, "--pool-fraction", 0.1]
+    code, printed, err = run(align, capsys)
+    assert code == 0, err
     out = tmp_path / "eval"
-    argv = ["vla", "eval", tmp_path / "vit", "--tasks", "reach-v3", "--seeds", 1, "--max-steps", 3, "--execute-steps",
+    argv = ["vla", "eval", tmp_path / "grpo", "--tasks", "reach-v3", "--seeds", 1, "--max-steps", 3, "--execute-steps",
             3, "--head", "flow", "--out", out]
     code, printed, err = run(argv, capsys)
     assert code == 0, err

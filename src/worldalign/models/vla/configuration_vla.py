@@ -28,6 +28,14 @@ class VLAConfig:
     """Decoder layers of the ``tiny`` backbone."""
     tiny_heads: int = 4
     """Attention heads of the ``tiny`` backbone."""
+    lora_rank: int = 0
+    """0: fine-tune every backbone weight. Above 0: freeze the backbone and train LoRA adapters of
+    this rank (Hu et al. 2021, arXiv:2106.09685, through ``peft``) on ``lora_targets``; the image
+    and state projections and the flow head stay fully trained. For large backbones on a GPU."""
+    lora_alpha: float = 16.0
+    """LoRA scaling numerator: an adapter's update is scaled by ``lora_alpha / lora_rank``."""
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    """Names of the backbone's linear layers that get adapters (Llama's attention and MLP)."""
     views: tuple[str, ...] = ("oblique", "front", "wrist")
     """Camera names the policy reads, in this order."""
     vision: str = "autoencoder"
@@ -89,6 +97,11 @@ class VLAConfig:
         for name in ("action_dim", "horizon", "action_vocab_size", "tiny_width", "tiny_layers", "flow_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"VLAConfig.{name}={getattr(self, name)}; expected >= 1")
+        if self.lora_rank < 0 or (self.lora_rank and not self.lora_targets):
+            raise ConfigError(
+                f"VLAConfig.lora_rank={self.lora_rank}, lora_targets={self.lora_targets}; expected rank >= 0 "
+                "(0: no LoRA) and at least one target module"
+            )
         if self.state_dim < 0:
             raise ConfigError(f"VLAConfig.state_dim={self.state_dim}; expected >= 0 (0: no proprioception)")
         if self.tiny_width % self.tiny_heads:
