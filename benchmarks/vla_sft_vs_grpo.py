@@ -11,7 +11,8 @@ training seeds. A change counts only when it exceeds both spreads (the house's r
 
 Then each GRPO arm's training reward per seed: the mean of each term over the first and the last
 ``--block`` rounds (``ROOT/ARM-seedS/tensorboard``); for the head arms of
-``scripts/vla_head_ab.sh`` (``head-ARM``), the final flow loss of each seed.
+``scripts/vla_head_ab.sh`` (``head-ARM``), the final flow loss of each seed; for SFT arms, the
+final token loss, flow loss and token accuracy of each seed.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ SHOWN_TERMS = ("completion/tokens",)
 """Besides every ``reward/...`` value the run logged (its rewards differ by arm), less the
 composer's bookkeeping (``BOOKKEEPING``)."""
 BOOKKEEPING = ("/seconds", "/invalid", "/invalid_samples")
+SFT_TERMS = ("train/token_loss", "train/flow_loss", "train/token_accuracy")
+"""What an SFT arm (``scripts/vla_sft_seeds.sh``, e.g. another vision encoder) shows of its training."""
 
 
 def _training_reward(scalars: dict, block: int) -> dict[str, tuple[float, float]]:
@@ -86,6 +89,11 @@ def main() -> None:
             final = {seed: statistics.fmean(scalars["train/loss"].values[-10:]) for seed, scalars in logged.items()}
             print(f"\n{arm}: final flow loss (mean of the last 10 logged steps) "
                   + ", ".join(f"seed {seed}: {value:.3f}" for seed, value in final.items()))
+        elif logged and all(SFT_TERMS[0] in scalars for scalars in logged.values()):
+            print(f"\n{arm} (SFT), mean of the last 10 logged steps per seed: " + "; ".join(
+                f"{term.removeprefix('train/')} " + ", ".join(
+                    f"{statistics.fmean(scalars[term].values[-10:]):.3f}" for scalars in logged.values())
+                for term in SFT_TERMS))
 
 
 def _print_training_reward(arm: str, logged: dict[int, dict[str, tuple[float, float]]], block: int) -> None:
