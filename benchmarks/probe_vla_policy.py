@@ -121,9 +121,15 @@ def main() -> None:
         vit.zero_grad()
         vit(batch)["loss"].backward()
 
-    compared = interleaved_medians({"autoencoder": train_step, "vit": train_step_vit}, args.repeats)
+    def flow_vit() -> None:
+        vit.act_with_flow_head(observation)
+
+    compared = interleaved_medians(
+        {"autoencoder": train_step, "vit": train_step_vit, "autoencoder flow": flow, "vit flow": flow_vit}, args.repeats
+    )
     print(f"training step ms/sample: autoencoder vision {1000 * compared['autoencoder'] / args.batch:.0f}, "
-          f"vit vision {1000 * compared['vit'] / args.batch:.0f}")
+          f"vit vision {1000 * compared['vit'] / args.batch:.0f}; flow head ms/chunk: autoencoder vision "
+          f"{1000 * compared['autoencoder flow']:.0f}, vit vision {1000 * compared['vit flow']:.0f}")
 
 
 if __name__ == "__main__":
