@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -83,17 +84,17 @@ def main() -> None:
         with torch.no_grad():
             policy(batch)
 
-    def train_step() -> None:
-        policy.zero_grad()
-        policy(batch)["loss"].backward()
+    def train_step(model: VLAPolicy = policy) -> None:
+        model.zero_grad()
+        model(batch)["loss"].backward()
 
     new_tokens = 16
 
     def generate() -> None:
         policy.generate(observation, max_new_tokens=new_tokens)
 
-    def flow() -> None:
-        policy.act_with_flow_head(observation)
+    def flow(model: VLAPolicy = policy) -> None:
+        model.act_with_flow_head(observation)
 
     policy.eval()
     times = interleaved_medians({"forward": forward, "train": train_step, "generate": generate, "flow": flow},
@@ -117,15 +118,10 @@ def main() -> None:
     print(f"vision parameters: autoencoder {_count(policy.vision, True) / 1e3:.1f} k trainable + "
           f"{_count(policy.vision, False) / 1e6:.2f} M frozen; vit {_count(vit.vision, True) / 1e6:.2f} M trainable")
 
-    def train_step_vit() -> None:
-        vit.zero_grad()
-        vit(batch)["loss"].backward()
-
-    def flow_vit() -> None:
-        vit.act_with_flow_head(observation)
-
     compared = interleaved_medians(
-        {"autoencoder": train_step, "vit": train_step_vit, "autoencoder flow": flow, "vit flow": flow_vit}, args.repeats
+        {"autoencoder": train_step, "vit": partial(train_step, vit), "autoencoder flow": flow,
+         "vit flow": partial(flow, vit)},
+        args.repeats,
     )
     print(f"training step ms/sample: autoencoder vision {1000 * compared['autoencoder'] / args.batch:.0f}, "
           f"vit vision {1000 * compared['vit'] / args.batch:.0f}; flow head ms/chunk: autoencoder vision "

@@ -90,10 +90,10 @@ def main() -> None:
             print(f"\n{arm}: final flow loss (mean of the last 10 logged steps) "
                   + ", ".join(f"seed {seed}: {value:.3f}" for seed, value in final.items()))
         elif logged and all(SFT_TERMS[0] in scalars for scalars in logged.values()):
-            print(f"\n{arm} (SFT), mean of the last 10 logged steps per seed: " + "; ".join(
-                f"{term.removeprefix('train/')} " + ", ".join(
-                    f"{statistics.fmean(scalars[term].values[-10:]):.3f}" for scalars in logged.values())
-                for term in SFT_TERMS))
+            finals = {term: [statistics.fmean(s[term].values[-10:]) for s in logged.values()] for term in SFT_TERMS}
+            shown = "; ".join(f"{term.removeprefix('train/')} {', '.join(f'{v:.3f}' for v in values)}"
+                              for term, values in finals.items())
+            print(f"\n{arm} (SFT), mean of the last 10 logged steps per seed: {shown}")
 
 
 def _print_training_reward(arm: str, logged: dict[int, dict[str, tuple[float, float]]], block: int) -> None:

@@ -126,6 +126,5 @@ def _transformers_backbone(location: dict[str, str], pretrained: bool, path: Pat
 def write_backbone_assets(lm: nn.Module, codec: HFTextCodec, folder: Path) -> None:
     """Save a transformers backbone's config and tokenizer into ``folder`` (no weights), so that
     ``build_backbone(..., files=folder)`` rebuilds its architecture and tokenizer."""
-    base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm  # a LoRA-wrapped backbone: its LM's config
-    base.config.save_pretrained(folder)  # type: ignore[operator]
+    lm.config.save_pretrained(folder)  # type: ignore[operator]  (a LoRA wrapper forwards its LM's config)
     codec.save(folder)
