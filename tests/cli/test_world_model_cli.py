@@ -206,5 +206,16 @@ def test_init_from_fine_tunes_a_trained_model_with_its_architecture_and_statisti
     config = json.loads((causal / "model" / "config.json").read_text())["config"]
     assert config["causal_context"] and config["width"] == 48
     assert load_file(causal / "model" / "model.safetensors").keys() == weights.keys()
+    # A model gains the displacement conditioning: the same weights plus an embedding that
+    # starts at zero, one small step later.
+    displaced = tmp_path / "displaced"
+    tuning = ["--steps", "1", "--init-from", str(tuned), "--action-displacement"]
+    assert run([*argv, "--out", str(displaced), *tuning]) == 0
+    assert json.loads((displaced / "model" / "config.json").read_text())["config"]["action_displacement"]
+    displaced_weights = load_file(displaced / "model" / "model.safetensors")
+    added = displaced_weights.keys() - weights.keys()
+    assert added and all(name.startswith("displacement_embed.") for name in added)
+    assert max((displaced_weights[name] - weights[name]).abs().max().item() for name in weights) < apart / 10
+    assert displaced_weights["displacement_embed.2.weight"].abs().max().item() < apart / 10
     with pytest.raises(ConfigError, match=r"instruction_dim 0 \(needed: 384\)"):
         run([*argv, "--out", str(tmp_path / "text"), "--init-from", str(tuned), "--condition", "both"])

@@ -12,6 +12,7 @@ from worldalign.configs.presets import get_preset
 from worldalign.errors import ConfigError
 from worldalign.models.world_model import WorldModel
 from worldalign.models.world_model.configuration_world_model import WorldModelConfig
+from worldalign.models.world_model.modeling_world_model import action_displacements
 
 CONFIG = dataclasses.replace(get_preset("tiny").world_model.model, num_views=2)
 
@@ -218,3 +219,52 @@ def test_a_context_cache_must_match_the_model_and_the_call() -> None:
     shorter = inputs(2)
     with pytest.raises(ConfigError, match=r"3 samples x 3 frames given for 3 x 2"):
         causal(**shorter, cache=cache)
+
+
+DISPLACED = dataclasses.replace(CONFIG, action_displacement=True)
+
+
+@pytest.mark.parametrize("context", [0, 1, 3])
+def test_action_displacements_sum_the_actions_since_the_last_context_frame(context: int) -> None:
+    actions = inputs(context, future=3)["actions"]
+    displacement = action_displacements(actions, context)
+    assert displacement.shape == (3, 3, CONFIG.action_dim)
+    start = max(context - 1, 0)  # the action out of the last context frame (none without context)
+    for future in range(3):
+        last = context + future  # window index of the future frame
+        expected = actions[:, start:last].sum(dim=1) if last > 0 else torch.zeros_like(actions[:, 0])
+        torch.testing.assert_close(displacement[:, future], expected)
+
+
+def test_action_displacement_starts_as_the_model_without_it_then_reads_the_sum() -> None:
+    batch = inputs(context=3, future=2)
+    plain = make_model()
+    torch.manual_seed(0)
+    displaced = WorldModel(DISPLACED)
+    added = {name for name in displaced.state_dict() if name.startswith("displacement_embed.")}
+    assert set(displaced.state_dict()) - set(plain.state_dict()) == added and added
+    displaced.load_state_dict({**plain.state_dict(), **{n: displaced.state_dict()[n] for n in added}})
+    with torch.no_grad():
+        torch.testing.assert_close(displaced(**batch), plain(**batch), atol=0, rtol=0)
+        displaced.displacement_embed[-1].weight.normal_(0, 0.05)
+        velocity = displaced(**batch)
+        assert not torch.allclose(velocity, plain(**batch))
+        # Each future frame's condition gains the embedded sum of the actions since the last
+        # context frame; the context frames' conditions are untouched.
+        args = (3, 3, 2, batch["t"], batch["actions"], batch["instruction"], None, None, None)
+        gained = displaced._frame_conditions(*args) - plain._frame_conditions(*args)
+        torch.testing.assert_close(gained[:, :3], torch.zeros_like(gained[:, :3]))
+        expected = displaced.displacement_embed(action_displacements(batch["actions"], 3))
+        torch.testing.assert_close(gained[:, 3:], expected, atol=1e-6, rtol=1e-5)
+
+
+def test_action_displacement_leaves_the_context_cacheable_and_drops_with_the_actions() -> None:
+    model = make_model(dataclasses.replace(CAUSAL, action_displacement=True)).eval()
+    batch = inputs(3)
+    with torch.no_grad():
+        cache = model.encode_context(batch["context"], 2, batch["actions"], batch["instruction"])
+        torch.testing.assert_close(model(**batch, cache=cache), model(**batch), atol=0, rtol=0)
+        dropped = model(**batch, keep_actions=torch.zeros(3, dtype=torch.bool))
+        torch.testing.assert_close(dropped, model(**{**batch, "actions": None}), atol=0, rtol=0)
+    with pytest.raises(ConfigError, match="action_displacement needs an action-conditioned model"):
+        dataclasses.replace(CONFIG, action_displacement=True, action_dim=0)

@@ -35,7 +35,7 @@ from worldalign.errors import ConfigError
 from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.autoencoder.latent_cache import ClipLatentEncoder
 from worldalign.models.checkpoint import load_weights
-from worldalign.models.world_model import WorldModel
+from worldalign.models.world_model import FINE_TUNED_INTO, WorldModel
 from worldalign.sampling.flow_math import interpolate, velocity_target
 from worldalign.sampling.guidance import WorldModelVelocity, autocast_context
 from worldalign.sampling.samplers import EulerODESampler
@@ -267,8 +267,8 @@ def train_world_model(
     Clips should carry ``model.max_context_frames`` context frames (each step uses the last
     ``c`` of them, ``c`` drawn by ``sample_context_length``) and ``model.future_frames`` future
     frames. ``instruction_encoder`` is required when the model is instruction-conditioned.
-    ``initial_weights`` is a world model checkpoint folder of the same config (but perhaps its
-    ``causal_context``) to start from (fine-tuning); a run that resumes continues from its own
+    ``initial_weights`` is a world model checkpoint folder of the same config (but perhaps the
+    switches of ``FINE_TUNED_INTO``) to start from (fine-tuning); a run that resumes continues from its own
     checkpoint instead.
     """
     out_dir = Path(out_dir)
@@ -292,8 +292,9 @@ def train_world_model(
     model = WorldModel(model_config).to(device)
     model.activation_checkpointing = config.activation_checkpointing
     if initial_weights is not None:
-        # A full-attention model's weights start a causal-context one (``stages.pretrain``).
-        load_weights(model, initial_weights, may_differ=("causal_context",))
+        # e.g. a full-attention model's weights start a causal-context one (``stages.pretrain``).
+        added_tensors = [prefix for prefixes in FINE_TUNED_INTO.values() for prefix in prefixes]
+        load_weights(model, initial_weights, may_differ=tuple(FINE_TUNED_INTO), may_lack=added_tensors)
     encoder = ClipLatentEncoder(autoencoder.to(device), cache=config.cache_latents)
     run = TrainingRun(model, config.optimizer, config.run, config.steps, out_dir, clips, config, progress, resume)
     result = TrainingResult(step=run.step, resumed_from=run.resumed_from)

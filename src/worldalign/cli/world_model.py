@@ -136,6 +136,12 @@ def add_train_world_model_parser(train_subparsers: argparse._SubParsersAction) -
         "full-attention model is fine-tuned into a causal one (the same weights)",
     )
     parser.add_argument(
+        "--action-displacement",
+        action="store_true",
+        help="also condition each future frame on the sum of the actions since the last context frame (the "
+        "displacement commanded so far); with --init-from, a model trained without it gains it, starting unchanged",
+    )
+    parser.add_argument(
         "--init-from",
         type=Path,
         help="start from this world model's weights (a run folder, its model/ or an exported folder) and keep "
@@ -197,8 +203,8 @@ def _training_config(config: Any, args: argparse.Namespace) -> Any:
 
 
 def _with_architecture(config: Any, args: argparse.Namespace) -> Any:
-    """``config`` with the command line's world-model width, depth and causal context, context
-    noise and activation checkpointing."""
+    """``config`` with the command line's world-model width, depth, causal context and action
+    displacement, context noise and activation checkpointing."""
     model = config.model
     width = model.width if args.width is None else args.width
     depth = model.depth if args.depth is None else args.depth
@@ -211,7 +217,11 @@ def _with_architecture(config: Any, args: argparse.Namespace) -> Any:
     return dataclasses.replace(
         config,
         model=dataclasses.replace(
-            model, width=width, depth=depth, causal_context=model.causal_context or args.causal_context
+            model,
+            width=width,
+            depth=depth,
+            causal_context=model.causal_context or args.causal_context,
+            action_displacement=model.action_displacement or args.action_displacement,
         ),
         context_noise=noise,
         activation_checkpointing=config.activation_checkpointing or args.activation_checkpointing,

@@ -219,11 +219,15 @@ def read_config(folder: str | os.PathLike[str], config_cls: type, model_type: st
 
 
 def load_weights(
-    model: ConfiguredModel, folder: str | os.PathLike[str], may_differ: Collection[str] = ()
+    model: ConfiguredModel,
+    folder: str | os.PathLike[str],
+    may_differ: Collection[str] = (),
+    may_lack: Collection[str] = (),
 ) -> None:
     """Load ``folder``'s weights into ``model`` after checking the configs agree field by field,
-    but for the fields ``may_differ`` names (ones that do not change the tensors, e.g. the world
-    model's ``causal_context``)."""
+    but for the fields ``may_differ`` names (switches a model is fine-tuned into, e.g. the world
+    model's ``causal_context``). Tensors whose names start with a ``may_lack`` prefix may be
+    missing from the checkpoint (ones such a switch adds): they keep the model's values."""
     stored = read_config(folder, type(model.config), model.model_type)
     stored = dataclasses.replace(stored, **{name: getattr(model.config, name) for name in may_differ})
     differences = config_differences(model.config, stored, labels=("model has", "checkpoint has"))
@@ -237,8 +241,11 @@ def load_weights(
         raise CheckpointError(f"{path}: tensor(s) {bad[:5]} hold NaN or infinite values (corrupt weights)")
     expected = model.state_dict()
     missing, unexpected = _key_mismatch(expected, weights)
+    added = [name for name in missing if name.startswith(tuple(may_lack))]
+    missing = [name for name in missing if name not in added]
     if missing or unexpected:
         raise ConfigError(f"{folder}/{MODEL_FILE}: missing tensors {missing}, unexpected tensors {unexpected}")
+    weights.update({name: expected[name] for name in added})
     reshaped = [f"{name} {tuple(weights[name].shape)} (model: {tuple(tensor.shape)})" for name, tensor in expected.items() if weights[name].shape != tensor.shape]
     if reshaped:
         raise ConfigError(

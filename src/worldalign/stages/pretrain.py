@@ -38,7 +38,7 @@ from worldalign.models.autoencoder import Autoencoder
 from worldalign.models.autoencoder.latent_cache import ClipLatentEncoder
 from worldalign.models.checkpoint import MODEL_FILE, load_model, read_config
 from worldalign.models.text.instruction_encoder import EMBEDDING_DIM, InstructionEncoder
-from worldalign.models.world_model import WorldModel
+from worldalign.models.world_model import FINE_TUNED_INTO, WorldModel
 from worldalign.models.world_model.configuration_world_model import WorldModelConfig
 from worldalign.runs.layout import PREVIEWS_DIR, model_folder
 from worldalign.runs.loading import autoencoder_folder, load_autoencoder
@@ -138,7 +138,9 @@ def pretrain_world_model(
     architecture and action statistics are kept, the optimizer and schedule start afresh. With
     ``config.model.causal_context`` a full-attention model is fine-tuned into a causal-context
     one: the same weights, its context no longer attending to the future (the way CausVid starts
-    its causal student from a bidirectional model, arXiv:2412.07772).
+    its causal student from a bidirectional model, arXiv:2412.07772); with
+    ``config.model.action_displacement`` a model gains the displacement conditioning, its
+    embedding starting at zero (``FINE_TUNED_INTO``).
     """
     if condition not in WORLD_MODEL_CONDITIONS:
         raise ConfigError(f"condition {condition!r}: choose one of {', '.join(WORLD_MODEL_CONDITIONS)}")
@@ -162,8 +164,8 @@ def pretrain_world_model(
         initial_model = model_folder(init_from, "--init-from", "train world-model")
         needed_by = f"{dataset.root} ({len(views)} views, --condition {condition}) and the autoencoder {folder}"
         fitted = _fitting_model(initial_model, config.model, needed_by)
-        causal = fitted.causal_context or config.model.causal_context
-        config = dataclasses.replace(config, model=dataclasses.replace(fitted, causal_context=causal))
+        added = {name: getattr(fitted, name) or getattr(config.model, name) for name in FINE_TUNED_INTO}
+        config = dataclasses.replace(config, model=dataclasses.replace(fitted, **added))
     train, held_out_episodes = split_episodes(dataset.task_names, held_out_fraction=held_out)
     _check_episode_length(dataset, train, config)
     if initial_model is not None:

@@ -1,6 +1,6 @@
 """The latent flow-matching video world model (DiT-style, action- and/or instruction-conditioned)."""
 
 from worldalign.models.world_model.configuration_world_model import WorldModelConfig
-from worldalign.models.world_model.modeling_world_model import ContextCache, WorldModel
+from worldalign.models.world_model.modeling_world_model import FINE_TUNED_INTO, ContextCache, WorldModel
 
-__all__ = ["ContextCache", "WorldModel", "WorldModelConfig"]
+__all__ = ["FINE_TUNED_INTO", "ContextCache", "WorldModel", "WorldModelConfig"]

@@ -40,6 +40,11 @@ class WorldModelConfig:
     """Attention heads (must divide ``width``)."""
     mlp_ratio: float = 4.0
     """Hidden size of the MLPs relative to ``width``."""
+    action_displacement: bool = False
+    """Also condition each future frame on the sum of the (normalised) actions since the last
+    context frame: the displacement commanded so far, not only the step into the frame
+    (``action_displacements``). Its embedding starts at zero, so a model trained without it
+    fine-tunes into it unchanged at step 0 (``train world-model --init-from M --action-displacement``)."""
     causal_context: bool = False
     """Context tokens attend to context tokens only, not to the noisy future: their keys and values
     are computed once per chunk and reused at every denoising step (``WorldModel.encode_context``).
@@ -57,6 +62,11 @@ class WorldModelConfig:
             raise ConfigError(
                 "WorldModelConfig needs num_views >= 1, future_frames >= 1 and max_context_frames >= 0, got "
                 f"{self.num_views}, {self.future_frames}, {self.max_context_frames}"
+            )
+        if self.action_displacement and self.action_dim == 0:
+            raise ConfigError(
+                "WorldModelConfig.action_displacement needs an action-conditioned model (action_dim > 0): "
+                "train with --condition actions or both"
             )
 
     @property

@@ -9,7 +9,8 @@ Architecture (DiT, Peebles & Xie 2022, arXiv:2212.09748): latents are patchified
 learned spatial, view and frame-offset embeddings; adaLN-Zero blocks attend over every token of
 every view and frame at once. The adaLN condition is computed **per frame**: the flow time of the
 frame (0 for clean context, or the level of the noise it carries; ``t`` for the future), the
-action that led to the frame, and the instruction. Conditioning the modulation per frame rather
+action that led to the frame, optionally the displacement commanded since the last context frame
+(``WorldModelConfig.action_displacement``), and the instruction. Conditioning the modulation per frame rather
 than adding action tokens puts each action right at the frame it explains, which is where the
 prototype's model used its actions too little. Learned null embeddings replace dropped
 actions/instructions, so one network gives both the conditional and the unconditional velocity
@@ -155,6 +156,29 @@ class FinalLayer(nn.Module):
         return self.linear(modulate(self.norm(x), shift, scale))
 
 
+FINE_TUNED_INTO: dict[str, tuple[str, ...]] = {
+    "causal_context": (),
+    "action_displacement": ("displacement_embed.",),
+}
+"""``WorldModelConfig`` switches a trained model can be fine-tuned into (``train world-model
+--init-from``), each with the prefixes of the tensors it adds (they keep their initialisation)."""
+
+
+def action_displacements(actions: Tensor, context_frames: int) -> Tensor:
+    """The displacement commanded into each future frame: the sum of the actions since the last
+    context frame (from the window's first frame when there is no context), ``(B, Tf, A)`` for
+    window actions ``(B, Tc + Tf - 1, A)`` (``actions[:, i]`` moves frame ``i`` to ``i + 1``).
+
+    A policy step moves the hand about 1 px at 64 px (docs/benchmarks.md, issue 3), so a frame's
+    own action says little about where the arm should be; their running sum says where it was sent.
+    """
+    incoming = F.pad(actions, (0, 0, 1, 0))  # incoming[:, i]: the action into window frame i
+    summed = incoming.cumsum(dim=1)
+    if context_frames == 0:
+        return summed
+    return summed[:, context_frames:] - summed[:, context_frames - 1 : context_frames]
+
+
 class WorldModel(nn.Module):
     """Predicts the velocity of future latents from context latents and conditions.
 
@@ -180,6 +204,10 @@ class WorldModel(nn.Module):
         self.null_action = nn.Parameter(torch.randn(width) * 0.02)
         if config.action_dim > 0:
             self.action_embed = nn.Sequential(nn.Linear(config.action_dim, width), nn.SiLU(), nn.Linear(width, width))
+        if config.action_displacement:
+            self.displacement_embed = nn.Sequential(
+                nn.Linear(config.action_dim, width), nn.SiLU(), nn.Linear(width, width)
+            )
         if config.instruction_dim > 0:
             self.instruction_embed = nn.Linear(config.instruction_dim, width)
             self.null_instruction = nn.Parameter(torch.randn(width) * 0.02)
@@ -203,6 +231,10 @@ class WorldModel(nn.Module):
             nn.init.zeros_(block.modulation[-1].bias)
         nn.init.zeros_(self.final.modulation[-1].weight)
         nn.init.zeros_(self.final.modulation[-1].bias)
+        if self.config.action_displacement:
+            # Zero at the start: a model fine-tuned into it begins as the model it was.
+            nn.init.zeros_(self.displacement_embed[-1].weight)
+            nn.init.zeros_(self.displacement_embed[-1].bias)
         nn.init.zeros_(self.final.linear.weight)
         nn.init.zeros_(self.final.linear.bias)
 
@@ -357,6 +389,9 @@ class WorldModel(nn.Module):
             self._check_actions(actions, batch, frames)
             incoming = self.action_embed(actions)
             action_embedding = torch.cat([null_actions[:, :1], incoming], dim=1)
+            if self.config.action_displacement:
+                displacement = self.displacement_embed(action_displacements(actions, context_frames))
+                action_embedding = action_embedding + F.pad(displacement, (0, 0, context_frames, 0))
             if keep_actions is not None:
                 action_embedding = torch.where(keep_actions[:, None, None], action_embedding, null_actions)
         condition = condition + action_embedding
