@@ -154,6 +154,13 @@ def add_train_world_model_parser(train_subparsers: argparse._SubParsersAction) -
         "against rollout drift (default: the preset's, 0)",
     )
     parser.add_argument(
+        "--action-dropout",
+        type=float,
+        help="probability of training a clip with the null action instead of its actions (classifier-free "
+        "guidance needs some; fewer leaves more steps that must read the actions; default: the preset's, 0.25 "
+        "for cpu)",
+    )
+    parser.add_argument(
         "--probe-every",
         type=int,
         default=0,
@@ -204,7 +211,7 @@ def _training_config(config: Any, args: argparse.Namespace) -> Any:
 
 def _with_architecture(config: Any, args: argparse.Namespace) -> Any:
     """``config`` with the command line's world-model width, depth, causal context and action
-    displacement, context noise and activation checkpointing."""
+    displacement, context noise, action dropout and activation checkpointing."""
     model = config.model
     width = model.width if args.width is None else args.width
     depth = model.depth if args.depth is None else args.depth
@@ -214,6 +221,7 @@ def _with_architecture(config: Any, args: argparse.Namespace) -> Any:
             f"preset's {model.num_heads} heads"
         )
     noise = config.context_noise if args.context_noise is None else args.context_noise
+    action_dropout = config.action_dropout if args.action_dropout is None else args.action_dropout
     return dataclasses.replace(
         config,
         model=dataclasses.replace(
@@ -224,6 +232,7 @@ def _with_architecture(config: Any, args: argparse.Namespace) -> Any:
             action_displacement=model.action_displacement or args.action_displacement,
         ),
         context_noise=noise,
+        action_dropout=action_dropout,
         activation_checkpointing=config.activation_checkpointing or args.activation_checkpointing,
         probe_every=args.probe_every,
     )

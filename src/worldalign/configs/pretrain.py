@@ -143,6 +143,9 @@ class WorldModelTrainingConfig:
             raise ConfigError(f"time_sampling={self.time_sampling!r}; choose one of {TIME_SAMPLINGS}")
         if not 0 <= self.context_noise < 1:
             raise ConfigError(f"context_noise={self.context_noise} must be in [0, 1): a flow time below pure noise")
+        for name in ("action_dropout", "instruction_dropout"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be a probability in [0, 1]")
         if not 0 <= self.min_context_frames <= self.model.max_context_frames:
             raise ConfigError(
                 f"min_context_frames={self.min_context_frames} must be in 0..model.max_context_frames="
