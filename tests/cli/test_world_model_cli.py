@@ -136,14 +136,14 @@ def test_instruction_conditioned_world_model(trained: tuple[Path, Path], tmp_pat
     assert cache_file.stat().st_mtime_ns == before
 
 
-def test_width_depth_causal_context_noise_and_action_dropout_override_the_preset(
+def test_architecture_context_noise_action_dropout_and_lr_override_the_preset(
     trained: tuple[Path, Path], tmp_path: Path
 ) -> None:
     dataset, ae = trained
     argv = ["world-model", "--dataset", str(dataset), "--autoencoder", str(ae), "--preset", "tiny"]
     argv += ["--steps", "1", "--batch-size", "2", "--preview-every", "0"]
     changes = ["--width", "48", "--depth", "3", "--context-noise", "0.3", "--causal-context", "--checkpoint-every", "7"]
-    changes += ["--action-dropout", "0.05"]
+    changes += ["--action-dropout", "0.05", "--lr", "5e-5"]
     assert run([*argv, "--out", str(tmp_path / "wm"), *changes]) == 0
     config = json.loads((tmp_path / "wm" / "model" / "config.json").read_text())["config"]
     assert (config["width"], config["depth"], config["causal_context"]) == (48, 3, True)
@@ -151,10 +151,13 @@ def test_width_depth_causal_context_noise_and_action_dropout_override_the_preset
     assert load_world_model_run(tmp_path / "wm", torch.device("cpu")).model.config.causal_context
     train_config = json.loads((tmp_path / "wm" / "train_config.json").read_text())
     assert (train_config["context_noise"], train_config["action_dropout"]) == (0.3, 0.05)
+    assert train_config["optimizer"]["learning_rate"] == 5e-5
     with pytest.raises(ConfigError, match="multiple of"):
         run([*argv, "--out", str(tmp_path / "odd"), "--width", "47"])
     with pytest.raises(ConfigError, match="context_noise"):
         run([*argv, "--out", str(tmp_path / "negative"), "--context-noise", "-1"])
+    with pytest.raises(ConfigError, match="--lr 0.0: expected a learning rate > 0"):
+        run([*argv, "--out", str(tmp_path / "still"), "--lr", "0"])
     with pytest.raises(ConfigError, match=r"action_dropout=1.5 must be a probability in \[0, 1\]"):
         run([*argv, "--out", str(tmp_path / "dropout"), "--action-dropout", "1.5"])
     with pytest.raises(ConfigError, match="--checkpoint-every 0: expected >= 1"):

@@ -74,6 +74,12 @@ def _add_common_arguments(parser: argparse.ArgumentParser, *, latents: bool = Fa
     )
     parser.add_argument("--steps", type=int, help="optimizer steps in total (default: the preset's)")
     parser.add_argument("--batch-size", type=int, help="batch size (default: the preset's)")
+    parser.add_argument(
+        "--lr",
+        type=float,
+        help="peak learning rate after the warmup (default: the preset's, 3e-4): lower it to fine-tune with "
+        "--init-from at a smaller batch than the model was trained at",
+    )
     parser.add_argument("--views", help="comma-separated camera views (default: all of the dataset's)")
     parser.add_argument(
         "--held-out", type=float, default=0.1, help="fraction of each task's episodes held out (default: 0.1)"
@@ -198,8 +204,12 @@ def _run_config(run: Any, args: argparse.Namespace) -> Any:
 
 
 def _training_config(config: Any, args: argparse.Namespace) -> Any:
-    """``config`` with the command line's steps, batch size, seed and preview period."""
+    """``config`` with the command line's steps, batch size, learning rate, seed and preview period."""
     changes: dict[str, Any] = {"run": _run_config(config.run, args)}
+    if args.lr is not None:
+        if not args.lr > 0:
+            raise ConfigError(f"--lr {args.lr}: expected a learning rate > 0")
+        changes["optimizer"] = dataclasses.replace(config.optimizer, learning_rate=args.lr)
     if args.steps is not None:
         changes["steps"] = args.steps
     if args.batch_size is not None:
