@@ -122,7 +122,7 @@ def test_an_evaluation_cut_off_by_a_kill_is_redone_once_on_resume(tmp_path: Path
 
     def evaluate(model: WorldModel, iteration: int) -> dict[str, float]:
         calls.append(iteration)
-        return {"checksum": float(sum(float(p.sum()) for p in model.parameters()))}
+        return {"checksum": float(sum(float(p.detach().sum()) for p in model.parameters()))}
 
     def run(out: Path, iterations: int) -> list[tuple[str, int]]:
         model, _ = tiny_models()
