@@ -8,6 +8,7 @@
 # takes ~4-7 s on one core: 4000 steps are 5-7 h per arm, several sessions.
 #   scripts/world_model_arms.sh                       # full and causal (DATA: a `data generate` dataset)
 #   ARMS=displacement STEPS=8000 scripts/world_model_arms.sh
+#   ARMS=full LR=3e-5 OUT=outputs/wm-lr3e-5 scripts/world_model_arms.sh   # a lower peak learning rate
 # Evaluate each arm's model/ with benchmarks/eval_world_model.py on the held-out episodes; the
 # flow loss of fixed training and held-out clips is logged every 500 steps (probe/*).
 set -euo pipefail
@@ -17,6 +18,7 @@ BASE=${BASE:-../shared/checkpoints/world-model-cpu-gpu-continued}
 OUT=${OUT:-outputs/wm}
 STEPS=${STEPS:-4000}
 ARMS=${ARMS:-"full causal"}
+LR=${LR:-}
 mkdir -p "$OUT"
 for arm in $ARMS; do
   case "$arm" in
@@ -25,6 +27,7 @@ for arm in $ARMS; do
     displacement) flags=(--action-displacement) ;;
     *) echo "unknown arm $arm (full, causal, displacement)" >&2; exit 2 ;;
   esac
+  [ -n "$LR" ] && flags+=(--lr "$LR")
   OMP_NUM_THREADS=1 nohup nice .venv/bin/worldalign train world-model --preset cpu --dataset "$DATA" \
     --autoencoder checkpoints/autoencoder-cpu --condition both --init-from "$BASE" --steps "$STEPS" \
     --checkpoint-every 50 --probe-every 500 --preview-every 0 --seed 0 "${flags[@]}" --out "$OUT/ft-$arm" \
