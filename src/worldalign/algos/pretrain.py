@@ -268,8 +268,8 @@ def train_world_model(
     ``c`` of them, ``c`` drawn by ``sample_context_length``) and ``model.future_frames`` future
     frames. ``instruction_encoder`` is required when the model is instruction-conditioned.
     ``initial_weights`` is a world model checkpoint folder of the same config (but perhaps the
-    switches of ``FINE_TUNED_INTO``) to start from (fine-tuning); a run that resumes continues from its own
-    checkpoint instead.
+    switches of ``FINE_TUNED_INTO``) to start from (fine-tuning); a run that resumes continues
+    from its own checkpoint instead.
     """
     out_dir = Path(out_dir)
     device = torch.device(device) if device is not None else default_device()

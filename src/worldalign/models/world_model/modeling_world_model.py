@@ -9,10 +9,10 @@ Architecture (DiT, Peebles & Xie 2022, arXiv:2212.09748): latents are patchified
 learned spatial, view and frame-offset embeddings; adaLN-Zero blocks attend over every token of
 every view and frame at once. The adaLN condition is computed **per frame**: the flow time of the
 frame (0 for clean context, or the level of the noise it carries; ``t`` for the future), the
-action that led to the frame, optionally the displacement commanded since the last context frame
-(``WorldModelConfig.action_displacement``), and the instruction. Conditioning the modulation per frame rather
-than adding action tokens puts each action right at the frame it explains, which is where the
-prototype's model used its actions too little. Learned null embeddings replace dropped
+action that led to the frame, optionally the displacement commanded since the last context
+frame (``WorldModelConfig.action_displacement``), and the instruction. Conditioning the
+modulation per frame rather than adding action tokens puts each action right at the frame it
+explains, which is where the prototype's model used its actions too little. Learned null embeddings replace dropped
 actions/instructions, so one network gives both the conditional and the unconditional velocity
 of classifier-free guidance (Ho & Salimans 2022, arXiv:2207.12598).
 
