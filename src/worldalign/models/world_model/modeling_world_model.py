@@ -12,9 +12,9 @@ frame (0 for clean context, or the level of the noise it carries; ``t`` for the 
 action that led to the frame, optionally the displacement commanded since the last context
 frame (``WorldModelConfig.action_displacement``), and the instruction. Conditioning the
 modulation per frame rather than adding action tokens puts each action right at the frame it
-explains, which is where the prototype's model used its actions too little. Learned null embeddings replace dropped
-actions/instructions, so one network gives both the conditional and the unconditional velocity
-of classifier-free guidance (Ho & Salimans 2022, arXiv:2207.12598).
+explains, which is where the prototype's model used its actions too little. Learned null
+embeddings replace dropped actions/instructions, so one network gives both the conditional and
+the unconditional velocity of classifier-free guidance (Ho & Salimans 2022, arXiv:2207.12598).
 
 Frame offsets are counted from the first future frame (context frames are -1, -2, ...), so the
 frame just before the prediction has the same embedding whatever the context length.
@@ -179,6 +179,11 @@ def action_displacements(actions: Tensor, context_frames: int) -> Tensor:
     return summed[:, context_frames:] - summed[:, context_frames - 1 : context_frames]
 
 
+def _action_mlp(action_dim: int, width: int) -> nn.Sequential:
+    """An action (or displacement) vector -> a frame condition of ``width``."""
+    return nn.Sequential(nn.Linear(action_dim, width), nn.SiLU(), nn.Linear(width, width))
+
+
 class WorldModel(nn.Module):
     """Predicts the velocity of future latents from context latents and conditions.
 
@@ -203,11 +208,9 @@ class WorldModel(nn.Module):
         # the window, and every action of a sample whose actions were dropped (CFG).
         self.null_action = nn.Parameter(torch.randn(width) * 0.02)
         if config.action_dim > 0:
-            self.action_embed = nn.Sequential(nn.Linear(config.action_dim, width), nn.SiLU(), nn.Linear(width, width))
+            self.action_embed = _action_mlp(config.action_dim, width)
         if config.action_displacement:
-            self.displacement_embed = nn.Sequential(
-                nn.Linear(config.action_dim, width), nn.SiLU(), nn.Linear(width, width)
-            )
+            self.displacement_embed = _action_mlp(config.action_dim, width)
         if config.instruction_dim > 0:
             self.instruction_embed = nn.Linear(config.instruction_dim, width)
             self.null_instruction = nn.Parameter(torch.randn(width) * 0.02)
@@ -231,12 +234,12 @@ class WorldModel(nn.Module):
             nn.init.zeros_(block.modulation[-1].bias)
         nn.init.zeros_(self.final.modulation[-1].weight)
         nn.init.zeros_(self.final.modulation[-1].bias)
+        nn.init.zeros_(self.final.linear.weight)
+        nn.init.zeros_(self.final.linear.bias)
         if self.config.action_displacement:
             # Zero at the start: a model fine-tuned into it begins as the model it was.
             nn.init.zeros_(self.displacement_embed[-1].weight)
             nn.init.zeros_(self.displacement_embed[-1].bias)
-        nn.init.zeros_(self.final.linear.weight)
-        nn.init.zeros_(self.final.linear.bias)
 
     def forward(
         self,
