@@ -6,7 +6,8 @@
   context frames, 787 ms with 16, 351 ms on average over the log-uniform context lengths (fp32,
   2 cores; ``benchmarks/bench_train_step.py``; with the 3 views of the embedded default, 1.4 s);
   the autoencoder's step at batch 32 takes ~0.5 s. It is the architecture of the shipped
-  checkpoints (about 2 h 20 min of world-model training on 2 cores). The prototype's size,
+  checkpoints (world model: 6000 steps at batch 16 on 2 cores, about 2 h 20 min, then 5561 steps
+  at batch 256 on a GPU, about 8 min). The prototype's size,
   width 128 and depth 4 (1.3M, the shipped model until session 6), underfit: it plateaued
   higher and scored lower on every held-out number (docs/benchmarks.md). Short from-scratch
   runs were measured with that smaller model ("Short from-scratch runs"); ``--width 128
