@@ -45,6 +45,13 @@ def main() -> None:
         "(default: uniform in [0, 1], as in training)",
     )
     parser.add_argument(
+        "--task-episodes",
+        metavar="START:STOP",
+        help="draw the clips from each task's episodes START..STOP-1, in dataset order, instead of the held-out "
+        "10%% of each task: e.g. 0:14 on a larger dataset of the same seed is the 140 training episodes of the "
+        "shipped data (episodes are a function of seed, task and repeat), to compare seen and unseen episodes",
+    )
+    parser.add_argument(
         "--moving-fraction",
         type=float,
         default=0.1,
@@ -59,7 +66,12 @@ def main() -> None:
         parser.error(f"{args.world_model} is not action-conditioned: there are no actions to probe")
     autoencoder = load_autoencoder(args.autoencoder)
     dataset = LeRobotDataset(args.dataset)
-    _, held_out = split_episodes(dataset.task_names, held_out_fraction=0.1)
+    if args.task_episodes is None:
+        _, episodes = split_episodes(dataset.task_names, held_out_fraction=0.1)
+        which = "held-out"
+    else:
+        episodes = per_task_slice(dataset.task_names, args.task_episodes)
+        which = f"each task's episodes {args.task_episodes} ({len(episodes)}) of"
     clips = ClipSampler(
         dataset,
         context_frames=args.context,
@@ -67,7 +79,7 @@ def main() -> None:
         batch_size=16,
         normalizer=run.normalizer,
         seed=args.seed,
-        episodes=held_out,
+        episodes=episodes,
     )
     generator = torch.Generator().manual_seed(args.seed)
     names = ("true", "null", "another clip's", "negated")
@@ -95,9 +107,23 @@ def main() -> None:
                 squared_error = flow_squared_error(run.model, future, context, t, noise, actions, instruction)
                 losses[name].append(squared_error.mean().item())
                 moving_losses[name].append(squared_error.mean(dim=3)[moving].mean().item())
-    print(f"flow loss on {args.batches} x 16 held-out clips of {args.dataset}, {args.context} context frames")
+    print(f"flow loss on {args.batches} x 16 clips from {which} {args.dataset}, {args.context} context frames")
     report("all positions", losses)
     report(f"the {args.moving_fraction:.0%} of positions that moved most", moving_losses)
+
+
+def per_task_slice(task_names: list[str], start_stop: str) -> list[int]:
+    """The episodes START..STOP-1 of every task, counted in dataset order (``START:STOP``)."""
+    start, sep, stop = start_stop.partition(":")
+    if not sep or not start.isdigit() or not stop.isdigit() or int(start) >= int(stop):
+        raise SystemExit(f"--task-episodes {start_stop!r}: expected START:STOP with START < STOP, e.g. 0:14")
+    by_task: dict[str, list[int]] = {}
+    for episode, task in enumerate(task_names):
+        by_task.setdefault(task, []).append(episode)
+    short = [task for task, episodes in by_task.items() if len(episodes) < int(stop)]
+    if short:
+        raise SystemExit(f"--task-episodes {start_stop}: tasks {short} have fewer than {stop} episodes")
+    return [episode for episodes in by_task.values() for episode in episodes[int(start) : int(stop)]]
 
 
 def moving_positions(future: Tensor, last_context: Tensor, fraction: float) -> Tensor:
