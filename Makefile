@@ -52,7 +52,7 @@ bench: setup
 # for the time it takes and the quality it reaches). The world model is trained in three runs:
 # 6000 steps at batch 16 (2 h 20 min on 2 CPU cores), then two runs from cached latents at
 # batch 256 (2261 and 3300 steps, each with its own warmup and cosine schedule: about 8 min on
-# one H200; on 2 CPU cores about 36 h). Each run resumes where it stopped when rerun.
+# one H200; on 2 CPU cores about 36 h).
 shipped-checkpoints: setup
 	$(BIN)/worldalign data generate --tasks mt10 --episodes-per-task 16 --noise 0.2 --seed 1 --out $(SHIPPED_RUN)/data
 	$(BIN)/worldalign train autoencoder --dataset $(SHIPPED_RUN)/data --out $(SHIPPED_RUN)/ae --steps 2000

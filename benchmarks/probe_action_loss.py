@@ -10,6 +10,8 @@ the actions can buy it in a rollout.
 The actions can only explain what moves, and the moving arm covers a small part of each frame, so
 the loss is also reported on the moving positions alone: per clip, view and future frame, the
 ``--moving-fraction`` of latent positions that changed most since the last context frame.
+``--task-episodes`` draws the clips from chosen episodes of every task instead of the held-out
+ones: the episodes a model trained on against episodes it never saw (is it overfitting its data?).
 
     .venv/bin/python benchmarks/probe_action_loss.py --world-model checkpoints/world-model-cpu \
         --autoencoder checkpoints/autoencoder-cpu --dataset outputs/shipped/data --context 4
