@@ -72,7 +72,7 @@ def main() -> None:
         _, episodes = split_episodes(dataset.task_names, held_out_fraction=0.1)
         which = "held-out"
     else:
-        episodes = per_task_slice(dataset.task_names, args.task_episodes)
+        episodes = per_task_slice(dataset.episodes_by_task(), args.task_episodes)
         which = f"each task's episodes {args.task_episodes} ({len(episodes)}) of"
     clips = ClipSampler(
         dataset,
@@ -114,18 +114,15 @@ def main() -> None:
     report(f"the {args.moving_fraction:.0%} of positions that moved most", moving_losses)
 
 
-def per_task_slice(task_names: list[str], start_stop: str) -> list[int]:
+def per_task_slice(episodes_by_task: dict[str, list[int]], start_stop: str) -> list[int]:
     """The episodes START..STOP-1 of every task, counted in dataset order (``START:STOP``)."""
     start, sep, stop = start_stop.partition(":")
     if not sep or not start.isdigit() or not stop.isdigit() or int(start) >= int(stop):
         raise SystemExit(f"--task-episodes {start_stop!r}: expected START:STOP with START < STOP, e.g. 0:14")
-    by_task: dict[str, list[int]] = {}
-    for episode, task in enumerate(task_names):
-        by_task.setdefault(task, []).append(episode)
-    short = [task for task, episodes in by_task.items() if len(episodes) < int(stop)]
+    short = [task for task, episodes in episodes_by_task.items() if len(episodes) < int(stop)]
     if short:
         raise SystemExit(f"--task-episodes {start_stop}: tasks {short} have fewer than {stop} episodes")
-    return [episode for episodes in by_task.values() for episode in episodes[int(start) : int(stop)]]
+    return [episode for episodes in episodes_by_task.values() for episode in episodes[int(start) : int(stop)]]
 
 
 def moving_positions(future: Tensor, last_context: Tensor, fraction: float) -> Tensor:

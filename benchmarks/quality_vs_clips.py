@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
+
+from worldalign.utils.atomic import atomic_path
 
 POLICY = "full-history"
 # Training throughput of the cpu preset, clips per second (issue 20: batch 256 with a 16-frame
@@ -87,29 +90,27 @@ def _load(path: Path) -> dict:
 
 
 def _plot(clips: list[float], rows: list[tuple[Target, list[float], float, float]], out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(2, 3, figsize=(12, 6.5))
-    for axis, (target, values, slope, needed) in zip(axes.flat, rows):
+    """One panel per target: the measured points, the fitted line out to the goal, the goal."""
+    figure = Figure(figsize=(12, 6.5))
+    for index, (target, values, slope, needed) in enumerate(rows, start=1):
+        axes = figure.add_subplot(2, 3, index)
         end = needed if math.isfinite(needed) else max(clips) * 1000
         line_x = np.geomspace(min(clips), max(end, max(clips)), 50)
         line_y = values[-1] + slope * np.log10(line_x / clips[-1])
-        axis.plot(clips, values, "o-", color="C0", label="measured")
-        axis.plot(line_x, line_y, "--", color="C0", alpha=0.6, label="log-linear trend")
-        axis.axhline(target.goal, color="C3", lw=1, label="target")
-        axis.set_xscale("log")
-        axis.set_title(target.label, fontsize=10)
-        axis.set_xlabel("training clips seen")
-        axis.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=8)
+        axes.plot(clips, values, "o-", color="C0", label="measured")
+        axes.plot(line_x, line_y, "--", color="C0", alpha=0.6, label="log-linear trend")
+        axes.axhline(target.goal, color="C3", lw=1, label="target")
+        axes.set_xscale("log")
+        axes.set_title(target.label, fontsize=10)
+        axes.set_xlabel("training clips seen")
+        axes.grid(alpha=0.3)
+        if index == 1:
+            axes.legend(fontsize=8)
     figure.suptitle("World model on held-out episodes: quality against training clips (two points, extrapolated)")
     figure.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=100)
-    plt.close(figure)
+    with atomic_path(out) as tmp:
+        figure.savefig(tmp, format="png", dpi=100)
 
 
 def main() -> None:
